@@ -1,0 +1,324 @@
+//! The local lake: a directory with the filesystem store and ledger, and the commands' work.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
+use shopflow_core::contract::ContractSet;
+use shopflow_core::generate::{self, GenerateConfig, GenerationReport};
+use shopflow_core::ingest::{IngestOptions, IngestOutcome, Ingestor, new_run_id};
+use shopflow_core::layer::{self, keys};
+use shopflow_core::ports::{Ledger, ObjectStore};
+use shopflow_core::report::{self, ReportOutput};
+use shopflow_core::transform;
+use shopflow_core::validate::ReferenceSets;
+
+use crate::SizeArgs;
+use crate::summary;
+
+/// A lake directory opened with local adapters.
+pub struct Lake {
+    root: PathBuf,
+    store: Arc<FsObjectStore>,
+    ledger: Arc<FsLedger>,
+    ingestor: Ingestor,
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:<40} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+impl Lake {
+    /// Opens (creating) the lake at `root`.
+    pub fn open(root: &Path, contracts: ContractSet) -> anyhow::Result<Self> {
+        let store = Arc::new(
+            FsObjectStore::new(root)
+                .with_context(|| format!("opening the lake at {}", root.display()))?,
+        );
+        let ledger = Arc::new(
+            FsLedger::new(root.join("_state").join("ledger")).context("opening the ledger")?,
+        );
+        let work = root.join(".tmp");
+        let ingestor = Ingestor::new(
+            store.clone(),
+            ledger.clone(),
+            Arc::new(LogMetrics),
+            Arc::new(contracts),
+            IngestOptions {
+                work_dir: Some(work),
+                ..IngestOptions::default()
+            },
+        );
+        Ok(Self {
+            root: root.to_path_buf(),
+            store,
+            ledger,
+            ingestor,
+        })
+    }
+
+    /// The file behind a key.
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    /// The object store.
+    pub fn store(&self) -> &FsObjectStore {
+        &self.store
+    }
+
+    /// Copies files into landing/ (unless an identical object is there) and returns their keys,
+    /// in the order datasets must be processed.
+    async fn land(&self, paths: &[PathBuf], dataset: Option<&str>) -> anyhow::Result<Vec<String>> {
+        let contracts = self.ingestor.contracts();
+        if let Some(d) = dataset {
+            contracts.get(d)?;
+        }
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                    .with_context(|| format!("reading {}", p.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.is_file()
+                            && !p
+                                .file_name()
+                                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    })
+                    .collect();
+                entries.sort();
+                files.extend(entries);
+            } else if p.is_file() {
+                files.push(p.clone());
+            } else {
+                bail!("{} does not exist", p.display());
+            }
+        }
+        let mut landed: Vec<(String, String)> = Vec::new();
+        let mut skipped = Vec::new();
+        for f in files {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().replace(' ', "_"))
+                .context("a file without a name")?;
+            let ds = match dataset {
+                Some(d) => d.to_string(),
+                None => match contracts.dataset_for_file(&name) {
+                    Some(d) => d.to_string(),
+                    None => {
+                        skipped.push(name);
+                        continue;
+                    }
+                },
+            };
+            let key = keys::landing(&ds, &name);
+            let same = match self.store.head(&key).await? {
+                Some(existing) => existing.etag == Some(FsObjectStore::file_etag(&f)?),
+                None => false,
+            };
+            if !same {
+                self.store
+                    .upload(&key, &f)
+                    .await
+                    .with_context(|| format!("copying {} into the lake", f.display()))?;
+            }
+            landed.push((ds, key));
+        }
+        if !skipped.is_empty() {
+            eprintln!(
+                "warning: skipped {} file(s) whose name matches no dataset ({}); name them after a dataset or pass --dataset",
+                skipped.len(),
+                skipped.join(", ")
+            );
+        }
+        if landed.is_empty() {
+            bail!("nothing to ingest: no file matches a dataset");
+        }
+        let order = contracts.dependency_order();
+        landed.sort_by_key(|(ds, key)| {
+            (
+                order.iter().position(|o| o == ds).unwrap_or(usize::MAX),
+                key.clone(),
+            )
+        });
+        Ok(landed.into_iter().map(|(_, k)| k).collect())
+    }
+
+    /// Lands and processes files.
+    pub async fn ingest_paths(
+        &self,
+        paths: &[PathBuf],
+        dataset: Option<&str>,
+    ) -> anyhow::Result<Vec<IngestOutcome>> {
+        let keys = self.land(paths, dataset).await?;
+        self.process(&keys).await
+    }
+
+    /// Processes landing keys in order.
+    pub async fn process(&self, keys: &[String]) -> anyhow::Result<Vec<IngestOutcome>> {
+        let run_id = new_run_id();
+        let bar = progress(keys.len() as u64, "ingesting");
+        let mut out = Vec::new();
+        for key in keys {
+            bar.set_message(key.clone());
+            let outcome = self
+                .ingestor
+                .ingest_object(key, &run_id)
+                .await
+                .with_context(|| format!("ingesting {key}"))?;
+            out.push(outcome);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(out)
+    }
+
+    /// Forgets the ledger entries of the keys and processes them again.
+    pub async fn replay(&self, keys: &[String]) -> anyhow::Result<Vec<IngestOutcome>> {
+        for key in keys {
+            let meta = self
+                .store
+                .head(key)
+                .await?
+                .with_context(|| format!("{key} is not in the lake"))?;
+            let etag = meta.etag.unwrap_or_default();
+            self.ledger.forget(&layer::object_id(key, &etag)).await?;
+        }
+        self.process(keys).await
+    }
+
+    /// Builds gold and the report.
+    pub async fn report(&self, date: Option<chrono::NaiveDate>) -> anyhow::Result<ReportOutput> {
+        Ok(report::build_daily(self.store.as_ref(), date).await?)
+    }
+}
+
+fn config(sizes: &SizeArgs) -> GenerateConfig {
+    let end = sizes.end_date.unwrap_or_else(|| Utc::now().date_naive());
+    GenerateConfig {
+        customers: sizes.customers,
+        products: sizes.products,
+        transactions: sizes.transactions,
+        seed: sizes.seed,
+        defect_rate: sizes.defect_rate,
+        days: sizes.days,
+        ..GenerateConfig::new(end)
+    }
+}
+
+/// `shopflow generate`.
+pub fn generate(out: &Path, sizes: &SizeArgs) -> anyhow::Result<GenerationReport> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(format!("generating {} transactions", sizes.transactions));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let report = generate::generate(&config(sizes), out)
+        .with_context(|| format!("generating data into {}", out.display()));
+    bar.finish_and_clear();
+    report
+}
+
+/// `shopflow demo`.
+pub async fn demo(
+    root: &Path,
+    contracts: ContractSet,
+    sizes: &SizeArgs,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let lake = Lake::open(root, contracts)?;
+    let input = tempfile::tempdir().context("creating a scratch directory")?;
+    let generation = generate(input.path(), sizes)?;
+    let report_path = input.path().join(generate::REPORT_FILE);
+    let body = std::fs::read(&report_path)
+        .with_context(|| format!("reading {}", report_path.display()))?;
+    lake.store()
+        .put("_demo/generation_report.json", body)
+        .await?;
+    std::fs::remove_file(&report_path)
+        .with_context(|| format!("removing {}", report_path.display()))?;
+    let outcomes = lake
+        .ingest_paths(&[input.path().to_path_buf()], None)
+        .await?;
+    let built = lake.report(None).await?;
+    let layers = layer_counts(lake.store()).await?;
+    summary::print_demo(&generation, &outcomes, &layers, &built.report);
+    println!();
+    println!("lake:   {}", root.display());
+    println!("report: {}", lake.path_of(&built.report_key).display());
+    println!("done in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Objects and bytes per top-level layer.
+pub async fn layer_counts(store: &FsObjectStore) -> anyhow::Result<BTreeMap<String, (u64, u64)>> {
+    let mut out = BTreeMap::new();
+    for layer in [
+        "landing",
+        "bronze",
+        "silver",
+        "quarantine",
+        "gold",
+        "reports",
+        "manifests",
+    ] {
+        let objects = store.list(&format!("{layer}/")).await?;
+        out.insert(
+            layer.to_string(),
+            (objects.len() as u64, objects.iter().map(|o| o.size).sum()),
+        );
+    }
+    Ok(out)
+}
+
+/// `shopflow validate`.
+pub async fn validate(
+    contracts: &ContractSet,
+    dataset: &str,
+    lake: Option<&Path>,
+    file: &Path,
+    json: bool,
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
+    let contract = contracts.get(dataset)?;
+    let references = match lake {
+        Some(root) => {
+            let lake = Lake::open(root, contracts.clone())?;
+            lake.ingestor.load_references(contract).await?
+        }
+        None => ReferenceSets::default(),
+    };
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let report = transform::check_file(input, &name, contract, references, 3)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        summary::print_quality(&report);
+    }
+    let bad = report.unreadable.is_some()
+        || report.file_verdict.is_some()
+        || report.counts.rows_rejected > 0;
+    Ok(if strict && bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

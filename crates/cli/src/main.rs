@@ -1,0 +1,211 @@
+//! `shopflow`: ShopFlow's whole pipeline on a local lake directory, on the same core code the
+//! Lambda functions run, with local adapters (the filesystem instead of S3, a file ledger
+//! instead of DynamoDB, log lines instead of CloudWatch metrics).
+//!
+//! Commands: `demo`, `generate`, `ingest`, `replay`, `validate`, `report`. Exit status 0 on
+//! success; otherwise one line on standard error saying why, and status 1 (2 for bad usage).
+
+mod lake;
+mod summary;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use shopflow_core::contract::ContractSet;
+
+/// ShopFlow: validated, query-ready e-commerce data and a daily report, on your laptop.
+#[derive(Debug, Parser)]
+#[command(name = "shopflow", version, about, long_about = None)]
+struct Cli {
+    /// More log output on standard error (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// A directory of contract files (*.toml) that replace or add to the built-in ones.
+    #[arg(long, global = true, value_name = "DIR", env = "SHOPFLOW_CONTRACTS")]
+    contracts: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+struct SizeArgs {
+    /// Customer profiles to generate.
+    #[arg(long, default_value_t = 1_000)]
+    customers: usize,
+    /// Products to generate.
+    #[arg(long, default_value_t = 500)]
+    products: usize,
+    /// Sale lines to generate.
+    #[arg(long, default_value_t = 5_000)]
+    transactions: usize,
+    /// Share of rows given a deliberate defect (0 to 0.5).
+    #[arg(long, default_value_t = 0.02)]
+    defect_rate: f64,
+    /// Random seed: the same seed gives the same files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Last day of generated activity (default: today, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    end_date: Option<NaiveDate>,
+    /// Days of activity ending on --end-date.
+    #[arg(long, default_value_t = 90)]
+    days: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate realistic data, ingest it, build gold and the report, print a summary.
+    Demo {
+        /// The lake directory.
+        #[arg(long, default_value = "shopflow-lake")]
+        lake: PathBuf,
+        #[command(flatten)]
+        sizes: SizeArgs,
+    },
+    /// Write realistic landing files (with recorded defects) into a directory.
+    Generate {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        sizes: SizeArgs,
+    },
+    /// Copy files into the lake's landing/ and process them, as a drop into S3 would.
+    Ingest {
+        /// The lake directory.
+        #[arg(long, default_value = "shopflow-lake")]
+        lake: PathBuf,
+        /// The dataset of every file given (default: from each file's name).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Files or directories to ingest.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Process a landing object again, even if the ledger says it was done.
+    Replay {
+        /// The lake directory.
+        #[arg(long, default_value = "shopflow-lake")]
+        lake: PathBuf,
+        /// Landing keys (landing/{dataset}/{file}).
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Check a file against its contract and print a data-quality report; writes nothing.
+    Validate {
+        /// The contract (dataset) to check against.
+        #[arg(long)]
+        contract: String,
+        /// Check references against this lake's silver tables.
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit with status 1 when any row is rejected or the file is unreadable.
+        #[arg(long)]
+        strict: bool,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Build gold and the daily report for a date (default: the latest day with sales).
+    Report {
+        /// The lake directory.
+        #[arg(long, default_value = "shopflow-lake")]
+        lake: PathBuf,
+        /// The day to report on.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
+    },
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHOPFLOW_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_contracts(dir: Option<&PathBuf>) -> anyhow::Result<ContractSet> {
+    Ok(match dir {
+        Some(d) => ContractSet::load_dir(d)
+            .with_context(|| format!("loading contracts from {}", d.display()))?,
+        None => ContractSet::defaults().context("loading the built-in contracts")?,
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let contracts = load_contracts(cli.contracts.as_ref())?;
+    match cli.command {
+        Command::Demo { lake, sizes } => lake::demo(&lake, contracts, &sizes).await,
+        Command::Generate { out, sizes } => {
+            let report = lake::generate(&out, &sizes)?;
+            summary::print_generation(&out, &report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest {
+            lake,
+            dataset,
+            paths,
+        } => {
+            let lake = lake::Lake::open(&lake, contracts)?;
+            let results = lake.ingest_paths(&paths, dataset.as_deref()).await?;
+            summary::print_ingest(&results);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { lake, keys } => {
+            let lake = lake::Lake::open(&lake, contracts)?;
+            let results = lake.replay(&keys).await?;
+            summary::print_ingest(&results);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate {
+            contract,
+            lake,
+            json,
+            strict,
+            file,
+        } => lake::validate(&contracts, &contract, lake.as_deref(), &file, json, strict).await,
+        Command::Report { lake, date } => {
+            let lake = lake::Lake::open(&lake, contracts)?;
+            let out = lake.report(date).await?;
+            summary::print_report(&out.report);
+            println!("report: {}", lake.path_of(&out.report_key).display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! End-to-end tests of the `shopflow` binary, as a user runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shopflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shopflow"))
+        .args(args)
+        .env_remove("SHOPFLOW_CONTRACTS")
+        .output()
+        .expect("running shopflow")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = shopflow(args);
+    assert!(
+        out.status.success(),
+        "shopflow {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap() == ".tmp" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn manifests(lake: &Path) -> Vec<serde_json::Value> {
+    snapshot(&lake.join("manifests"))
+        .into_values()
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .collect()
+}
+
+fn cents(text: &str) -> i64 {
+    let (i, f) = text.split_once('.').unwrap_or((text, "0"));
+    let f = format!("{f:0<2}");
+    i.parse::<i64>().unwrap() * 100 + f[..2].parse::<i64>().unwrap()
+}
+
+fn money_cents(v: &serde_json::Value) -> i64 {
+    (v.as_f64().unwrap() * 100.0).round() as i64
+}
+
+#[test]
+fn demo_builds_every_layer_and_the_report_matches_an_independent_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let stdout = ok(&["demo", "--lake", lake_s, "--end-date", "2026-03-31", "--seed", "7"]);
+    for expected in ["lake layers:", "data quality", "transactions.quantity.positive", "daily report for 2026-03-31", "report:"] {
+        assert!(stdout.contains(expected), "summary lacks {expected:?}:\n{stdout}");
+    }
+    let report_path = lake.join("reports/daily/date=2026-03-31/report.json");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+
+    // Reconciliation on the demo data.
+    let ms = manifests(&lake);
+    assert_eq!(ms.len(), 4);
+    for m in &ms {
+        let n = |k: &str| m[k].as_u64().unwrap();
+        assert_eq!(n("rows_in"), n("rows_silver") + n("rows_quarantined") + n("duplicates_removed"), "{m}");
+    }
+
+    // Read the lake with pyarrow and recompute the KPIs independently.
+    let out = Command::new("python3")
+        .arg(workspace_root().join("tests/python/check_lake.py"))
+        .args([lake_s, "2026-03-31"])
+        .output()
+        .expect("python3 must be installed");
+    assert!(
+        out.status.success(),
+        "pyarrow check failed (install it with `python3 -m pip install pyarrow`, the README's test command does):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for m in &ms {
+        let ds = m["dataset"].as_str().unwrap();
+        assert_eq!(facts["rows"][format!("silver/{ds}")].as_u64().unwrap(), m["rows_silver"].as_u64().unwrap(), "{ds}");
+        assert_eq!(facts["rows"][format!("bronze/{ds}")].as_u64().unwrap(), m["rows_in"].as_u64().unwrap(), "{ds}");
+        assert_eq!(facts["rows"][format!("quarantine/{ds}")].as_u64().unwrap(), m["rows_quarantined"].as_u64().unwrap(), "{ds}");
+    }
+    let k = &report["kpis"];
+    assert_eq!(money_cents(&k["revenue"]), cents(facts["kpis"]["revenue"].as_str().unwrap()), "revenue to the cent");
+    assert_eq!(k["transactions"], facts["kpis"]["transactions"]);
+    assert_eq!(k["unique_customers"], facts["kpis"]["unique_customers"]);
+    assert_eq!(k["units"], facts["kpis"]["units"]);
+    let top: Vec<(String, i64)> = report["top_products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["product_id"].as_str().unwrap().to_string(), money_cents(&p["revenue"])))
+        .collect();
+    let expected_top: Vec<(String, i64)> = facts["top_products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_string(), cents(p[1].as_str().unwrap())))
+        .collect();
+    assert_eq!(top, expected_top);
+    for c in report["sales_by_category"].as_array().unwrap() {
+        let name = c["category"].as_str().unwrap();
+        assert_eq!(money_cents(&c["revenue"]), cents(facts["sales_by_category"][name].as_str().unwrap()), "{name}");
+    }
+    let dq = &report["data_quality"];
+    assert!(dq["rows_rejected"].as_u64().unwrap() > 0, "the demo injects defects: {dq}");
+
+    // The demo again on the same lake: the same files are skipped, the lake is unchanged but
+    // for the rebuilt report.
+    let before = snapshot(&lake);
+    let stdout = ok(&["demo", "--lake", lake_s, "--end-date", "2026-03-31", "--seed", "7"]);
+    assert!(stdout.contains("skipped (already processed)"), "{stdout}");
+    let after = snapshot(&lake);
+    let changed: Vec<_> = after.keys().filter(|k| before.get(*k) != after.get(*k)).collect();
+    assert!(changed.iter().all(|k| k.starts_with("reports/")), "{changed:?}");
+}
+
+#[test]
+fn ingesting_the_same_file_twice_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let input = dir.path().join("transactions_2024-01-02.csv");
+    std::fs::write(&input, "transaction_id,customer_id,product_id,quantity,amount,transaction_date\nT001,C123,P456,2,199.98,2024-03-15 10:30:00\nT002,C124,P457,0,99.99,2024-03-15 11:45:00\n").unwrap();
+    let args = ["ingest", "--lake", lake.to_str().unwrap(), input.to_str().unwrap()];
+    let first = ok(&args);
+    assert!(first.contains("processed"), "{first}");
+    let before = snapshot(&lake);
+    let second = ok(&args);
+    assert!(second.contains("skipped (already processed)"), "{second}");
+    assert_eq!(snapshot(&lake), before);
+}
+
+#[test]
+fn validate_reports_rules_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("customers.csv");
+    std::fs::write(&input, "customer_id,name,email\nC1,Ann,ann@example.com\nC2,Bob,bob@\n").unwrap();
+    let stdout = ok(&["validate", "--contract", "customers", input.to_str().unwrap()]);
+    assert!(stdout.contains("customers.email.pattern"), "{stdout}");
+    assert!(stdout.contains("2 in, 1 valid, 1 rejected"), "{stdout}");
+    let strict = shopflow(&["validate", "--strict", "--contract", "customers", input.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written");
+}
+
+#[test]
+fn failures_exit_non_zero_with_one_line_reason() {
+    let out = shopflow(&["validate", "--contract", "returns", "/nonexistent.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no contract for dataset \"returns\""), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = shopflow(&["ingest", "--lake", dir.path().to_str().unwrap(), "/nonexistent/file.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+
+    let out = shopflow(&["demo", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn generate_is_deterministic_with_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    for out in [&a, &b] {
+        ok(&["generate", "--out", out.to_str().unwrap(), "--transactions", "500", "--seed", "3", "--end-date", "2026-01-31"]);
+    }
+    assert_eq!(snapshot(&a), snapshot(&b));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("generation_report.json")).unwrap()).unwrap();
+    assert_eq!(report["config"]["seed"], 3);
+}

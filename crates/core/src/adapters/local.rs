@@ -1,0 +1,610 @@
+//! Filesystem adapters: the lake is a directory, keys are relative paths, writes are atomic
+//! (a temporary file in `<root>/.tmp/`, then a rename), the ledger is one JSON file per object
+//! under `<root>/_state/ledger/`, notifications are files under `<root>/_notifications/`.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::ports::{
+    Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, LedgerState, MetricSet, Metrics,
+    Notification, Notifier, NotifyError, ObjectMeta, ObjectStore, StoreError,
+};
+
+/// Hex of a SHA-256 digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Checks that a key is a safe relative path: non-empty `/`-separated segments, none of them
+/// `.`, `..` or starting with `.`, no backslash, no leading `/`.
+pub fn check_key(key: &str) -> Result<(), StoreError> {
+    let bad = |reason| {
+        Err(StoreError::InvalidKey {
+            key: key.to_string(),
+            reason,
+        })
+    };
+    if key.is_empty() {
+        return bad("empty key");
+    }
+    if key.starts_with('/') || key.contains('\\') {
+        return bad("keys are relative and use `/`");
+    }
+    for segment in key.split('/') {
+        if segment.is_empty() {
+            return bad("empty path segment");
+        }
+        if segment.starts_with('.') {
+            return bad("segments may not start with `.`");
+        }
+    }
+    Ok(())
+}
+
+/// The lake as a directory.
+#[derive(Debug, Clone)]
+pub struct FsObjectStore {
+    root: PathBuf,
+}
+
+impl FsObjectStore {
+    /// A store rooted at `root` (created if missing).
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let root = root.into();
+        fs::create_dir_all(root.join(".tmp")).map_err(|source| StoreError::Io {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(Self { root })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file holding `key`.
+    pub fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+        move |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
+        let dir = self.root.join(".tmp");
+        fs::create_dir_all(&dir).map_err(Self::io(&dir))?;
+        tempfile::NamedTempFile::new_in(&dir).map_err(Self::io(&dir))
+    }
+
+    fn meta(&self, key: &str, path: &Path, etag: Option<String>) -> Result<ObjectMeta, StoreError> {
+        let md = fs::metadata(path).map_err(Self::io(path))?;
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            size: md.len(),
+            etag,
+            last_modified: md.modified().ok().map(DateTime::<Utc>::from),
+        })
+    }
+
+    /// Copies `src` into a temp file while hashing it; returns the temp file and the hash.
+    fn stage(&self, mut src: impl Read) -> Result<(tempfile::NamedTempFile, String), StoreError> {
+        let mut tmp = self.temp_file()?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = src.read(&mut buf).map_err(Self::io(tmp.path()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n]).map_err(Self::io(tmp.path()))?;
+        }
+        tmp.as_file().sync_data().map_err(Self::io(tmp.path()))?;
+        Ok((tmp, hex(&hasher.finalize()[..16])))
+    }
+
+    fn commit(&self, tmp: tempfile::NamedTempFile, key: &str) -> Result<PathBuf, StoreError> {
+        let dest = self.path_of(key)?;
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(Self::io(parent))?;
+        }
+        tmp.persist(&dest).map_err(|e| StoreError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok(dest)
+    }
+
+    /// The etag this store gives a file with these contents.
+    pub fn file_etag(path: &Path) -> Result<String, StoreError> {
+        let mut f = fs::File::open(path).map_err(Self::io(path))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut f, &mut hasher).map_err(Self::io(path))?;
+        Ok(hex(&hasher.finalize()[..16]))
+    }
+}
+
+fn not_found(key: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::NotFound {
+        key: format!("{key} ({e})"),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FsObjectStore {
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.path_of(key)?;
+        fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound {
+                key: key.to_string(),
+            },
+            _ => StoreError::Io { path, source: e },
+        })
+    }
+
+    async fn download(&self, key: &str, dest: &Path) -> Result<ObjectMeta, StoreError> {
+        let path = self.path_of(key)?;
+        let src = fs::File::open(&path).map_err(not_found(key))?;
+        let (tmp, etag) = self.stage(src)?;
+        tmp.persist(dest).map_err(|e| StoreError::Io {
+            path: dest.to_path_buf(),
+            source: e.error,
+        })?;
+        self.meta(key, &path, Some(etag))
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        check_key(key)?;
+        let (tmp, etag) = self.stage(body.as_slice())?;
+        let dest = self.commit(tmp, key)?;
+        self.meta(key, &dest, Some(etag))
+    }
+
+    async fn upload(&self, key: &str, src: &Path) -> Result<ObjectMeta, StoreError> {
+        check_key(key)?;
+        let file = fs::File::open(src).map_err(Self::io(src))?;
+        let (tmp, etag) = self.stage(file)?;
+        let dest = self.commit(tmp, key)?;
+        self.meta(key, &dest, Some(etag))
+    }
+
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let dest = self.path_of(key)?;
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(Self::io(parent))?;
+        }
+        let (tmp, _) = self.stage(body.as_slice())?;
+        // A hard link never replaces an existing file: atomic create-if-absent.
+        match fs::hard_link(tmp.path(), &dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(StoreError::Io {
+                path: dest,
+                source: e,
+            }),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        let path = self.path_of(key)?;
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let etag = Self::file_etag(&path)?;
+        self.meta(key, &path, Some(etag)).map(Some)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        // Walk from the deepest directory the prefix names completely.
+        let dir_part = match prefix.rfind('/') {
+            Some(pos) => &prefix[..pos],
+            None => "",
+        };
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            check_key(dir_part)?;
+            self.root.join(dir_part)
+        };
+        let mut out = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(StoreError::Io {
+                        path: dir,
+                        source: e,
+                    });
+                }
+            };
+            for entry in entries {
+                let entry = entry.map_err(Self::io(&dir))?;
+                let path = entry.path();
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                let ft = entry.file_type().map_err(Self::io(&path))?;
+                if ft.is_dir() {
+                    stack.push(path);
+                } else if ft.is_file() {
+                    let rel = path.strip_prefix(&self.root).unwrap_or(&path);
+                    let key = rel
+                        .components()
+                        .filter_map(|c| match c {
+                            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if key.starts_with(prefix) {
+                        out.push(self.meta(&key, &path, None)?);
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path_of(key)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+}
+
+/// The idempotency ledger as one JSON file per object under a directory.
+#[derive(Debug, Clone)]
+pub struct FsLedger {
+    dir: PathBuf,
+}
+
+impl FsLedger {
+    /// A ledger in `dir` (created if missing). The usual place is `<lake>/_state/ledger`.
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self, LedgerError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|source| LedgerError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, object_id: &str) -> PathBuf {
+        self.dir.join(format!("{object_id}.json"))
+    }
+
+    fn read(&self, object_id: &str) -> Result<Option<LedgerEntry>, LedgerError> {
+        let path = self.path(object_id);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| LedgerError::Corrupt {
+                        object_id: object_id.to_string(),
+                        source: Box::new(e),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LedgerError::Io { path, source }),
+        }
+    }
+
+    fn write(&self, entry: &LedgerEntry, create_new: bool) -> Result<bool, LedgerError> {
+        let path = self.path(&entry.object_id);
+        let io = |source| LedgerError::Io {
+            path: path.clone(),
+            source,
+        };
+        let body = serde_json::to_vec_pretty(entry).map_err(|e| LedgerError::Corrupt {
+            object_id: entry.object_id.clone(),
+            source: Box::new(e),
+        })?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
+        tmp.write_all(&body).map_err(io)?;
+        if create_new {
+            match tmp.persist_noclobber(&path) {
+                Ok(_) => Ok(true),
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(io(e.error)),
+            }
+        } else {
+            tmp.persist(&path).map_err(|e| io(e.error))?;
+            Ok(true)
+        }
+    }
+
+    fn held(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
+        match self.read(&entry.object_id)? {
+            Some(current)
+                if current.run_id == entry.run_id
+                    && matches!(current.state, LedgerState::InProgress { .. }) =>
+            {
+                Ok(())
+            }
+            _ => Err(LedgerError::NotHeld {
+                object_id: entry.object_id.clone(),
+                run_id: entry.run_id.clone(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Ledger for FsLedger {
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claim, LedgerError> {
+        let fresh = request.new_entry();
+        if self.write(&fresh, true)? {
+            return Ok(Claim::Acquired(fresh));
+        }
+        let Some(existing) = self.read(&request.object_id)? else {
+            // Deleted between the two calls: try once more.
+            return if self.write(&fresh, true)? {
+                Ok(Claim::Acquired(fresh))
+            } else {
+                Ok(Claim::Busy(fresh))
+            };
+        };
+        let decision = request.decide(existing);
+        if let Claim::Acquired(entry) = &decision {
+            self.write(entry, false)?;
+        }
+        Ok(decision)
+    }
+
+    async fn complete(&self, entry: &LedgerEntry, manifest_key: &str) -> Result<(), LedgerError> {
+        self.held(entry)?;
+        let done = LedgerEntry {
+            state: LedgerState::Completed {
+                manifest_key: manifest_key.to_string(),
+            },
+            ..entry.clone()
+        };
+        self.write(&done, false).map(|_| ())
+    }
+
+    async fn release(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
+        self.held(entry)?;
+        self.forget(&entry.object_id).await
+    }
+
+    async fn forget(&self, object_id: &str) -> Result<(), LedgerError> {
+        let path = self.path(object_id);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(LedgerError::Io { path, source }),
+        }
+    }
+}
+
+/// Metrics as structured log lines (`tracing` at info level).
+#[derive(Debug, Clone, Default)]
+pub struct LogMetrics;
+
+impl Metrics for LogMetrics {
+    fn emit(&self, set: &MetricSet) {
+        let dims = set
+            .dimensions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        for (name, value, unit) in &set.values {
+            tracing::info!(metric = %name, value = *value, unit = ?unit, dimensions = %dims, "metric");
+        }
+    }
+}
+
+/// Notifications as JSON files in a directory (one file per message), also logged.
+#[derive(Debug, Clone)]
+pub struct FileNotifier {
+    dir: PathBuf,
+}
+
+impl FileNotifier {
+    /// Writes messages into `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+}
+
+#[async_trait]
+impl Notifier for FileNotifier {
+    async fn publish(&self, message: &Notification) -> Result<(), NotifyError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| NotifyError::Io { path, source }
+        };
+        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let path = self.dir.join(format!("{stamp}-{}.json", message.kind));
+        let body = serde_json::to_vec_pretty(message).map_err(|e| NotifyError::Io {
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        fs::write(&path, body).map_err(io(&path))?;
+        tracing::info!(kind = %message.kind, subject = %message.subject, file = %path.display(), "notification");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_reads_lists_and_deletes_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path()).unwrap();
+        store.put("a/b/c.txt", b"hello".to_vec()).await.unwrap();
+        store.put("a/d.txt", b"x".to_vec()).await.unwrap();
+        assert_eq!(store.get("a/b/c.txt").await.unwrap(), b"hello");
+        let keys: Vec<_> = store
+            .list("a/")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(keys, ["a/b/c.txt", "a/d.txt"]);
+        let keys: Vec<_> = store
+            .list("a/b")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(keys, ["a/b/c.txt"]);
+        let head = store.head("a/b/c.txt").await.unwrap().unwrap();
+        assert_eq!(head.size, 5);
+        assert!(head.etag.is_some());
+        store.delete("a/b/c.txt").await.unwrap();
+        assert!(store.head("a/b/c.txt").await.unwrap().is_none());
+        assert!(matches!(
+            store.get("a/b/c.txt").await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn same_content_gives_same_etag() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path()).unwrap();
+        let a = store.put("x", b"same".to_vec()).await.unwrap();
+        let b = store.put("y", b"same".to_vec()).await.unwrap();
+        let c = store.put("z", b"other".to_vec()).await.unwrap();
+        assert_eq!(a.etag, b.etag);
+        assert_ne!(a.etag, c.etag);
+        assert_eq!(store.head("x").await.unwrap().unwrap().etag, a.etag);
+    }
+
+    #[tokio::test]
+    async fn refuses_keys_that_escape_the_lake() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path()).unwrap();
+        for key in ["../x", "/etc/passwd", "a//b", "a/./b", "", ".tmp/x", "a\\b"] {
+            assert!(
+                matches!(
+                    store.put(key, vec![]).await,
+                    Err(StoreError::InvalidKey { .. })
+                ),
+                "{key}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn put_if_absent_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path()).unwrap();
+        assert!(store.put_if_absent("k", b"1".to_vec()).await.unwrap());
+        assert!(!store.put_if_absent("k", b"2".to_vec()).await.unwrap());
+        assert_eq!(store.get("k").await.unwrap(), b"1");
+    }
+
+    #[tokio::test]
+    async fn listing_skips_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path()).unwrap();
+        fs::write(dir.path().join(".tmp").join("partial"), b"x").unwrap();
+        store.put("k", b"1".to_vec()).await.unwrap();
+        let keys: Vec<_> = store
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(keys, ["k"]);
+    }
+
+    fn request(run: &str, now: DateTime<Utc>) -> ClaimRequest {
+        ClaimRequest {
+            object_id: "obj".into(),
+            key: "landing/t/x.csv".into(),
+            etag: "e".into(),
+            run_id: run.into(),
+            now,
+            lease: chrono::Duration::minutes(15),
+        }
+    }
+
+    #[tokio::test]
+    async fn ledger_refuses_a_concurrent_claim_and_skips_a_completed_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FsLedger::new(dir.path()).unwrap();
+        let now = Utc::now();
+        let Claim::Acquired(entry) = ledger.claim(&request("r1", now)).await.unwrap() else {
+            panic!("first claim must succeed")
+        };
+        assert!(matches!(
+            ledger.claim(&request("r2", now)).await.unwrap(),
+            Claim::Busy(_)
+        ));
+        ledger.complete(&entry, "manifests/x.json").await.unwrap();
+        assert!(matches!(
+            ledger.claim(&request("r3", now)).await.unwrap(),
+            Claim::Completed(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn ledger_lets_a_crashed_claim_be_taken_over_after_its_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FsLedger::new(dir.path()).unwrap();
+        let now = Utc::now();
+        let Claim::Acquired(first) = ledger.claim(&request("r1", now)).await.unwrap() else {
+            panic!()
+        };
+        let later = now + chrono::Duration::minutes(16);
+        let Claim::Acquired(second) = ledger.claim(&request("r2", later)).await.unwrap() else {
+            panic!("expired claim must be taken over")
+        };
+        assert_eq!(second.attempts, 2);
+        assert_eq!(second.ingest_date, first.ingest_date);
+        // The crashed run can no longer complete.
+        assert!(matches!(
+            ledger.complete(&first, "m").await,
+            Err(LedgerError::NotHeld { .. })
+        ));
+        ledger.complete(&second, "m").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn released_claims_can_be_retried_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FsLedger::new(dir.path()).unwrap();
+        let now = Utc::now();
+        let Claim::Acquired(e) = ledger.claim(&request("r1", now)).await.unwrap() else {
+            panic!()
+        };
+        ledger.release(&e).await.unwrap();
+        assert!(matches!(
+            ledger.claim(&request("r2", now)).await.unwrap(),
+            Claim::Acquired(_)
+        ));
+    }
+}

@@ -1,0 +1,758 @@
+//! Data contracts: declarative files (TOML) that say what a dataset's records look like.
+//!
+//! A contract lists the dataset's columns (type, required, accepted aliases, accepted timestamp
+//! formats, data class), its primary key, the column that gives each row its event time, and
+//! rules with severities. The defaults for the four datasets ship inside the binary
+//! ([`ContractSet::defaults`]); a user can point at a directory of their own files
+//! ([`ContractSet::load_dir`]) without recompiling.
+//!
+//! Rule ids are stable and appear in quarantine rows, manifests and metrics:
+//! - `{dataset}.{column}.not_null` — implied by `required = true`;
+//! - `{dataset}.{column}.type` — implied by the column type (a value that does not parse);
+//! - `{dataset}.{key}.unique` — implied by `primary_key` (same key, different content);
+//! - `{dataset}.row.malformed` — a record that cannot be read (CSV field count, bad JSON line);
+//! - and every `[[rules]]` entry's own `id`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// Errors raised while loading or checking contract files.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The contract file could not be read.
+    #[error("cannot read contract file {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The contract file is not valid TOML or does not match the contract schema.
+    #[error("contract {origin} is not a valid contract")]
+    Parse {
+        /// Where the contract came from (a path or `builtin:NAME`).
+        origin: String,
+        /// The parse error, with line and column.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// The contract parsed but is inconsistent (unknown column in a rule, bad regex, ...).
+    #[error("contract {dataset}: {problem}")]
+    Invalid {
+        /// The dataset the contract describes.
+        dataset: String,
+        /// What is wrong, naming the field.
+        problem: String,
+    },
+    /// A pattern rule's regular expression does not compile.
+    #[error("contract {dataset}: rule {rule} has an invalid pattern")]
+    Pattern {
+        /// The dataset.
+        dataset: String,
+        /// The rule id.
+        rule: String,
+        /// The regex error.
+        #[source]
+        source: Box<regex::Error>,
+    },
+    /// No contract is known for the dataset.
+    #[error("no contract for dataset {dataset:?} (known: {known})")]
+    Unknown {
+        /// The dataset asked for.
+        dataset: String,
+        /// The datasets that have contracts.
+        known: String,
+    },
+}
+
+/// The logical type of a column in silver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// UTF-8 text.
+    String,
+    /// A 64-bit signed integer.
+    Integer,
+    /// An exact decimal with `scale` digits after the point (money).
+    Decimal,
+    /// A 64-bit float.
+    Float,
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    Boolean,
+    /// A calendar date.
+    Date,
+    /// An instant, normalised to UTC.
+    Timestamp,
+}
+
+/// How sensitive a column's values are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// Ordinary business data.
+    #[default]
+    Public,
+    /// Personal data: kept in silver, masked or hashed in gold.
+    Pii,
+    /// Never written anywhere: dropped as the file is read.
+    Secret,
+}
+
+/// What happens to a row (or file) when a rule fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Counted, row kept.
+    Warn,
+    /// Row goes to quarantine.
+    Reject,
+    /// The whole file goes to quarantine.
+    FailFile,
+}
+
+/// One column of a contract.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Canonical name, used in bronze, silver and gold.
+    pub name: String,
+    /// Logical type.
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
+    /// A row without a value here is rejected (`{dataset}.{name}.not_null`); a file without the
+    /// column at all is quarantined whole.
+    #[serde(default)]
+    pub required: bool,
+    /// Source names accepted for this column (compared ignoring case and punctuation; dotted
+    /// paths such as `address.city` reach into nested JSON objects).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Accepted formats for date and timestamp columns: chrono `strftime` patterns, or the
+    /// keywords `rfc3339`, `epoch_seconds`, `epoch_millis`.
+    #[serde(default)]
+    pub formats: Vec<String>,
+    /// Digits after the decimal point, for decimal columns (default 2).
+    #[serde(default)]
+    pub scale: Option<i8>,
+    /// Data class.
+    #[serde(default)]
+    pub classification: Classification,
+}
+
+impl Column {
+    /// The decimal scale (default 2).
+    pub fn decimal_scale(&self) -> i8 {
+        self.scale.unwrap_or(2)
+    }
+}
+
+/// The kind of check a rule performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// The value is present.
+    NotNull,
+    /// The value matches a regular expression.
+    Pattern,
+    /// A numeric value lies in a range.
+    Range,
+    /// The value is one of a list.
+    AllowedValues,
+    /// The value exists in another dataset's column (silver).
+    References,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable id, e.g. `transactions.quantity.positive`.
+    pub id: String,
+    /// The column checked.
+    pub column: String,
+    /// The check.
+    pub kind: RuleKind,
+    /// What a failure does.
+    pub severity: Severity,
+    /// For `pattern`: the regular expression (matched against the whole trimmed value).
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// For `range`: lower bound.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// For `range`: upper bound.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// For `range`: the lower bound itself is not allowed.
+    #[serde(default)]
+    pub min_exclusive: bool,
+    /// For `range`: the upper bound itself is not allowed.
+    #[serde(default)]
+    pub max_exclusive: bool,
+    /// For `allowed_values`: the accepted values.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// For `allowed_values`: compare ignoring case.
+    #[serde(default)]
+    pub case_insensitive: bool,
+    /// For `references`: the referenced dataset.
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// For `references`: the referenced column.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Why the rule exists (shown in docs and reasons).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// File-level policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePolicy {
+    /// Quarantine the whole file when more than this share of its rows is rejected.
+    #[serde(default)]
+    pub max_reject_share: Option<f64>,
+}
+
+/// A dataset's contract as written in its file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    /// Dataset name (`transactions`, `products`, ...): the lake prefix.
+    pub dataset: String,
+    /// Contract version, recorded in manifests.
+    pub version: u32,
+    /// What one row is.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Business key columns: rows with the same key are duplicates.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Column whose value decides the silver partition; absent = partition by ingest date.
+    #[serde(default)]
+    pub event_time: Option<String>,
+    /// Time zone for timestamps written without one: `UTC` or a fixed offset like `+02:00`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// For JSON objects that wrap the records: the field names that may hold them.
+    #[serde(default)]
+    pub record_fields: Vec<String>,
+    /// File-name fragments that route a dropped file to this dataset.
+    #[serde(default)]
+    pub file_patterns: Vec<String>,
+    /// File-level policy.
+    #[serde(default)]
+    pub file: FilePolicy,
+    /// Columns.
+    pub columns: Vec<Column>,
+    /// Rules beyond those implied by the columns.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// Normalises a column name for alias matching: lower case, only letters, digits and dots.
+pub fn normalize_name(name: &str) -> String {
+    name.trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '.')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+const BUILTIN: [(&str, &str); 4] = [
+    (
+        "transactions",
+        include_str!("../../../../contracts/transactions.toml"),
+    ),
+    (
+        "products",
+        include_str!("../../../../contracts/products.toml"),
+    ),
+    (
+        "customers",
+        include_str!("../../../../contracts/customers.toml"),
+    ),
+    (
+        "clickstream",
+        include_str!("../../../../contracts/clickstream.toml"),
+    ),
+];
+
+/// Field names that are treated as secret even when no contract column declares them: an
+/// unknown column whose normalised name contains one of these is dropped, never kept in bronze.
+pub const SECRET_NAME_FRAGMENTS: [&str; 10] = [
+    "password",
+    "passwd",
+    "cardnumber",
+    "iban",
+    "ssn",
+    "cvv",
+    "secret",
+    "apikey",
+    "accesstoken",
+    "wallet",
+];
+
+impl Contract {
+    /// Parses a contract from TOML text. `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ContractError> {
+        let contract: Contract = toml::from_str(text).map_err(|e| ContractError::Parse {
+            origin: origin.to_string(),
+            source: Box::new(e),
+        })?;
+        contract.check()?;
+        Ok(contract)
+    }
+
+    fn invalid(&self, problem: String) -> ContractError {
+        ContractError::Invalid {
+            dataset: self.dataset.clone(),
+            problem,
+        }
+    }
+
+    /// Checks the contract's internal consistency.
+    pub fn check(&self) -> Result<(), ContractError> {
+        if self.dataset.is_empty()
+            || !self
+                .dataset
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(self.invalid(format!(
+                "field `dataset` must be lower-case letters, digits and `_`, got {:?}",
+                self.dataset
+            )));
+        }
+        let mut seen = HashMap::new();
+        for column in &self.columns {
+            if seen.insert(column.name.as_str(), ()).is_some() {
+                return Err(self.invalid(format!("column {:?} is declared twice", column.name)));
+            }
+            if column.name.starts_with('_') {
+                return Err(self.invalid(format!(
+                    "column {:?}: names starting with `_` are reserved for lineage",
+                    column.name
+                )));
+            }
+            if matches!(column.column_type, ColumnType::Date | ColumnType::Timestamp)
+                && column.formats.is_empty()
+            {
+                return Err(self.invalid(format!(
+                    "column {:?}: date/timestamp columns need `formats`",
+                    column.name
+                )));
+            }
+            if let Some(scale) = column.scale
+                && !(0..=9).contains(&scale)
+            {
+                return Err(
+                    self.invalid(format!("column {:?}: `scale` must be 0..=9", column.name))
+                );
+            }
+            if column.classification == Classification::Secret && column.required {
+                return Err(self.invalid(format!(
+                    "column {:?}: a secret column cannot be required",
+                    column.name
+                )));
+            }
+        }
+        let public = |name: &str| {
+            self.column(name)
+                .is_some_and(|c| c.classification != Classification::Secret)
+        };
+        for key in &self.primary_key {
+            if !public(key) {
+                return Err(self.invalid(format!(
+                    "`primary_key` names {key:?}, which is not a (non-secret) column"
+                )));
+            }
+        }
+        if let Some(event_time) = &self.event_time {
+            match self.column(event_time) {
+                Some(c)
+                    if c.required
+                        && matches!(c.column_type, ColumnType::Date | ColumnType::Timestamp) => {}
+                _ => {
+                    return Err(self.invalid(format!(
+                        "`event_time` names {event_time:?}, which must be a required date or timestamp column"
+                    )));
+                }
+            }
+        }
+        parse_timezone(self.timezone.as_deref()).map_err(|p| self.invalid(p))?;
+        for rule in &self.rules {
+            if !public(&rule.column) {
+                return Err(self.invalid(format!(
+                    "rule {}: column {:?} is not a (non-secret) column",
+                    rule.id, rule.column
+                )));
+            }
+            match rule.kind {
+                RuleKind::Pattern if rule.pattern.is_none() => {
+                    return Err(self.invalid(format!("rule {}: `pattern` is missing", rule.id)));
+                }
+                RuleKind::Range if rule.min.is_none() && rule.max.is_none() => {
+                    return Err(
+                        self.invalid(format!("rule {}: a range needs `min` or `max`", rule.id))
+                    );
+                }
+                RuleKind::AllowedValues if rule.values.is_empty() => {
+                    return Err(self.invalid(format!("rule {}: `values` is empty", rule.id)));
+                }
+                RuleKind::References if rule.dataset.is_none() || rule.target.is_none() => {
+                    return Err(self.invalid(format!(
+                        "rule {}: a reference needs `dataset` and `target`",
+                        rule.id
+                    )));
+                }
+                _ => {}
+            }
+        }
+        if let Some(share) = self.file.max_reject_share
+            && !(0.0..=1.0).contains(&share)
+        {
+            return Err(self.invalid("`file.max_reject_share` must be within 0..=1".into()));
+        }
+        Ok(())
+    }
+
+    /// The column with this canonical name.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Columns that are written (everything but `secret`), in contract order.
+    pub fn kept_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns
+            .iter()
+            .filter(|c| c.classification != Classification::Secret)
+    }
+
+    /// The implied rule id for a missing required value.
+    pub fn not_null_rule(&self, column: &str) -> String {
+        format!("{}.{column}.not_null", self.dataset)
+    }
+
+    /// The implied rule id for a value that does not parse as its type.
+    pub fn type_rule(&self, column: &str) -> String {
+        format!("{}.{column}.type", self.dataset)
+    }
+
+    /// The implied rule id for a business-key conflict.
+    pub fn unique_rule(&self) -> String {
+        format!("{}.{}.unique", self.dataset, self.primary_key.join("+"))
+    }
+
+    /// The implied rule id for a record that cannot be read on its own (a CSV row with the wrong
+    /// number of fields, a JSON line that is not an object).
+    pub fn malformed_rule(&self) -> String {
+        format!("{}.row.malformed", self.dataset)
+    }
+
+    /// Every rule id this contract can report, implied ones included, with its severity.
+    pub fn rule_ids(&self) -> BTreeMap<String, Severity> {
+        let mut ids = BTreeMap::new();
+        for column in self.kept_columns() {
+            if column.required {
+                ids.insert(self.not_null_rule(&column.name), Severity::Reject);
+            }
+            if column.column_type != ColumnType::String {
+                ids.insert(self.type_rule(&column.name), Severity::Reject);
+            }
+        }
+        if !self.primary_key.is_empty() {
+            ids.insert(self.unique_rule(), Severity::Reject);
+        }
+        ids.insert(self.malformed_rule(), Severity::Reject);
+        for rule in &self.rules {
+            ids.insert(rule.id.clone(), rule.severity);
+        }
+        ids
+    }
+
+    /// Whether a file name (not the full key) looks like this dataset's.
+    pub fn matches_file_name(&self, file_name: &str) -> bool {
+        let lower = file_name.to_ascii_lowercase();
+        lower.starts_with(&self.dataset)
+            || self
+                .file_patterns
+                .iter()
+                .any(|p| lower.starts_with(p.as_str()))
+    }
+}
+
+/// Parses a contract time zone: `UTC`/`Z` or a fixed offset `+HH:MM`.
+pub fn parse_timezone(tz: Option<&str>) -> Result<chrono::FixedOffset, String> {
+    let utc = chrono::FixedOffset::east_opt(0).ok_or("zero offset")?;
+    let Some(tz) = tz else { return Ok(utc) };
+    let tz = tz.trim();
+    if tz.eq_ignore_ascii_case("utc") || tz == "Z" {
+        return Ok(utc);
+    }
+    let bad = || format!("`timezone` must be UTC or an offset like +02:00, got {tz:?}");
+    let (sign, rest) = match tz.as_bytes().first() {
+        Some(b'+') => (1, &tz[1..]),
+        Some(b'-') => (-1, &tz[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    let h: i32 = h.parse().map_err(|_| bad())?;
+    let m: i32 = m.parse().map_err(|_| bad())?;
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+/// A compiled rule, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// The rule as written.
+    pub spec: RuleSpec,
+    /// The compiled pattern, for `pattern` rules.
+    pub regex: Option<Regex>,
+    /// Allowed values, normalised for comparison, for `allowed_values` rules.
+    pub allowed: Vec<String>,
+}
+
+impl CompiledRule {
+    /// Compiles one rule of `contract`.
+    pub fn compile(contract: &Contract, spec: &RuleSpec) -> Result<Self, ContractError> {
+        let regex = match (&spec.kind, &spec.pattern) {
+            (RuleKind::Pattern, Some(p)) => {
+                Some(Regex::new(p).map_err(|e| ContractError::Pattern {
+                    dataset: contract.dataset.clone(),
+                    rule: spec.id.clone(),
+                    source: Box::new(e),
+                })?)
+            }
+            _ => None,
+        };
+        let allowed = spec
+            .values
+            .iter()
+            .map(|v| {
+                if spec.case_insensitive {
+                    v.trim().to_lowercase()
+                } else {
+                    v.trim().to_string()
+                }
+            })
+            .collect();
+        Ok(Self {
+            spec: spec.clone(),
+            regex,
+            allowed,
+        })
+    }
+}
+
+/// The contracts in force: one per dataset.
+#[derive(Debug, Clone)]
+pub struct ContractSet {
+    contracts: BTreeMap<String, Contract>,
+}
+
+impl ContractSet {
+    /// The contracts that ship with ShopFlow (`contracts/*.toml`, embedded at build time).
+    pub fn defaults() -> Result<Self, ContractError> {
+        let mut contracts = BTreeMap::new();
+        for (name, text) in BUILTIN {
+            let contract = Contract::from_toml(text, &format!("builtin:{name}"))?;
+            contracts.insert(contract.dataset.clone(), contract);
+        }
+        Ok(Self { contracts })
+    }
+
+    /// The defaults, with every `*.toml` file in `dir` added or replacing the default of the
+    /// same dataset.
+    pub fn load_dir(dir: &Path) -> Result<Self, ContractError> {
+        let mut set = Self::defaults()?;
+        let io = |source| ContractError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|source| ContractError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let contract = Contract::from_toml(&text, &path.display().to_string())?;
+            set.contracts.insert(contract.dataset.clone(), contract);
+        }
+        Ok(set)
+    }
+
+    /// The contract of a dataset.
+    pub fn get(&self, dataset: &str) -> Result<&Contract, ContractError> {
+        self.contracts
+            .get(dataset)
+            .ok_or_else(|| ContractError::Unknown {
+                dataset: dataset.to_string(),
+                known: self.names().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    /// Dataset names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.contracts.keys().map(String::as_str)
+    }
+
+    /// All contracts, sorted by dataset.
+    pub fn iter(&self) -> impl Iterator<Item = &Contract> {
+        self.contracts.values()
+    }
+
+    /// The dataset a dropped file belongs to, from its file name.
+    pub fn dataset_for_file(&self, file_name: &str) -> Option<&str> {
+        self.contracts
+            .values()
+            .find(|c| c.matches_file_name(file_name))
+            .map(|c| c.dataset.as_str())
+    }
+
+    /// The order datasets should be processed in so that referenced datasets come first.
+    pub fn dependency_order(&self) -> Vec<String> {
+        let mut order: Vec<String> = Vec::new();
+        let mut pending: Vec<&Contract> = self.contracts.values().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|c| {
+                let ready = c.rules.iter().all(|r| {
+                    r.kind != RuleKind::References
+                        || r.dataset.as_deref().is_none_or(|d| {
+                            d == c.dataset
+                                || order.iter().any(|o| o == d)
+                                || !self.contracts.contains_key(d)
+                        })
+                });
+                if ready {
+                    order.push(c.dataset.clone());
+                }
+                !ready
+            });
+            if pending.len() == before {
+                // A reference cycle: keep the remaining ones in name order.
+                order.extend(pending.drain(..).map(|c| c.dataset.clone()));
+            }
+        }
+        order
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_contracts_load_and_check() {
+        let set = ContractSet::defaults().unwrap();
+        let names: Vec<_> = set.names().collect();
+        assert_eq!(
+            names,
+            ["clickstream", "customers", "products", "transactions"]
+        );
+    }
+
+    #[test]
+    fn referenced_datasets_are_processed_first() {
+        let order = ContractSet::defaults().unwrap().dependency_order();
+        let pos = |d: &str| order.iter().position(|o| o == d).unwrap();
+        assert!(pos("customers") < pos("transactions"));
+        assert!(pos("products") < pos("transactions"));
+        assert!(pos("customers") < pos("clickstream"));
+    }
+
+    #[test]
+    fn normalises_names_ignoring_case_and_punctuation() {
+        assert_eq!(normalize_name("Transaction ID"), "transactionid");
+        assert_eq!(normalize_name("transaction_id"), "transactionid");
+        assert_eq!(normalize_name("\u{feff}firstName"), "firstname");
+        assert_eq!(normalize_name("address.city"), "address.city");
+    }
+
+    #[test]
+    fn rejects_rule_on_unknown_column() {
+        let text = r#"
+dataset = "x"
+version = 1
+[[columns]]
+name = "a"
+type = "string"
+[[rules]]
+id = "x.b.allowed"
+column = "b"
+kind = "allowed_values"
+values = ["1"]
+severity = "reject"
+"#;
+        let err = Contract::from_toml(text, "test").unwrap_err();
+        assert!(err.to_string().contains("column \"b\""), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_field_naming_it() {
+        let text = "dataset = \"x\"\nversion = 1\ncolumnz = []\ncolumns = []\n";
+        let err = Contract::from_toml(text, "test").unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(chain.contains("columnz"), "{chain}");
+    }
+
+    #[test]
+    fn rejects_event_time_that_is_not_a_required_timestamp() {
+        let text = r#"
+dataset = "x"
+version = 1
+event_time = "a"
+[[columns]]
+name = "a"
+type = "string"
+"#;
+        assert!(Contract::from_toml(text, "test").is_err());
+    }
+
+    #[test]
+    fn parses_fixed_offset_time_zones() {
+        assert_eq!(
+            parse_timezone(Some("+02:00")).unwrap().local_minus_utc(),
+            7200
+        );
+        assert_eq!(parse_timezone(Some("UTC")).unwrap().local_minus_utc(), 0);
+        assert!(parse_timezone(Some("Europe/Paris")).is_err());
+    }
+
+    #[test]
+    fn routes_files_to_datasets_by_name() {
+        let set = ContractSet::defaults().unwrap();
+        assert_eq!(
+            set.dataset_for_file("transactions_2024.csv.gz"),
+            Some("transactions")
+        );
+        assert_eq!(set.dataset_for_file("users.json"), Some("customers"));
+        assert_eq!(
+            set.dataset_for_file("catalog-page-1.json"),
+            Some("products")
+        );
+        assert_eq!(set.dataset_for_file("random.csv"), None);
+    }
+
+    #[test]
+    fn lists_implied_rule_ids() {
+        let set = ContractSet::defaults().unwrap();
+        let ids = set.get("transactions").unwrap().rule_ids();
+        assert!(ids.contains_key("transactions.customer_id.not_null"));
+        assert!(ids.contains_key("transactions.transaction_date.type"));
+        assert!(ids.contains_key("transactions.transaction_id.unique"));
+        assert_eq!(ids["transactions.customer_id.references"], Severity::Warn);
+    }
+}

@@ -1,0 +1,634 @@
+//! Ingestion of landing objects through the ports: claim in the ledger, download, run the
+//! [transform stage](crate::transform), upload bronze / silver / quarantine, write the
+//! manifest, mark the ledger complete, emit metrics.
+//!
+//! The same [`Ingestor`] serves the `shopflow` command (filesystem store and ledger) and the
+//! transformer Lambda (S3 and DynamoDB).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray};
+use chrono::{DateTime, NaiveDate, Utc};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{ContractError, ContractSet};
+use crate::layer::{self, Lineage, keys};
+use crate::ports::{
+    Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, MetricSet, Metrics, ObjectStore,
+    StoreError, Unit,
+};
+use crate::transform::{TransformError, TransformOutput, TransformSettings, transform_file};
+use crate::validate::ReferenceSets;
+
+/// Errors of ingestion. Bad data is never one of these: it is counted and quarantined.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The key is not `landing/{dataset}/…`.
+    #[error("{key:?} is not a landing key (expected landing/{{dataset}}/{{file}})")]
+    NotLanding {
+        /// The key.
+        key: String,
+    },
+    /// No contract for the dataset, or the contract is broken.
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    /// The landing object does not exist.
+    #[error("landing object {key} does not exist")]
+    NotFound {
+        /// The key.
+        key: String,
+    },
+    /// Another run holds a live claim on the object.
+    #[error("{key} is being processed by run {run_id}; claim held until {lease_until}")]
+    Busy {
+        /// The key.
+        key: String,
+        /// The run holding it.
+        run_id: String,
+        /// When the claim expires.
+        lease_until: String,
+    },
+    /// Object store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Ledger failure.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The transform stage failed (not the data).
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    /// The work directory could not be made.
+    #[error("cannot create a work directory")]
+    WorkDir(#[source] std::io::Error),
+    /// A manifest could not be encoded or decoded.
+    #[error("manifest {key} cannot be encoded or decoded")]
+    Manifest {
+        /// The manifest key.
+        key: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A silver file used for reference checks could not be read.
+    #[error("cannot read silver object {key} for reference checks")]
+    ReferenceRead {
+        /// The key.
+        key: String,
+        /// The Parquet error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+}
+
+impl IngestError {
+    /// Whether trying again may succeed (a state machine's Retry matches on this).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Busy { .. } | Self::WorkDir(_) => true,
+            Self::Store(e) => e.is_retryable(),
+            Self::Ledger(LedgerError::Backend { retryable, .. }) => *retryable,
+            Self::Ledger(LedgerError::Io { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What happened to the source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestStatus {
+    /// Read and validated; rows went to silver and quarantine.
+    Processed,
+    /// The whole file went to quarantine.
+    FileQuarantined,
+}
+
+/// Source fields mapped, unknown, dropped: schema drift as seen in this file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SchemaReport {
+    /// Detected format.
+    pub format: Option<String>,
+    /// Detected compression.
+    pub compression: Option<String>,
+    /// Source field → canonical column.
+    pub mapping: BTreeMap<String, String>,
+    /// Fields the contract does not know (kept in bronze `_extra`).
+    pub unknown_fields: BTreeSet<String>,
+    /// Secret fields dropped on read (names only).
+    pub secret_fields_dropped: BTreeSet<String>,
+    /// Optional columns the file did not carry.
+    pub missing_optional: BTreeSet<String>,
+}
+
+/// Keys written for this file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outputs {
+    /// Bronze objects.
+    pub bronze: Vec<String>,
+    /// Silver objects (one per event date).
+    pub silver: Vec<String>,
+    /// Quarantine objects (rows, or the whole file and its reason).
+    pub quarantine: Vec<String>,
+}
+
+/// The record of one landing object's processing: every count, every output.
+///
+/// Invariant: `rows_in = rows_silver + rows_quarantined + duplicates_removed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The run.
+    pub run_id: String,
+    /// The dataset.
+    pub dataset: String,
+    /// Contract version applied.
+    pub contract_version: u32,
+    /// Landing key.
+    pub source_key: String,
+    /// Landing object version.
+    pub source_etag: String,
+    /// Landing object size.
+    pub source_bytes: u64,
+    /// Deterministic id naming every output.
+    pub object_id: String,
+    /// Ingest date (partition of bronze and quarantine).
+    pub ingest_date: NaiveDate,
+    /// First ingestion time.
+    pub ingested_at: DateTime<Utc>,
+    /// Processing time of this attempt, milliseconds.
+    pub duration_ms: u64,
+    /// Outcome.
+    pub status: ManifestStatus,
+    /// Why the file was quarantined whole.
+    pub file_quarantine_reason: Option<String>,
+    /// The rule that quarantined the file, if one did.
+    pub file_quarantine_rule: Option<String>,
+    /// Rows read.
+    pub rows_in: u64,
+    /// Rows written to silver.
+    pub rows_silver: u64,
+    /// Rows written to quarantine (all rows when the file is quarantined whole).
+    pub rows_quarantined: u64,
+    /// Exact duplicates removed.
+    pub duplicates_removed: u64,
+    /// Files quarantined whole (0 or 1).
+    pub files_quarantined: u64,
+    /// Rejected rows by rule.
+    pub rejected_by_rule: BTreeMap<String, u64>,
+    /// Kept rows with warnings, by rule.
+    pub warnings_by_rule: BTreeMap<String, u64>,
+    /// Reference rules not evaluated (referenced dataset absent).
+    pub skipped_rules: Vec<String>,
+    /// Schema drift.
+    pub schema: SchemaReport,
+    /// Keys written.
+    pub outputs: Outputs,
+    /// Bytes written to the lake.
+    pub bytes_written: u64,
+}
+
+impl Manifest {
+    /// Whether the counts reconcile.
+    pub fn reconciles(&self) -> bool {
+        self.rows_in == self.rows_silver + self.rows_quarantined + self.duplicates_removed
+    }
+}
+
+/// What happened to one landing object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IngestOutcome {
+    /// Processed now.
+    Processed(Box<Manifest>),
+    /// Already processed earlier: nothing written.
+    Skipped {
+        /// The key.
+        key: String,
+        /// The earlier manifest.
+        manifest_key: String,
+    },
+}
+
+/// Settings of an [`Ingestor`].
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Records per batch.
+    pub batch_rows: usize,
+    /// How long a claim is protected against takeover.
+    pub lease: chrono::Duration,
+    /// Where to stage files (default: the system temp dir).
+    pub work_dir: Option<PathBuf>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            batch_rows: crate::read::DEFAULT_BATCH_ROWS,
+            lease: chrono::Duration::minutes(15),
+            work_dir: None,
+        }
+    }
+}
+
+/// Ingests landing objects through the ports.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    store: Arc<dyn ObjectStore>,
+    ledger: Arc<dyn Ledger>,
+    metrics: Arc<dyn Metrics>,
+    contracts: Arc<ContractSet>,
+    options: IngestOptions,
+}
+
+impl Ingestor {
+    /// An ingestor over the given ports.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        ledger: Arc<dyn Ledger>,
+        metrics: Arc<dyn Metrics>,
+        contracts: Arc<ContractSet>,
+        options: IngestOptions,
+    ) -> Self {
+        Self {
+            store,
+            ledger,
+            metrics,
+            contracts,
+            options,
+        }
+    }
+
+    /// The contracts in force.
+    pub fn contracts(&self) -> &ContractSet {
+        &self.contracts
+    }
+
+    /// Ingests one landing object, unless the ledger says it was already processed.
+    #[tracing::instrument(skip(self), fields(dataset))]
+    pub async fn ingest_object(
+        &self,
+        key: &str,
+        run_id: &str,
+    ) -> Result<IngestOutcome, IngestError> {
+        let (dataset, _) = keys::parse_landing(key).ok_or_else(|| IngestError::NotLanding {
+            key: key.to_string(),
+        })?;
+        tracing::Span::current().record("dataset", dataset);
+        self.contracts.get(dataset)?;
+        let meta = self
+            .store
+            .head(key)
+            .await?
+            .ok_or_else(|| IngestError::NotFound {
+                key: key.to_string(),
+            })?;
+        let etag = meta
+            .etag
+            .clone()
+            .unwrap_or_else(|| format!("size-{}", meta.size));
+        let request = ClaimRequest {
+            object_id: layer::object_id(key, &etag),
+            key: key.to_string(),
+            etag,
+            run_id: run_id.to_string(),
+            now: Utc::now(),
+            lease: self.options.lease,
+        };
+        let entry = match self.ledger.claim(&request).await? {
+            Claim::Acquired(entry) => entry,
+            Claim::Completed(entry) => {
+                let manifest_key = match entry.state {
+                    crate::ports::LedgerState::Completed { manifest_key } => manifest_key,
+                    crate::ports::LedgerState::InProgress { .. } => String::new(),
+                };
+                tracing::info!(key, manifest_key, "already processed; skipped");
+                return Ok(IngestOutcome::Skipped {
+                    key: key.to_string(),
+                    manifest_key,
+                });
+            }
+            Claim::Busy(entry) => {
+                let lease_until = match entry.state {
+                    crate::ports::LedgerState::InProgress { lease_until } => {
+                        lease_until.to_rfc3339()
+                    }
+                    crate::ports::LedgerState::Completed { .. } => String::new(),
+                };
+                return Err(IngestError::Busy {
+                    key: key.to_string(),
+                    run_id: entry.run_id,
+                    lease_until,
+                });
+            }
+        };
+        match self.process(&entry, meta.size).await {
+            Ok(manifest) => {
+                let manifest_key =
+                    keys::manifest(&manifest.dataset, manifest.ingest_date, &manifest.object_id);
+                self.ledger.complete(&entry, &manifest_key).await?;
+                Ok(IngestOutcome::Processed(Box::new(manifest)))
+            }
+            Err(e) => {
+                if let Err(release) = self.ledger.release(&entry).await {
+                    tracing::warn!(error = %release, key, "could not release the ledger claim; it expires with its lease");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn process(&self, entry: &LedgerEntry, size: u64) -> Result<Manifest, IngestError> {
+        let started = Instant::now();
+        let key = entry.key.as_str();
+        let (dataset, file_name) =
+            keys::parse_landing(key).ok_or_else(|| IngestError::NotLanding {
+                key: key.to_string(),
+            })?;
+        let contract = self.contracts.get(dataset)?.clone();
+        let work = match &self.options.work_dir {
+            Some(dir) => tempfile::tempdir_in(dir),
+            None => tempfile::tempdir(),
+        }
+        .map_err(IngestError::WorkDir)?;
+        let input = work.path().join("input");
+        self.store.download(key, &input).await?;
+        let references = self.load_references(&contract).await?;
+        let lineage = Lineage {
+            source_key: key.to_string(),
+            source_etag: entry.etag.clone(),
+            ingested_at: entry.ingested_at,
+            run_id: entry.run_id.clone(),
+        };
+        let settings = TransformSettings {
+            batch_rows: self.options.batch_rows,
+            ingest_date: entry.ingest_date,
+        };
+        let output = transform_file(
+            &input,
+            file_name,
+            &contract,
+            references,
+            &lineage,
+            &settings,
+            work.path(),
+        )?;
+        let d = entry.ingest_date;
+        let id = &entry.object_id;
+        let mut outputs = Outputs::default();
+        let mut bytes_written = 0u64;
+        let mut manifest = Manifest {
+            run_id: entry.run_id.clone(),
+            dataset: dataset.to_string(),
+            contract_version: contract.version,
+            source_key: key.to_string(),
+            source_etag: entry.etag.clone(),
+            source_bytes: size,
+            object_id: id.clone(),
+            ingest_date: d,
+            ingested_at: entry.ingested_at,
+            duration_ms: 0,
+            status: ManifestStatus::Processed,
+            file_quarantine_reason: None,
+            file_quarantine_rule: None,
+            rows_in: 0,
+            rows_silver: 0,
+            rows_quarantined: 0,
+            duplicates_removed: 0,
+            files_quarantined: 0,
+            rejected_by_rule: BTreeMap::new(),
+            warnings_by_rule: BTreeMap::new(),
+            skipped_rules: Vec::new(),
+            schema: SchemaReport::default(),
+            outputs: Outputs::default(),
+            bytes_written: 0,
+        };
+        match output {
+            TransformOutput::Processed {
+                bronze,
+                silver,
+                quarantine,
+                counts,
+                read,
+            } => {
+                if let Some(part) = bronze {
+                    let k = keys::bronze(dataset, d, id);
+                    bytes_written += self.store.upload(&k, &part.path).await?.size;
+                    outputs.bronze.push(k);
+                }
+                for (date, part) in &silver {
+                    let k = keys::silver(dataset, *date, id);
+                    bytes_written += self.store.upload(&k, &part.path).await?.size;
+                    manifest.rows_silver += part.rows;
+                    outputs.silver.push(k);
+                }
+                if let Some(part) = quarantine {
+                    let k = keys::quarantine_rows(dataset, d, id);
+                    bytes_written += self.store.upload(&k, &part.path).await?.size;
+                    manifest.rows_quarantined += part.rows;
+                    outputs.quarantine.push(k);
+                }
+                manifest.rows_in = counts.rows_in;
+                manifest.duplicates_removed = counts.duplicates_removed;
+                manifest.rejected_by_rule = counts.rejected_by_rule;
+                manifest.warnings_by_rule = counts.warnings_by_rule;
+                manifest.skipped_rules = counts.skipped_rules;
+                manifest.schema = schema_report(&read);
+            }
+            TransformOutput::FileQuarantined {
+                rule_id,
+                reason,
+                rows_read,
+                read,
+            } => {
+                tracing::warn!(key, reason = %reason, "file quarantined whole");
+                let file_key = keys::quarantine_file(dataset, d, id, file_name);
+                bytes_written += self.store.upload(&file_key, &input).await?.size;
+                let reason_key = keys::quarantine_reason(dataset, d, id);
+                let reason_doc = serde_json::json!({
+                    "source_key": key,
+                    "source_etag": entry.etag,
+                    "rule_id": rule_id,
+                    "reason": reason,
+                    "rows_read": rows_read,
+                    "run_id": entry.run_id,
+                    "quarantined_file": file_key,
+                    "replay": format!("shopflow replay --lake <LAKE> {key}"),
+                });
+                let body = serde_json::to_vec_pretty(&reason_doc).map_err(|source| {
+                    IngestError::Manifest {
+                        key: reason_key.clone(),
+                        source,
+                    }
+                })?;
+                bytes_written += self.store.put(&reason_key, body).await?.size;
+                outputs.quarantine.push(file_key);
+                outputs.quarantine.push(reason_key);
+                manifest.status = ManifestStatus::FileQuarantined;
+                manifest.file_quarantine_reason = Some(reason);
+                manifest.file_quarantine_rule = rule_id;
+                manifest.files_quarantined = 1;
+                manifest.rows_in = rows_read;
+                manifest.rows_quarantined = rows_read;
+                if let Some(read) = read {
+                    manifest.schema = schema_report(&read);
+                }
+            }
+        }
+        // Outputs of an earlier attempt that this one did not produce (never for the same
+        // input, kept for safety against contract changes between attempts) are left alone:
+        // the manifest lists exactly what belongs to this object.
+        manifest.outputs = outputs;
+        manifest.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        manifest.bytes_written = bytes_written;
+        let manifest_key = keys::manifest(dataset, d, id);
+        let body =
+            serde_json::to_vec_pretty(&manifest).map_err(|source| IngestError::Manifest {
+                key: manifest_key.clone(),
+                source,
+            })?;
+        self.store.put(&manifest_key, body).await?;
+        self.emit_metrics(&manifest);
+        tracing::info!(
+            key,
+            rows_in = manifest.rows_in,
+            rows_silver = manifest.rows_silver,
+            rows_quarantined = manifest.rows_quarantined,
+            duplicates_removed = manifest.duplicates_removed,
+            files_quarantined = manifest.files_quarantined,
+            duration_ms = manifest.duration_ms,
+            "object ingested"
+        );
+        Ok(manifest)
+    }
+
+    fn emit_metrics(&self, m: &Manifest) {
+        let dims = vec![("Dataset".to_string(), m.dataset.clone())];
+        self.metrics.emit(&MetricSet {
+            dimensions: dims.clone(),
+            values: vec![
+                ("RowsIn".into(), m.rows_in as f64, Unit::Count),
+                ("RowsValid".into(), m.rows_silver as f64, Unit::Count),
+                (
+                    "RowsRejected".into(),
+                    m.rows_quarantined as f64,
+                    Unit::Count,
+                ),
+                (
+                    "DuplicatesRemoved".into(),
+                    m.duplicates_removed as f64,
+                    Unit::Count,
+                ),
+                (
+                    "FilesQuarantined".into(),
+                    m.files_quarantined as f64,
+                    Unit::Count,
+                ),
+                ("BytesIn".into(), m.source_bytes as f64, Unit::Bytes),
+                ("BytesWritten".into(), m.bytes_written as f64, Unit::Bytes),
+                (
+                    "DurationMs".into(),
+                    m.duration_ms as f64,
+                    Unit::Milliseconds,
+                ),
+                (
+                    "RejectedPercent".into(),
+                    if m.rows_in == 0 {
+                        0.0
+                    } else {
+                        m.rows_quarantined as f64 * 100.0 / m.rows_in as f64
+                    },
+                    Unit::Percent,
+                ),
+            ],
+        });
+        for (rule, n) in &m.rejected_by_rule {
+            self.metrics.emit(&MetricSet {
+                dimensions: vec![
+                    ("Dataset".to_string(), m.dataset.clone()),
+                    ("Rule".to_string(), rule.clone()),
+                ],
+                values: vec![("RowsRejectedByRule".into(), *n as f64, Unit::Count)],
+            });
+        }
+    }
+
+    /// Loads the values referenced by the contract's `references` rules from silver.
+    pub async fn load_references(
+        &self,
+        contract: &crate::contract::Contract,
+    ) -> Result<ReferenceSets, IngestError> {
+        let mut refs = ReferenceSets::default();
+        for (dataset, column) in ReferenceSets::needed(contract) {
+            let objects = self.store.list(&keys::silver_prefix(&dataset)).await?;
+            let objects: Vec<_> = objects
+                .into_iter()
+                .filter(|o| o.key.ends_with(".parquet"))
+                .collect();
+            if objects.is_empty() {
+                continue;
+            }
+            let mut values = HashSet::new();
+            for object in objects {
+                let bytes = self.store.get(&object.key).await?;
+                let read_err = |source| IngestError::ReferenceRead {
+                    key: object.key.clone(),
+                    source,
+                };
+                let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+                    .map_err(read_err)?;
+                let mask = ProjectionMask::columns(builder.parquet_schema(), [column.as_str()]);
+                let reader = builder.with_projection(mask).build().map_err(read_err)?;
+                for batch in reader {
+                    let batch = batch.map_err(|e| IngestError::ReferenceRead {
+                        key: object.key.clone(),
+                        source: e.into(),
+                    })?;
+                    if let Some(col) = batch.column_by_name(&column)
+                        && let Some(strings) = col.as_string_opt::<i32>()
+                    {
+                        for i in 0..strings.len() {
+                            if strings.is_valid(i) {
+                                values.insert(strings.value(i).to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            refs.insert(&dataset, &column, values);
+        }
+        Ok(refs)
+    }
+}
+
+fn schema_report(read: &crate::read::ReadReport) -> SchemaReport {
+    let name = |v: serde_json::Result<serde_json::Value>| {
+        v.ok().and_then(|v| v.as_str().map(str::to_string))
+    };
+    SchemaReport {
+        format: read.format.map(serde_json::to_value).and_then(name),
+        compression: read.compression.map(serde_json::to_value).and_then(name),
+        mapping: read.mapping.clone(),
+        unknown_fields: read.unknown_fields.clone(),
+        secret_fields_dropped: read.secret_fields_dropped.clone(),
+        missing_optional: read.missing_optional.clone(),
+    }
+}
+
+/// A new run id: UTC time plus random bits, sortable.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:08x}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        rand_bits()
+    )
+}
+
+fn rand_bits() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128);
+    h.finish() as u32
+}

@@ -1,0 +1,33 @@
+//! # shopflow-core
+//!
+//! Everything in ShopFlow that is not wiring: data contracts, streaming readers, validation,
+//! the lake's layers, the ports (storage, ledger, metrics, notifier) with their local adapters,
+//! gold tables, the daily report and the synthetic data generator. The `shopflow` command and
+//! the Lambda functions are thin shells over this crate.
+//!
+//! # Layout
+//!
+//! - [`contract`] — contract files (TOML) → typed [`contract::Contract`]; rule ids.
+//! - [`read`] — CSV / JSON / JSON lines (+gzip) → bounded Arrow batches of raw text.
+//! - [`validate`] — contract × raw batch → typed valid rows, rejected rows with rule and reason.
+//! - [`transform`] — the data plane for one file: bronze, silver by event date, quarantine.
+//! - [`layer`] — lake key layout, lineage columns, Parquet encoding.
+//! - [`ingest`] — one landing object through the ports: ledger claim, transform, upload,
+//!   manifest, metrics.
+//! - [`gold`] — business tables from silver (daily sales).
+//! - [`report`] — the daily report.
+//! - [`generate`] — realistic synthetic data with recorded defect injection.
+//! - [`ports`] — the small traits the pipeline talks to.
+//! - [`adapters`] — local (filesystem, in-memory, log) adapters and the CloudWatch EMF writer.
+
+pub mod adapters;
+pub mod contract;
+pub mod generate;
+pub mod gold;
+pub mod ingest;
+pub mod layer;
+pub mod ports;
+pub mod read;
+pub mod report;
+pub mod transform;
+pub mod validate;

@@ -1,0 +1,1258 @@
+//! Readers: CSV, JSON array, JSON object wrapping an array, and JSON lines, each optionally
+//! gzip-compressed, streamed into bounded Arrow batches of raw text.
+//!
+//! Every reader maps source field names onto the contract's canonical columns through the
+//! column aliases ([`ColumnMapper`]), drops `secret` fields on the spot, keeps unknown fields as
+//! a JSON object in `_extra`, and never holds more than one batch of records in memory
+//! (plus, for JSON, the record being parsed).
+//!
+//! The output batches have the [`raw_schema`]: one nullable UTF-8 column per kept contract
+//! column, then `_extra` (unknown fields as JSON), `_row_number` (1-based position in the file)
+//! and `_read_error` (why a single record could not be read; such rows are quarantined by the
+//! validator under `{dataset}.row.malformed`).
+//!
+//! A file that cannot be read at all (not the format, a required column missing, invalid UTF-8,
+//! a corrupt gzip stream, empty) ends the read with [`ReadFailure::Unreadable`]: the caller
+//! quarantines it whole.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::contract::{Classification, Contract, SECRET_NAME_FRAGMENTS, normalize_name};
+
+/// Default number of records per batch.
+pub const DEFAULT_BATCH_ROWS: usize = 8192;
+
+/// Longest JSON line accepted (a longer one is quarantined as malformed, not buffered).
+pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Name of the unknown-fields column.
+pub const EXTRA_COLUMN: &str = "_extra";
+/// Name of the row-number column.
+pub const ROW_NUMBER_COLUMN: &str = "_row_number";
+/// Name of the per-record read error column.
+pub const READ_ERROR_COLUMN: &str = "_read_error";
+
+/// The text layout of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Delimited text with a header row.
+    Csv,
+    /// A JSON array of objects, an object wrapping such an array, or a single object.
+    Json,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+/// The compression of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Plain.
+    None,
+    /// gzip (one or more members).
+    Gzip,
+}
+
+/// Why a whole file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    /// The file is empty (no header, no record).
+    #[error("the file is empty")]
+    Empty,
+    /// The file is not in the format its name or content says.
+    #[error("not valid {format:?}: {detail}")]
+    NotFormat {
+        /// The format tried.
+        format: Format,
+        /// The parser's complaint, with position.
+        detail: String,
+    },
+    /// A required column is missing from the file.
+    #[error("required column {column:?} is missing (accepted names: {accepted})")]
+    MissingRequiredColumn {
+        /// The canonical column.
+        column: String,
+        /// The names that would have been accepted.
+        accepted: String,
+    },
+    /// The bytes are not UTF-8 text.
+    #[error("not UTF-8 text ({detail})")]
+    BadEncoding {
+        /// Where.
+        detail: String,
+    },
+    /// The bytes could not be read (a corrupt gzip stream, a truncated file).
+    #[error("cannot read the bytes")]
+    Io(#[source] std::io::Error),
+}
+
+/// How a read ended early.
+#[derive(Debug)]
+pub enum ReadFailure<E> {
+    /// The file cannot be read; quarantine it whole.
+    Unreadable(Unreadable),
+    /// The batch sink failed; propagate.
+    Sink(E),
+}
+
+impl<E: fmt::Display> fmt::Display for ReadFailure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable(u) => write!(f, "unreadable file: {u}"),
+            Self::Sink(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl<E> From<Unreadable> for ReadFailure<E> {
+    fn from(u: Unreadable) -> Self {
+        Self::Unreadable(u)
+    }
+}
+
+/// What a completed read saw: format, how source fields mapped, schema drift.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReadReport {
+    /// Detected format.
+    pub format: Option<Format>,
+    /// Detected compression.
+    pub compression: Option<Compression>,
+    /// Records read (including malformed ones).
+    pub records: u64,
+    /// Source field → canonical column.
+    pub mapping: BTreeMap<String, String>,
+    /// Source fields the contract does not know (kept in `_extra` in bronze): schema drift.
+    pub unknown_fields: BTreeSet<String>,
+    /// Source fields dropped because they are secret.
+    pub secret_fields_dropped: BTreeSet<String>,
+    /// Optional contract columns no record carried.
+    pub missing_optional: BTreeSet<String>,
+}
+
+/// The schema of raw batches for a contract.
+pub fn raw_schema(contract: &Contract) -> SchemaRef {
+    let mut fields: Vec<Field> = contract
+        .kept_columns()
+        .map(|c| Field::new(&c.name, DataType::Utf8, true))
+        .collect();
+    fields.push(Field::new(EXTRA_COLUMN, DataType::Utf8, true));
+    fields.push(Field::new(ROW_NUMBER_COLUMN, DataType::Int64, false));
+    fields.push(Field::new(READ_ERROR_COLUMN, DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
+}
+
+/// Where a source field goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Kept column index and alias priority (lower wins when two fields map to one column).
+    Column(usize, usize),
+    /// Dropped as secret.
+    Secret,
+    /// Unknown: kept in `_extra`.
+    Unknown,
+}
+
+/// Maps source field names to a contract's columns.
+#[derive(Debug, Clone)]
+pub struct ColumnMapper {
+    by_name: HashMap<String, Slot>,
+    kept: Vec<String>,
+    required: Vec<(usize, String, String)>,
+    record_fields: Vec<String>,
+}
+
+impl ColumnMapper {
+    /// Builds the mapper for a contract.
+    pub fn new(contract: &Contract) -> Self {
+        let mut by_name = HashMap::new();
+        let mut kept = Vec::new();
+        let mut required = Vec::new();
+        for column in &contract.columns {
+            let names = std::iter::once(&column.name).chain(column.aliases.iter());
+            if column.classification == Classification::Secret {
+                for name in names {
+                    by_name.insert(normalize_name(name), Slot::Secret);
+                }
+                continue;
+            }
+            let idx = kept.len();
+            kept.push(column.name.clone());
+            for (priority, name) in names.enumerate() {
+                by_name
+                    .entry(normalize_name(name))
+                    .or_insert(Slot::Column(idx, priority));
+            }
+            if column.required {
+                let accepted = std::iter::once(&column.name)
+                    .chain(column.aliases.iter())
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                required.push((idx, column.name.clone(), accepted));
+            }
+        }
+        Self {
+            by_name,
+            kept,
+            required,
+            record_fields: contract
+                .record_fields
+                .iter()
+                .map(|f| normalize_name(f))
+                .collect(),
+        }
+    }
+
+    fn slot(&self, source: &str) -> Slot {
+        let norm = normalize_name(source);
+        if let Some(slot) = self.by_name.get(&norm) {
+            return *slot;
+        }
+        if SECRET_NAME_FRAGMENTS.iter().any(|f| norm.contains(f)) {
+            Slot::Secret
+        } else {
+            Slot::Unknown
+        }
+    }
+
+    /// Number of kept columns.
+    pub fn width(&self) -> usize {
+        self.kept.len()
+    }
+}
+
+/// Accumulates records into raw batches and hands full ones to the sink.
+struct BatchBuilder<'a, E> {
+    schema: SchemaRef,
+    columns: Vec<StringBuilder>,
+    extra: StringBuilder,
+    row_number: Int64Builder,
+    read_error: StringBuilder,
+    len: usize,
+    batch_rows: usize,
+    sink: &'a mut dyn FnMut(RecordBatch) -> Result<(), E>,
+    seen_columns: Vec<bool>,
+}
+
+impl<'a, E> BatchBuilder<'a, E> {
+    fn new(
+        schema: SchemaRef,
+        width: usize,
+        batch_rows: usize,
+        sink: &'a mut dyn FnMut(RecordBatch) -> Result<(), E>,
+    ) -> Self {
+        Self {
+            schema,
+            columns: (0..width).map(|_| StringBuilder::new()).collect(),
+            extra: StringBuilder::new(),
+            row_number: Int64Builder::new(),
+            read_error: StringBuilder::new(),
+            len: 0,
+            batch_rows: batch_rows.max(1),
+            sink,
+            seen_columns: vec![false; width],
+        }
+    }
+
+    fn push(
+        &mut self,
+        row_number: u64,
+        values: &mut [Option<String>],
+        extra: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), ReadFailure<E>> {
+        for (i, (builder, value)) in self.columns.iter_mut().zip(values.iter_mut()).enumerate() {
+            match value.take() {
+                Some(v) => {
+                    self.seen_columns[i] = true;
+                    builder.append_value(v);
+                }
+                None => builder.append_null(),
+            }
+        }
+        self.extra.append_option(extra);
+        self.row_number
+            .append_value(i64::try_from(row_number).unwrap_or(i64::MAX));
+        self.read_error.append_option(error);
+        self.len += 1;
+        if self.len >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ReadFailure<E>> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        let mut arrays: Vec<ArrayRef> = self
+            .columns
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        arrays.push(Arc::new(self.extra.finish()));
+        arrays.push(Arc::new(self.row_number.finish()));
+        arrays.push(Arc::new(self.read_error.finish()));
+        self.len = 0;
+        // The arrays are built to the schema above: a mismatch is a programming error, reported
+        // as a format failure rather than a panic.
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| {
+            ReadFailure::Unreadable(Unreadable::NotFormat {
+                format: Format::Csv,
+                detail: format!("internal batch error: {e}"),
+            })
+        })?;
+        (self.sink)(batch).map_err(ReadFailure::Sink)
+    }
+}
+
+/// Picks the format from the object name, falling back to the first significant byte.
+fn detect_format(name: &str, first_byte: Option<u8>) -> Format {
+    let lower = name.to_ascii_lowercase();
+    let base = lower
+        .strip_suffix(".gz")
+        .or_else(|| lower.strip_suffix(".gzip"))
+        .unwrap_or(&lower);
+    if base.ends_with(".jsonl") || base.ends_with(".ndjson") {
+        Format::JsonLines
+    } else if base.ends_with(".json") {
+        Format::Json
+    } else if base.ends_with(".csv") || base.ends_with(".tsv") || base.ends_with(".txt") {
+        Format::Csv
+    } else {
+        match first_byte {
+            Some(b'[') | Some(b'{') => Format::Json,
+            _ => Format::Csv,
+        }
+    }
+}
+
+fn io_unreadable(e: std::io::Error) -> Unreadable {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        Unreadable::BadEncoding {
+            detail: e.to_string(),
+        }
+    } else {
+        Unreadable::Io(e)
+    }
+}
+
+/// Reads `input` (the object named `name`) as records of `contract`, handing batches of at most
+/// `batch_rows` raw records to `sink`.
+pub fn read_records<E>(
+    input: impl Read,
+    name: &str,
+    contract: &Contract,
+    batch_rows: usize,
+    sink: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<ReadReport, ReadFailure<E>> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, input);
+    let head = buffered.fill_buf().map_err(io_unreadable)?;
+    let compression = if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else {
+        Compression::None
+    };
+    let decoded: Box<dyn Read> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+        Compression::None => Box::new(buffered),
+    };
+    let mut text = BufReader::with_capacity(256 * 1024, decoded);
+    skip_bom(&mut text)?;
+    let first = first_significant_byte(&mut text)?;
+    let Some(first) = first else {
+        return Err(Unreadable::Empty.into());
+    };
+    let format = detect_format(name, Some(first));
+    let mapper = ColumnMapper::new(contract);
+    let mut report = ReadReport {
+        format: Some(format),
+        compression: Some(compression),
+        ..ReadReport::default()
+    };
+    let schema = raw_schema(contract);
+    let mut builder = BatchBuilder::new(schema, mapper.width(), batch_rows, sink);
+    match format {
+        Format::Csv => read_csv(text, &mapper, &mut builder, &mut report)?,
+        Format::JsonLines => read_json_lines(text, &mapper, &mut builder, &mut report)?,
+        Format::Json => read_json(text, &mapper, &mut builder, &mut report)?,
+    }
+    builder.flush()?;
+    if report.records == 0 && format == Format::Csv {
+        // A header and nothing else is a valid, empty extract.
+    }
+    for (idx, name) in mapper.kept.iter().enumerate() {
+        if !builder.seen_columns[idx] && !report.mapping.values().any(|v| v == name) {
+            report.missing_optional.insert(name.clone());
+        }
+    }
+    if report.records > 0 && matches!(format, Format::Json | Format::JsonLines) {
+        // JSON has no header: a required column that no record carries means the file is of
+        // another shape altogether.
+        for (idx, column, accepted) in &mapper.required {
+            if !builder.seen_columns[*idx] {
+                return Err(Unreadable::MissingRequiredColumn {
+                    column: column.clone(),
+                    accepted: accepted.clone(),
+                }
+                .into());
+            }
+        }
+    }
+    for (_, column, _) in &mapper.required {
+        report.missing_optional.remove(column);
+    }
+    Ok(report)
+}
+
+fn skip_bom(reader: &mut impl BufRead) -> Result<(), Unreadable> {
+    let head = reader.fill_buf().map_err(io_unreadable)?;
+    if head.starts_with(&[0xef, 0xbb, 0xbf]) {
+        reader.consume(3);
+    }
+    Ok(())
+}
+
+fn first_significant_byte(reader: &mut impl BufRead) -> Result<Option<u8>, Unreadable> {
+    loop {
+        let buf = reader.fill_buf().map_err(io_unreadable)?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            return Ok(Some(buf[pos]));
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+fn sniff_delimiter(reader: &mut impl BufRead) -> Result<u8, Unreadable> {
+    let buf = reader.fill_buf().map_err(io_unreadable)?;
+    let line_end = buf.iter().position(|b| *b == b'\n').unwrap_or(buf.len());
+    let line = &buf[..line_end];
+    let count = |d: u8| line.iter().filter(|b| **b == d).count();
+    let candidates = [b',', b';', b'\t', b'|'];
+    Ok(candidates
+        .into_iter()
+        .max_by_key(|d| (count(*d), *d == b','))
+        .unwrap_or(b','))
+}
+
+fn read_csv<E>(
+    mut text: impl BufRead,
+    mapper: &ColumnMapper,
+    builder: &mut BatchBuilder<'_, E>,
+    report: &mut ReadReport,
+) -> Result<(), ReadFailure<E>> {
+    let delimiter = sniff_delimiter(&mut text)?;
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text);
+    let csv_error = |e: csv::Error| -> Unreadable {
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => io_unreadable(io),
+            csv::ErrorKind::Utf8 { pos, err } => Unreadable::BadEncoding {
+                detail: format!("line {}: {err}", pos.map(|p| p.line()).unwrap_or_default()),
+            },
+            other => Unreadable::NotFormat {
+                format: Format::Csv,
+                detail: format!("{other:?}"),
+            },
+        }
+    };
+    let headers = csv.byte_headers().map_err(csv_error)?.clone();
+    if headers.is_empty() || headers.iter().all(|h| h.is_empty()) {
+        return Err(Unreadable::Empty.into());
+    }
+    let mut header_names = Vec::with_capacity(headers.len());
+    for (i, h) in headers.iter().enumerate() {
+        let name = std::str::from_utf8(h).map_err(|e| Unreadable::BadEncoding {
+            detail: format!("header field {}: {e}", i + 1),
+        })?;
+        header_names.push(name.trim().to_string());
+    }
+    // Resolve each header to a slot; when two headers map to one column the higher-priority
+    // alias wins and the other is kept as an unknown field.
+    let mut slots: Vec<Slot> = header_names.iter().map(|h| mapper.slot(h)).collect();
+    let mut best: HashMap<usize, (usize, usize)> = HashMap::new();
+    for (pos, slot) in slots.iter().enumerate() {
+        if let Slot::Column(idx, priority) = slot {
+            let entry = best.entry(*idx).or_insert((pos, *priority));
+            if *priority < entry.1 {
+                *entry = (pos, *priority);
+            }
+        }
+    }
+    for (pos, slot) in slots.iter_mut().enumerate() {
+        if let Slot::Column(idx, _) = *slot
+            && best.get(&idx).map(|b| b.0) != Some(pos)
+        {
+            *slot = Slot::Unknown;
+        }
+    }
+    for (name, slot) in header_names.iter().zip(&slots) {
+        match slot {
+            Slot::Column(idx, _) => {
+                report
+                    .mapping
+                    .insert(name.clone(), mapper.kept[*idx].clone());
+            }
+            Slot::Secret => {
+                report.secret_fields_dropped.insert(name.clone());
+            }
+            Slot::Unknown => {
+                report.unknown_fields.insert(name.clone());
+            }
+        }
+    }
+    for (idx, column, accepted) in &mapper.required {
+        if !best.contains_key(idx) {
+            return Err(Unreadable::MissingRequiredColumn {
+                column: column.clone(),
+                accepted: accepted.clone(),
+            }
+            .into());
+        }
+    }
+    let has_unknown = slots.contains(&Slot::Unknown);
+    let mut values: Vec<Option<String>> = vec![None; mapper.width()];
+    let mut record = csv::ByteRecord::new();
+    let mut row: u64 = 0;
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(e).into()),
+        }
+        row += 1;
+        report.records += 1;
+        let mut fields = Vec::with_capacity(record.len());
+        for (i, f) in record.iter().enumerate() {
+            let s = std::str::from_utf8(f).map_err(|e| Unreadable::BadEncoding {
+                detail: format!("record {row}, field {}: {e}", i + 1),
+            })?;
+            fields.push(s);
+        }
+        if fields.len() != slots.len() {
+            let raw = serde_json::json!({ "fields": fields }).to_string();
+            let error = format!(
+                "record has {} fields, the header has {}",
+                fields.len(),
+                slots.len()
+            );
+            builder.push(row, &mut values, Some(&raw), Some(&error))?;
+            continue;
+        }
+        let mut extra = has_unknown.then(serde_json::Map::new);
+        for ((field, slot), name) in fields.iter().zip(&slots).zip(&header_names) {
+            match slot {
+                Slot::Column(idx, _) => {
+                    if !field.is_empty() {
+                        values[*idx] = Some((*field).to_string());
+                    }
+                }
+                Slot::Unknown => {
+                    if let Some(extra) = extra.as_mut()
+                        && !field.is_empty()
+                    {
+                        extra.insert(name.clone(), Value::String((*field).to_string()));
+                    }
+                }
+                Slot::Secret => {}
+            }
+        }
+        let extra_text = extra
+            .filter(|m| !m.is_empty())
+            .map(|m| Value::Object(m).to_string());
+        builder.push(row, &mut values, extra_text.as_deref(), None)?;
+    }
+    Ok(())
+}
+
+/// Flattens one JSON record into the kept columns and `_extra`.
+fn place_record(
+    record: &serde_json::Map<String, Value>,
+    mapper: &ColumnMapper,
+    report: &mut ReadReport,
+    values: &mut [Option<String>],
+) -> Option<String> {
+    let mut priorities: Vec<usize> = vec![usize::MAX; values.len()];
+    let mut extra = serde_json::Map::new();
+    let mut stack: Vec<(String, &Value)> =
+        record.iter().rev().map(|(k, v)| (k.clone(), v)).collect();
+    while let Some((path, value)) = stack.pop() {
+        let slot = mapper.slot(&path);
+        match (slot, value) {
+            (Slot::Secret, _) => {
+                report.secret_fields_dropped.insert(path);
+            }
+            (Slot::Column(idx, priority), v) if !v.is_object() => {
+                if priority < priorities[idx] {
+                    priorities[idx] = priority;
+                    values[idx] = json_text(v);
+                    report
+                        .mapping
+                        .entry(path)
+                        .or_insert_with(|| mapper.kept[idx].clone());
+                }
+            }
+            (_, Value::Object(map)) => {
+                for (k, v) in map.iter().rev() {
+                    stack.push((format!("{path}.{k}"), v));
+                }
+            }
+            (_, v) => {
+                if !v.is_null() {
+                    extra.insert(path.clone(), v.clone());
+                }
+                if !report.unknown_fields.contains(&path) {
+                    report.unknown_fields.insert(path);
+                }
+            }
+        }
+    }
+    (!extra.is_empty()).then(|| Value::Object(extra).to_string())
+}
+
+fn json_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn push_json_value<E>(
+    value: Value,
+    row: u64,
+    mapper: &ColumnMapper,
+    builder: &mut BatchBuilder<'_, E>,
+    report: &mut ReadReport,
+    values: &mut [Option<String>],
+) -> Result<(), ReadFailure<E>> {
+    report.records += 1;
+    match value {
+        Value::Object(map) => {
+            let extra = place_record(&map, mapper, report, values);
+            builder.push(row, values, extra.as_deref(), None)
+        }
+        other => {
+            let raw = serde_json::json!({ "value": other }).to_string();
+            builder.push(row, values, Some(&raw), Some("record is not a JSON object"))
+        }
+    }
+}
+
+fn read_json_lines<E>(
+    mut text: impl BufRead,
+    mapper: &ColumnMapper,
+    builder: &mut BatchBuilder<'_, E>,
+    report: &mut ReadReport,
+) -> Result<(), ReadFailure<E>> {
+    let mut values: Vec<Option<String>> = vec![None; mapper.width()];
+    let mut line = Vec::new();
+    let mut row: u64 = 0;
+    let mut parsed_any = false;
+    let mut failed_lines = 0u64;
+    loop {
+        line.clear();
+        let n = (&mut text)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(io_unreadable)?;
+        if n == 0 {
+            break;
+        }
+        let too_long = line.len() > MAX_LINE_BYTES && !line.ends_with(b"\n");
+        if too_long {
+            // Skip the rest of the over-long line.
+            let mut sink = Vec::new();
+            loop {
+                sink.clear();
+                let m = (&mut text)
+                    .take(MAX_LINE_BYTES as u64)
+                    .read_until(b'\n', &mut sink)
+                    .map_err(io_unreadable)?;
+                if m == 0 || sink.ends_with(b"\n") {
+                    break;
+                }
+            }
+        }
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        row += 1;
+        let text_line = std::str::from_utf8(trimmed).map_err(|e| Unreadable::BadEncoding {
+            detail: format!("line {row}: {e}"),
+        })?;
+        if too_long {
+            report.records += 1;
+            failed_lines += 1;
+            builder.push(
+                row,
+                &mut values,
+                None,
+                Some(&format!("line longer than {MAX_LINE_BYTES} bytes")),
+            )?;
+            continue;
+        }
+        match serde_json::from_str::<Value>(text_line) {
+            Ok(value) => {
+                parsed_any = true;
+                push_json_value(value, row, mapper, builder, report, &mut values)?;
+            }
+            Err(e) => {
+                report.records += 1;
+                failed_lines += 1;
+                let raw = serde_json::json!({ "line": text_line }).to_string();
+                builder.push(
+                    row,
+                    &mut values,
+                    Some(&raw),
+                    Some(&format!("not a JSON value: {e}")),
+                )?;
+            }
+        }
+        if !parsed_any && failed_lines >= 10 {
+            return Err(Unreadable::NotFormat {
+                format: Format::JsonLines,
+                detail: format!("the first {failed_lines} lines are not JSON"),
+            }
+            .into());
+        }
+    }
+    if !parsed_any && failed_lines > 0 {
+        return Err(Unreadable::NotFormat {
+            format: Format::JsonLines,
+            detail: "no line is JSON".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// State shared by the streaming JSON visitors.
+struct JsonState<'m, 'b, 'r, 's, E> {
+    mapper: &'m ColumnMapper,
+    builder: &'b mut BatchBuilder<'s, E>,
+    report: &'r mut ReadReport,
+    values: Vec<Option<String>>,
+    row: u64,
+    failure: Option<ReadFailure<E>>,
+    found_records: bool,
+}
+
+impl<E> JsonState<'_, '_, '_, '_, E> {
+    fn push(&mut self, value: Value) -> bool {
+        self.row += 1;
+        let row = self.row;
+        match push_json_value(
+            value,
+            row,
+            self.mapper,
+            self.builder,
+            self.report,
+            &mut self.values,
+        ) {
+            Ok(()) => true,
+            Err(f) => {
+                self.failure = Some(f);
+                false
+            }
+        }
+    }
+}
+
+const SINK_FAILED: &str = "\u{0}shopflow: sink failed";
+
+/// Streams the elements of an array into the state, one at a time.
+struct RecordsSeq<'a, 'm, 'b, 'r, 's, E>(&'a mut JsonState<'m, 'b, 'r, 's, E>);
+
+impl<'de, E> Visitor<'de> for RecordsSeq<'_, '_, '_, '_, '_, E> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.found_records = true;
+        while let Some(value) = seq.next_element::<Value>()? {
+            if !self.0.push(value) {
+                return Err(serde::de::Error::custom(SINK_FAILED));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A field of a wrapping object: an array of records is streamed, anything else kept.
+struct FieldSeed<'a, 'm, 'b, 'r, 's, E> {
+    state: &'a mut JsonState<'m, 'b, 'r, 's, E>,
+}
+
+impl<'de, E> DeserializeSeed<'de> for FieldSeed<'_, '_, '_, '_, '_, E> {
+    type Value = Option<Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_any(FieldVisitor { state: self.state })
+    }
+}
+
+struct FieldVisitor<'a, 'm, 'b, 'r, 's, E> {
+    state: &'a mut JsonState<'m, 'b, 'r, 's, E>,
+}
+
+impl<'de, E> Visitor<'de> for FieldVisitor<'_, '_, '_, '_, '_, E> {
+    type Value = Option<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
+        RecordsSeq(self.state).visit_seq(seq)?;
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Value>, A::Error> {
+        let value =
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(Some(value))
+    }
+    fn visit_bool<X: serde::de::Error>(self, v: bool) -> Result<Option<Value>, X> {
+        Ok(Some(Value::Bool(v)))
+    }
+    fn visit_i64<X: serde::de::Error>(self, v: i64) -> Result<Option<Value>, X> {
+        Ok(Some(Value::from(v)))
+    }
+    fn visit_u64<X: serde::de::Error>(self, v: u64) -> Result<Option<Value>, X> {
+        Ok(Some(Value::from(v)))
+    }
+    fn visit_f64<X: serde::de::Error>(self, v: f64) -> Result<Option<Value>, X> {
+        Ok(Some(Value::from(v)))
+    }
+    fn visit_str<X: serde::de::Error>(self, v: &str) -> Result<Option<Value>, X> {
+        Ok(Some(Value::String(v.to_string())))
+    }
+    fn visit_string<X: serde::de::Error>(self, v: String) -> Result<Option<Value>, X> {
+        Ok(Some(Value::String(v)))
+    }
+    fn visit_unit<X: serde::de::Error>(self) -> Result<Option<Value>, X> {
+        Ok(Some(Value::Null))
+    }
+    fn visit_none<X: serde::de::Error>(self) -> Result<Option<Value>, X> {
+        Ok(Some(Value::Null))
+    }
+}
+
+/// The top-level JSON value: an array of records, or an object that wraps one (or is one).
+struct TopVisitor<'a, 'm, 'b, 'r, 's, E>(&'a mut JsonState<'m, 'b, 'r, 's, E>);
+
+impl<'de, E> Visitor<'de> for TopVisitor<'_, '_, '_, '_, '_, E> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of records or an object")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        RecordsSeq(self.0).visit_seq(seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Fields other than the record array (`total`, `skip`, ...): kept in case the object is
+        // itself the record.
+        let mut others = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let is_record_field = !self.0.found_records
+                && self.0.mapper.record_fields.contains(&normalize_name(&key));
+            if is_record_field {
+                if let Some(value) = map.next_value_seed(FieldSeed { state: self.0 })? {
+                    others.insert(key, value);
+                }
+            } else {
+                let value: Value = map.next_value()?;
+                others.insert(key, value);
+            }
+        }
+        if !self.0.found_records && !others.is_empty() {
+            // A single record written as one object.
+            self.0.push(Value::Object(others));
+            if self.0.failure.is_some() {
+                return Err(serde::de::Error::custom(SINK_FAILED));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_json<E>(
+    text: impl BufRead,
+    mapper: &ColumnMapper,
+    builder: &mut BatchBuilder<'_, E>,
+    report: &mut ReadReport,
+) -> Result<(), ReadFailure<E>> {
+    let mut state = JsonState {
+        mapper,
+        builder,
+        report,
+        values: vec![None; mapper.width()],
+        row: 0,
+        failure: None,
+        found_records: false,
+    };
+    let mut de = serde_json::Deserializer::from_reader(text);
+    let result = (&mut de).deserialize_any(TopVisitor(&mut state));
+    if let Some(failure) = state.failure.take() {
+        return Err(failure);
+    }
+    match result.and_then(|()| de.end()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_io() => Err(ReadFailure::Unreadable(io_unreadable(e.into()))),
+        Err(e) => Err(Unreadable::NotFormat {
+            format: Format::Json,
+            detail: e.to_string(),
+        }
+        .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::ContractSet;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+    use std::io::Write;
+
+    fn read(
+        dataset: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(Vec<RecordBatch>, ReadReport), Unreadable> {
+        let set = ContractSet::defaults().unwrap();
+        let contract = set.get(dataset).unwrap();
+        let mut batches = Vec::new();
+        let mut sink = |b: RecordBatch| -> Result<(), std::convert::Infallible> {
+            batches.push(b);
+            Ok(())
+        };
+        match read_records(bytes, name, contract, 2, &mut sink) {
+            Ok(report) => Ok((batches, report)),
+            Err(ReadFailure::Unreadable(u)) => Err(u),
+            Err(ReadFailure::Sink(e)) => match e {},
+        }
+    }
+
+    fn column(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let a = b.column_by_name(name).unwrap().as_string::<i32>().clone();
+                (0..a.len())
+                    .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    const SEED_A: &str = "transaction_id,customer_id,product_id,quantity,amount,transaction_date\nT001,C123,P456,2,199.98,2024-03-15 10:30:00\nT002,C124,P457,1,99.99,2024-03-15 11:45:00\n";
+    const SEED_B: &str = "id,customer_id,product_id,quantity,timestamp,payment_method\n1,C1,P1,3,2024-01-02T03:04:05Z,paypal\n";
+
+    #[test]
+    fn reads_both_seed_transaction_headers() {
+        let (b, r) = read("transactions", "t.csv", SEED_A.as_bytes()).unwrap();
+        assert_eq!(
+            column(&b, "transaction_id"),
+            [Some("T001".into()), Some("T002".into())]
+        );
+        assert_eq!(column(&b, "amount")[1].as_deref(), Some("99.99"));
+        assert_eq!(r.records, 2);
+        let (b, r) = read("transactions", "t.csv", SEED_B.as_bytes()).unwrap();
+        assert_eq!(column(&b, "transaction_id"), [Some("1".into())]);
+        assert_eq!(
+            column(&b, "transaction_date"),
+            [Some("2024-01-02T03:04:05Z".into())]
+        );
+        assert_eq!(r.mapping["id"], "transaction_id");
+        assert!(r.missing_optional.contains("amount"));
+    }
+
+    #[test]
+    fn reads_csv_columns_in_any_order() {
+        let csv =
+            "quantity,transaction_date,product_id,customer_id,transaction_id\n2,2024-01-01,P,C,T\n";
+        let (b, _) = read("transactions", "x.csv", csv.as_bytes()).unwrap();
+        assert_eq!(column(&b, "quantity"), [Some("2".into())]);
+        assert_eq!(column(&b, "transaction_id"), [Some("T".into())]);
+    }
+
+    #[test]
+    fn reads_quoted_fields_with_commas_and_newlines() {
+        let csv = "id,title,category,price,description\n1,\"Mouse, wireless\",electronics,9.99,\"line one\nline two\"\n";
+        let (b, r) = read("products", "products.csv", csv.as_bytes()).unwrap();
+        assert_eq!(r.records, 1);
+        assert_eq!(column(&b, "name"), [Some("Mouse, wireless".into())]);
+        assert_eq!(
+            column(&b, "description"),
+            [Some("line one\nline two".into())]
+        );
+    }
+
+    #[test]
+    fn reads_crlf_line_endings_and_a_utf8_bom() {
+        let csv = "\u{feff}transaction_id,customer_id,product_id,quantity,transaction_date\r\nT1,C1,P1,1,2024-01-01\r\nT2,C2,P2,2,2024-01-02\r\n";
+        let (b, r) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(
+            r.mapping.get("transaction_id").map(String::as_str),
+            Some("transaction_id")
+        );
+        assert_eq!(
+            column(&b, "transaction_date")[1].as_deref(),
+            Some("2024-01-02")
+        );
+    }
+
+    #[test]
+    fn reads_semicolon_delimited_csv() {
+        let csv = "transaction_id;customer_id;product_id;quantity;transaction_date\nT1;C1;P1;1;2024-01-01\n";
+        let (b, _) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(column(&b, "customer_id"), [Some("C1".into())]);
+    }
+
+    #[test]
+    fn reads_gzip_compressed_input() {
+        let (b, r) = read("transactions", "t.csv.gz", &gzip(SEED_A.as_bytes())).unwrap();
+        assert_eq!(r.compression, Some(Compression::Gzip));
+        assert_eq!(column(&b, "transaction_id").len(), 2);
+    }
+
+    #[test]
+    fn emits_bounded_batches() {
+        let mut csv =
+            String::from("transaction_id,customer_id,product_id,quantity,transaction_date\n");
+        for i in 0..5 {
+            csv.push_str(&format!("T{i},C,P,1,2024-01-01\n"));
+        }
+        let (b, _) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(
+            b.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(),
+            [2, 2, 1]
+        );
+        let rows: Vec<i64> = b
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name(ROW_NUMBER_COLUMN)
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(rows, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn flags_a_csv_row_with_the_wrong_field_count() {
+        let csv = "transaction_id,customer_id,product_id,quantity,transaction_date\nT1,C1,P1,1\nT2,C2,P2,2,2024-01-02\n";
+        let (b, _) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
+        let errors = column(&b, READ_ERROR_COLUMN);
+        assert!(errors[0].as_deref().unwrap().contains("4 fields"));
+        assert_eq!(errors[1], None);
+    }
+
+    #[test]
+    fn reads_a_dummyjson_product_page() {
+        let page = r#"{"products":[{"id":1,"title":"Essence Mascara","description":"d","category":"beauty","price":9.99,"discountPercentage":7.17,"rating":4.94,"stock":5,"tags":["beauty","mascara"],"brand":"Essence","sku":"RCH45Q1A","dimensions":{"width":23.17},"meta":{"createdAt":"2024-05-23T08:56:21.618Z","updatedAt":"2024-05-23T08:56:21.618Z"}}],"total":194,"skip":0,"limit":1}"#;
+        let (b, r) = read("products", "products-page-1.json", page.as_bytes()).unwrap();
+        assert_eq!(column(&b, "product_id"), [Some("1".into())]);
+        assert_eq!(column(&b, "name"), [Some("Essence Mascara".into())]);
+        assert_eq!(column(&b, "price"), [Some("9.99".into())]);
+        assert_eq!(
+            column(&b, "updated_at"),
+            [Some("2024-05-23T08:56:21.618Z".into())]
+        );
+        assert!(r.unknown_fields.contains("tags"));
+        assert!(r.unknown_fields.contains("dimensions.width"));
+        let extra = column(&b, EXTRA_COLUMN)[0].clone().unwrap();
+        assert!(extra.contains("mascara"), "{extra}");
+    }
+
+    #[test]
+    fn reads_fakestore_products_as_a_plain_array() {
+        let body = r#"[{"id":1,"title":"Fjallraven Backpack","price":109.95,"description":"x","category":"men's clothing","image":"https://i","rating":{"rate":3.9,"count":120}}]"#;
+        let (b, r) = read("products", "fakestore.json", body.as_bytes()).unwrap();
+        assert_eq!(column(&b, "rating"), [Some("3.9".into())]);
+        assert_eq!(column(&b, "category"), [Some("men's clothing".into())]);
+        assert!(r.unknown_fields.contains("rating.count"));
+    }
+
+    #[test]
+    fn reads_a_single_json_object_as_one_record() {
+        let body = r#"{ "product_id": "P456", "name": "Wireless Mouse", "category": "Electronics", "price": 99.99, "stock": 150 }"#;
+        let (b, _) = read("products", "product.json", body.as_bytes()).unwrap();
+        assert_eq!(column(&b, "product_id"), [Some("P456".into())]);
+    }
+
+    #[test]
+    fn drops_secret_fields_of_dummyjson_users() {
+        let body = r#"{"users":[{"id":1,"firstName":"Emily","lastName":"Johnson","email":"emily.johnson@x.dummyjson.com","phone":"+81 965-431-3024","password":"emilyspass","birthDate":"1996-5-30","address":{"city":"Phoenix","country":"United States"},"bank":{"cardNumber":"9289760655481815","iban":"YPUXISOBI7TTHPK2BR3HAIXL","currency":"CNY"},"ssn":"900-590-289","crypto":{"wallet":"0xb9fc2fe63b2a6c003f1c324c3bfa53259162181a"}}],"total":208,"skip":0,"limit":1}"#;
+        let (b, r) = read("customers", "users.json", body.as_bytes()).unwrap();
+        assert_eq!(column(&b, "first_name"), [Some("Emily".into())]);
+        assert_eq!(column(&b, "city"), [Some("Phoenix".into())]);
+        assert_eq!(column(&b, "country"), [Some("United States".into())]);
+        for secret in [
+            "password",
+            "bank.cardNumber",
+            "bank.iban",
+            "ssn",
+            "crypto.wallet",
+        ] {
+            assert!(
+                r.secret_fields_dropped.contains(secret),
+                "{secret} not dropped"
+            );
+        }
+        let everything = format!("{:?}", b);
+        for value in [
+            "emilyspass",
+            "9289760655481815",
+            "YPUXISOBI7TTHPK2BR3HAIXL",
+            "900-590-289",
+            "0xb9fc2fe6",
+        ] {
+            assert!(!everything.contains(value), "{value} leaked");
+        }
+        assert!(
+            column(&b, EXTRA_COLUMN)[0]
+                .as_deref()
+                .unwrap()
+                .contains("CNY")
+        );
+    }
+
+    #[test]
+    fn reads_json_lines_and_flags_a_bad_line() {
+        let body = "{\"event_id\":\"E1\",\"session_id\":\"S\",\"event_type\":\"page_view\",\"timestamp\":\"2024-01-01T00:00:00Z\"}\n\n{not json}\n[1]\n";
+        let (b, r) = read("clickstream", "clickstream.jsonl", body.as_bytes()).unwrap();
+        assert_eq!(r.records, 3);
+        let errors = column(&b, READ_ERROR_COLUMN);
+        assert_eq!(errors[0], None);
+        assert!(errors[1].as_deref().unwrap().contains("not a JSON value"));
+        assert!(errors[2].as_deref().unwrap().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn quarantines_json_that_is_not_json() {
+        let err = read("products", "products.json", b"id,title\n1,x\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Unreadable::NotFormat {
+                    format: Format::Json,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn quarantines_truncated_json() {
+        let err = read(
+            "products",
+            "products.json",
+            br#"{"products":[{"id":1,"title":"a""#,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Unreadable::NotFormat { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn quarantines_csv_missing_a_required_column() {
+        let err = read(
+            "transactions",
+            "t.csv",
+            b"transaction_id,customer_id,quantity,transaction_date\nT,C,1,2024-01-01\n",
+        )
+        .unwrap_err();
+        match err {
+            Unreadable::MissingRequiredColumn { column, accepted } => {
+                assert_eq!(column, "product_id");
+                assert!(accepted.contains("productId"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn quarantines_json_whose_records_lack_a_required_column() {
+        let err = read("products", "products.json", br#"[{"foo":1},{"bar":2}]"#).unwrap_err();
+        assert!(
+            matches!(err, Unreadable::MissingRequiredColumn { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn quarantines_invalid_utf8() {
+        let mut bytes =
+            b"transaction_id,customer_id,product_id,quantity,transaction_date\nT1,C".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b",P,1,2024-01-01\n");
+        let err = read("transactions", "t.csv", &bytes).unwrap_err();
+        assert!(matches!(err, Unreadable::BadEncoding { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn quarantines_an_empty_file() {
+        assert!(matches!(
+            read("transactions", "t.csv", b"").unwrap_err(),
+            Unreadable::Empty
+        ));
+        assert!(matches!(
+            read("transactions", "t.csv", b"  \n").unwrap_err(),
+            Unreadable::Empty
+        ));
+    }
+
+    #[test]
+    fn quarantines_a_corrupt_gzip_stream() {
+        let mut bytes = gzip(SEED_A.as_bytes());
+        let n = bytes.len();
+        bytes.truncate(n / 2);
+        let err = read("transactions", "t.csv.gz", &bytes).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Unreadable::Io(_) | Unreadable::NotFormat { .. } | Unreadable::BadEncoding { .. }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn higher_priority_alias_wins_when_two_headers_map_to_one_column() {
+        let csv = "id,transaction_id,customer_id,product_id,quantity,transaction_date\nX,T1,C,P,1,2024-01-01\n";
+        let (b, r) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(column(&b, "transaction_id"), [Some("T1".into())]);
+        assert!(r.unknown_fields.contains("id"));
+    }
+}

@@ -1,0 +1,350 @@
+//! The data plane for one landing file, on local files only: read → bronze → validate →
+//! silver (split by event date) and quarantine, staged as Parquet files in a work directory.
+//!
+//! No store, no network: the caller ([`crate::ingest`]) downloads the object first and uploads
+//! what this stage staged. Memory stays bounded by the batch size (plus the set of business
+//! keys seen, to catch duplicates within the file).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::contract::Contract;
+use crate::layer::{
+    EncodeError, Lineage, ParquetFile, bronze_batch, quarantine_batch, quarantine_schema,
+    with_lineage,
+};
+use crate::read::{ReadFailure, ReadReport, raw_schema, read_records};
+use crate::validate::{ReferenceSets, ValidateError, ValidationCounts, Validator, parse};
+
+/// Errors of the transform stage (not about the data: bad data is an outcome).
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    /// The staged input could not be opened.
+    #[error("cannot open the staged input {path}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Validation failed for a reason other than the data.
+    #[error(transparent)]
+    Validate(#[from] ValidateError),
+    /// Encoding an output failed.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// A staged output file.
+#[derive(Debug, Clone, Serialize)]
+pub struct StagedPart {
+    /// Local path of the Parquet file.
+    pub path: PathBuf,
+    /// Rows in it.
+    pub rows: u64,
+}
+
+/// What the stage produced.
+#[derive(Debug)]
+pub enum TransformOutput {
+    /// The file was read and validated.
+    Processed {
+        /// Every record as text, with lineage.
+        bronze: Option<StagedPart>,
+        /// Valid rows by event date.
+        silver: BTreeMap<NaiveDate, StagedPart>,
+        /// Rejected rows.
+        quarantine: Option<StagedPart>,
+        /// Counts.
+        counts: ValidationCounts,
+        /// Format, mapping, schema drift.
+        read: ReadReport,
+    },
+    /// The whole file goes to quarantine.
+    FileQuarantined {
+        /// The rule, when a rule decided it.
+        rule_id: Option<String>,
+        /// Why.
+        reason: String,
+        /// Rows read before the decision (0 when the file is unreadable).
+        rows_read: u64,
+        /// What the reader saw, when it got that far.
+        read: Option<ReadReport>,
+    },
+}
+
+/// Settings of the stage.
+#[derive(Debug, Clone)]
+pub struct TransformSettings {
+    /// Records per batch.
+    pub batch_rows: usize,
+    /// Partition date for datasets without an event time.
+    pub ingest_date: NaiveDate,
+}
+
+enum SinkError {
+    Validate(ValidateError),
+    Encode(EncodeError),
+}
+
+impl From<EncodeError> for SinkError {
+    fn from(e: EncodeError) -> Self {
+        Self::Encode(e)
+    }
+}
+
+impl From<arrow::error::ArrowError> for SinkError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Self::Encode(EncodeError::Arrow(e))
+    }
+}
+
+/// Runs the stage on `input` (the landing object `name`, already on local disk), staging
+/// outputs in `staging`.
+pub fn transform_file(
+    input: &Path,
+    name: &str,
+    contract: &Contract,
+    references: ReferenceSets,
+    lineage: &Lineage,
+    settings: &TransformSettings,
+    staging: &Path,
+) -> Result<TransformOutput, TransformError> {
+    let file = File::open(input).map_err(|source| TransformError::Open {
+        path: input.to_path_buf(),
+        source,
+    })?;
+    let mut validator = Validator::new(contract, references)?;
+    let typed_schema = validator.schema();
+    let bronze_path = staging.join("bronze.parquet");
+    let quarantine_path = staging.join("quarantine.parquet");
+    let mut bronze: Option<ParquetFile> = None;
+    let mut quarantine: Option<ParquetFile> = None;
+    let mut silver: BTreeMap<i32, (PathBuf, ParquetFile)> = BTreeMap::new();
+    let default_day = parse::days_since_epoch(settings.ingest_date);
+    let raw_lineage_schema =
+        with_lineage(&RecordBatch::new_empty(raw_schema(contract)), lineage).map(|b| b.schema());
+    let silver_schema =
+        with_lineage(&RecordBatch::new_empty(typed_schema), lineage).map(|b| b.schema());
+    let (raw_lineage_schema, silver_schema) = match (raw_lineage_schema, silver_schema) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return Err(EncodeError::Arrow(e).into()),
+    };
+
+    let mut sink = |raw: RecordBatch| -> Result<(), SinkError> {
+        let b = bronze_batch(&raw, lineage)?;
+        match bronze.as_mut() {
+            Some(w) => w.write(&b)?,
+            None => {
+                let mut w = ParquetFile::create(&bronze_path, raw_lineage_schema.clone())?;
+                w.write(&b)?;
+                bronze = Some(w);
+            }
+        }
+        let out = validator.validate(&raw).map_err(SinkError::Validate)?;
+        if !out.rejected.is_empty() {
+            let q = quarantine_batch(&out.rejected, lineage)?;
+            if quarantine.is_none() {
+                quarantine = Some(ParquetFile::create(&quarantine_path, quarantine_schema())?);
+            }
+            if let Some(w) = quarantine.as_mut() {
+                w.write(&q)?;
+            }
+        }
+        if out.valid.num_rows() == 0 {
+            return Ok(());
+        }
+        let mut by_day: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
+        match &out.event_days {
+            Some(days) => {
+                for (i, d) in days.iter().enumerate() {
+                    by_day.entry(*d).or_default().push(i as u32);
+                }
+            }
+            None => {
+                by_day.insert(default_day, (0..out.valid.num_rows() as u32).collect());
+            }
+        }
+        for (day, rows) in by_day {
+            let part = if rows.len() == out.valid.num_rows() {
+                out.valid.clone()
+            } else {
+                take_record_batch(&out.valid, &UInt32Array::from(rows))?
+            };
+            let part = with_lineage(&part, lineage)?;
+            let writer = match silver.entry(day) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let path = staging.join(format!("silver-{day}.parquet"));
+                    let w = ParquetFile::create(&path, silver_schema.clone())?;
+                    e.insert((path, w))
+                }
+            };
+            writer.1.write(&part)?;
+        }
+        Ok(())
+    };
+
+    let read = read_records(file, name, contract, settings.batch_rows, &mut sink);
+    let read = match read {
+        Ok(report) => report,
+        Err(ReadFailure::Unreadable(u)) => {
+            return Ok(TransformOutput::FileQuarantined {
+                rule_id: None,
+                reason: format!("unreadable: {u}"),
+                rows_read: 0,
+                read: None,
+            });
+        }
+        Err(ReadFailure::Sink(SinkError::Validate(e))) => return Err(e.into()),
+        Err(ReadFailure::Sink(SinkError::Encode(e))) => return Err(e.into()),
+    };
+    let counts = validator.counts().clone();
+    if let Some(failure) = validator.file_failure() {
+        return Ok(TransformOutput::FileQuarantined {
+            rule_id: Some(failure.rule_id.clone()),
+            reason: failure.reason.clone(),
+            rows_read: counts.rows_in,
+            read: Some(read),
+        });
+    }
+    if let Some(max) = contract.file.max_reject_share
+        && counts.rows_in > 0
+    {
+        let share = counts.rows_rejected as f64 / counts.rows_in as f64;
+        if share > max {
+            return Ok(TransformOutput::FileQuarantined {
+                rule_id: Some(format!("{}.file.max_reject_share", contract.dataset)),
+                reason: format!(
+                    "{} of {} rows ({:.1}%) were rejected, above the contract's limit of {:.1}%; top rules: {}",
+                    counts.rows_rejected,
+                    counts.rows_in,
+                    share * 100.0,
+                    max * 100.0,
+                    top_rules(&counts.rejected_by_rule)
+                ),
+                rows_read: counts.rows_in,
+                read: Some(read),
+            });
+        }
+    }
+    let finish = |w: Option<ParquetFile>, path: &Path| -> Result<Option<StagedPart>, EncodeError> {
+        match w {
+            Some(w) => Ok(Some(StagedPart {
+                rows: w.finish()?,
+                path: path.to_path_buf(),
+            })),
+            None => Ok(None),
+        }
+    };
+    let bronze = finish(bronze, &bronze_path)?;
+    let quarantine = finish(quarantine, &quarantine_path)?;
+    let mut silver_parts = BTreeMap::new();
+    for (day, (path, w)) in silver {
+        let rows = w.finish()?;
+        silver_parts.insert(parse::date_from_days(day), StagedPart { path, rows });
+    }
+    Ok(TransformOutput::Processed {
+        bronze,
+        silver: silver_parts,
+        quarantine,
+        counts,
+        read,
+    })
+}
+
+fn top_rules(by_rule: &BTreeMap<String, u64>) -> String {
+    let mut v: Vec<_> = by_rule.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.iter()
+        .take(3)
+        .map(|(r, n)| format!("{r} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A data-quality check of one file against its contract, with nothing written.
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityReport {
+    /// The file checked.
+    pub file: String,
+    /// The dataset.
+    pub dataset: String,
+    /// Format, mapping, schema drift (absent when the file is unreadable).
+    pub read: Option<ReadReport>,
+    /// Why the file cannot be read, if it cannot.
+    pub unreadable: Option<String>,
+    /// Counts.
+    pub counts: ValidationCounts,
+    /// Up to `examples_per_rule` rejected rows per rule.
+    pub examples: BTreeMap<String, Vec<crate::validate::RejectedRow>>,
+    /// The whole-file verdict, if a file-level rule fires.
+    pub file_verdict: Option<String>,
+}
+
+/// Checks `input` against `contract` without writing anything.
+pub fn check_file(
+    input: impl std::io::Read,
+    name: &str,
+    contract: &Contract,
+    references: ReferenceSets,
+    examples_per_rule: usize,
+) -> Result<QualityReport, TransformError> {
+    let mut validator = Validator::new(contract, references)?;
+    let mut examples: BTreeMap<String, Vec<crate::validate::RejectedRow>> = BTreeMap::new();
+    let mut sink = |raw: RecordBatch| -> Result<(), ValidateError> {
+        let out = validator.validate(&raw)?;
+        for r in out.rejected {
+            let list = examples.entry(r.rule_id.clone()).or_default();
+            if list.len() < examples_per_rule {
+                list.push(r);
+            }
+        }
+        Ok(())
+    };
+    let result = read_records(
+        input,
+        name,
+        contract,
+        crate::read::DEFAULT_BATCH_ROWS,
+        &mut sink,
+    );
+    let (read, unreadable) = match result {
+        Ok(r) => (Some(r), None),
+        Err(ReadFailure::Unreadable(u)) => (None, Some(u.to_string())),
+        Err(ReadFailure::Sink(e)) => return Err(e.into()),
+    };
+    let counts = validator.counts().clone();
+    let mut file_verdict = validator
+        .file_failure()
+        .map(|f| format!("{}: {}", f.rule_id, f.reason));
+    if file_verdict.is_none()
+        && let Some(max) = contract.file.max_reject_share
+        && counts.rows_in > 0
+        && counts.rows_rejected as f64 / counts.rows_in as f64 > max
+    {
+        file_verdict = Some(format!(
+            "{}.file.max_reject_share: {} of {} rows rejected (limit {:.1}%)",
+            contract.dataset,
+            counts.rows_rejected,
+            counts.rows_in,
+            max * 100.0
+        ));
+    }
+    Ok(QualityReport {
+        file: name.to_string(),
+        dataset: contract.dataset.clone(),
+        read,
+        unreadable,
+        counts,
+        examples,
+        file_verdict,
+    })
+}
