@@ -41,7 +41,10 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.insert(p.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(root).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -70,19 +73,41 @@ fn demo_builds_every_layer_and_the_report_matches_an_independent_reader() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let lake_s = lake.to_str().unwrap();
-    let stdout = ok(&["demo", "--lake", lake_s, "--end-date", "2026-03-31", "--seed", "7"]);
-    for expected in ["lake layers:", "data quality", "transactions.quantity.positive", "daily report for 2026-03-31", "report:"] {
-        assert!(stdout.contains(expected), "summary lacks {expected:?}:\n{stdout}");
+    let stdout = ok(&[
+        "demo",
+        "--lake",
+        lake_s,
+        "--end-date",
+        "2026-03-31",
+        "--seed",
+        "7",
+    ]);
+    for expected in [
+        "lake layers:",
+        "data quality",
+        "transactions.quantity.positive",
+        "daily report for 2026-03-31",
+        "report:",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "summary lacks {expected:?}:\n{stdout}"
+        );
     }
     let report_path = lake.join("reports/daily/date=2026-03-31/report.json");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
 
     // Reconciliation on the demo data.
     let ms = manifests(&lake);
     assert_eq!(ms.len(), 4);
     for m in &ms {
         let n = |k: &str| m[k].as_u64().unwrap();
-        assert_eq!(n("rows_in"), n("rows_silver") + n("rows_quarantined") + n("duplicates_removed"), "{m}");
+        assert_eq!(
+            n("rows_in"),
+            n("rows_silver") + n("rows_quarantined") + n("duplicates_removed"),
+            "{m}"
+        );
     }
 
     // Read the lake with pyarrow and recompute the KPIs independently.
@@ -99,12 +124,28 @@ fn demo_builds_every_layer_and_the_report_matches_an_independent_reader() {
     let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for m in &ms {
         let ds = m["dataset"].as_str().unwrap();
-        assert_eq!(facts["rows"][format!("silver/{ds}")].as_u64().unwrap(), m["rows_silver"].as_u64().unwrap(), "{ds}");
-        assert_eq!(facts["rows"][format!("bronze/{ds}")].as_u64().unwrap(), m["rows_in"].as_u64().unwrap(), "{ds}");
-        assert_eq!(facts["rows"][format!("quarantine/{ds}")].as_u64().unwrap(), m["rows_quarantined"].as_u64().unwrap(), "{ds}");
+        assert_eq!(
+            facts["rows"][format!("silver/{ds}")].as_u64().unwrap(),
+            m["rows_silver"].as_u64().unwrap(),
+            "{ds}"
+        );
+        assert_eq!(
+            facts["rows"][format!("bronze/{ds}")].as_u64().unwrap(),
+            m["rows_in"].as_u64().unwrap(),
+            "{ds}"
+        );
+        assert_eq!(
+            facts["rows"][format!("quarantine/{ds}")].as_u64().unwrap(),
+            m["rows_quarantined"].as_u64().unwrap(),
+            "{ds}"
+        );
     }
     let k = &report["kpis"];
-    assert_eq!(money_cents(&k["revenue"]), cents(facts["kpis"]["revenue"].as_str().unwrap()), "revenue to the cent");
+    assert_eq!(
+        money_cents(&k["revenue"]),
+        cents(facts["kpis"]["revenue"].as_str().unwrap()),
+        "revenue to the cent"
+    );
     assert_eq!(k["transactions"], facts["kpis"]["transactions"]);
     assert_eq!(k["unique_customers"], facts["kpis"]["unique_customers"]);
     assert_eq!(k["units"], facts["kpis"]["units"]);
@@ -112,30 +153,61 @@ fn demo_builds_every_layer_and_the_report_matches_an_independent_reader() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["product_id"].as_str().unwrap().to_string(), money_cents(&p["revenue"])))
+        .map(|p| {
+            (
+                p["product_id"].as_str().unwrap().to_string(),
+                money_cents(&p["revenue"]),
+            )
+        })
         .collect();
     let expected_top: Vec<(String, i64)> = facts["top_products"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p[0].as_str().unwrap().to_string(), cents(p[1].as_str().unwrap())))
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().to_string(),
+                cents(p[1].as_str().unwrap()),
+            )
+        })
         .collect();
     assert_eq!(top, expected_top);
     for c in report["sales_by_category"].as_array().unwrap() {
         let name = c["category"].as_str().unwrap();
-        assert_eq!(money_cents(&c["revenue"]), cents(facts["sales_by_category"][name].as_str().unwrap()), "{name}");
+        assert_eq!(
+            money_cents(&c["revenue"]),
+            cents(facts["sales_by_category"][name].as_str().unwrap()),
+            "{name}"
+        );
     }
     let dq = &report["data_quality"];
-    assert!(dq["rows_rejected"].as_u64().unwrap() > 0, "the demo injects defects: {dq}");
+    assert!(
+        dq["rows_rejected"].as_u64().unwrap() > 0,
+        "the demo injects defects: {dq}"
+    );
 
     // The demo again on the same lake: the same files are skipped, the lake is unchanged but
     // for the rebuilt report.
     let before = snapshot(&lake);
-    let stdout = ok(&["demo", "--lake", lake_s, "--end-date", "2026-03-31", "--seed", "7"]);
+    let stdout = ok(&[
+        "demo",
+        "--lake",
+        lake_s,
+        "--end-date",
+        "2026-03-31",
+        "--seed",
+        "7",
+    ]);
     assert!(stdout.contains("skipped (already processed)"), "{stdout}");
     let after = snapshot(&lake);
-    let changed: Vec<_> = after.keys().filter(|k| before.get(*k) != after.get(*k)).collect();
-    assert!(changed.iter().all(|k| k.starts_with("reports/")), "{changed:?}");
+    let changed: Vec<_> = after
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(
+        changed.iter().all(|k| k.starts_with("reports/")),
+        "{changed:?}"
+    );
 }
 
 #[test]
@@ -144,7 +216,12 @@ fn ingesting_the_same_file_twice_changes_nothing() {
     let lake = dir.path().join("lake");
     let input = dir.path().join("transactions_2024-01-02.csv");
     std::fs::write(&input, "transaction_id,customer_id,product_id,quantity,amount,transaction_date\nT001,C123,P456,2,199.98,2024-03-15 10:30:00\nT002,C124,P457,0,99.99,2024-03-15 11:45:00\n").unwrap();
-    let args = ["ingest", "--lake", lake.to_str().unwrap(), input.to_str().unwrap()];
+    let args = [
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ];
     let first = ok(&args);
     assert!(first.contains("processed"), "{first}");
     let before = snapshot(&lake);
@@ -157,13 +234,32 @@ fn ingesting_the_same_file_twice_changes_nothing() {
 fn validate_reports_rules_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("customers.csv");
-    std::fs::write(&input, "customer_id,name,email\nC1,Ann,ann@example.com\nC2,Bob,bob@\n").unwrap();
-    let stdout = ok(&["validate", "--contract", "customers", input.to_str().unwrap()]);
+    std::fs::write(
+        &input,
+        "customer_id,name,email\nC1,Ann,ann@example.com\nC2,Bob,bob@\n",
+    )
+    .unwrap();
+    let stdout = ok(&[
+        "validate",
+        "--contract",
+        "customers",
+        input.to_str().unwrap(),
+    ]);
     assert!(stdout.contains("customers.email.pattern"), "{stdout}");
     assert!(stdout.contains("2 in, 1 valid, 1 rejected"), "{stdout}");
-    let strict = shopflow(&["validate", "--strict", "--contract", "customers", input.to_str().unwrap()]);
+    let strict = shopflow(&[
+        "validate",
+        "--strict",
+        "--contract",
+        "customers",
+        input.to_str().unwrap(),
+    ]);
     assert_eq!(strict.status.code(), Some(1));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing written"
+    );
 }
 
 #[test]
@@ -175,7 +271,12 @@ fn failures_exit_non_zero_with_one_line_reason() {
     assert!(err.contains("no contract for dataset \"returns\""), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
-    let out = shopflow(&["ingest", "--lake", dir.path().to_str().unwrap(), "/nonexistent/file.csv"]);
+    let out = shopflow(&[
+        "ingest",
+        "--lake",
+        dir.path().to_str().unwrap(),
+        "/nonexistent/file.csv",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 
@@ -189,9 +290,20 @@ fn generate_is_deterministic_with_a_seed() {
     let a = dir.path().join("a");
     let b = dir.path().join("b");
     for out in [&a, &b] {
-        ok(&["generate", "--out", out.to_str().unwrap(), "--transactions", "500", "--seed", "3", "--end-date", "2026-01-31"]);
+        ok(&[
+            "generate",
+            "--out",
+            out.to_str().unwrap(),
+            "--transactions",
+            "500",
+            "--seed",
+            "3",
+            "--end-date",
+            "2026-01-31",
+        ]);
     }
     assert_eq!(snapshot(&a), snapshot(&b));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("generation_report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("generation_report.json")).unwrap()).unwrap();
     assert_eq!(report["config"]["seed"], 3);
 }

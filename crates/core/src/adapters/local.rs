@@ -103,20 +103,12 @@ impl FsObjectStore {
     }
 
     /// Copies `src` into a temp file while hashing it; returns the temp file and the hash.
-    fn stage(&self, mut src: impl Read) -> Result<(tempfile::NamedTempFile, String), StoreError> {
+    fn stage(&self, src: impl Read) -> Result<(tempfile::NamedTempFile, String), StoreError> {
         let mut tmp = self.temp_file()?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = src.read(&mut buf).map_err(Self::io(tmp.path()))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(Self::io(tmp.path()))?;
-        }
-        tmp.as_file().sync_data().map_err(Self::io(tmp.path()))?;
-        Ok((tmp, hex(&hasher.finalize()[..16])))
+        let path = tmp.path().to_path_buf();
+        let etag = copy_hashing(src, tmp.as_file_mut(), &path)?;
+        tmp.as_file().sync_data().map_err(Self::io(&path))?;
+        Ok((tmp, etag))
     }
 
     fn commit(&self, tmp: tempfile::NamedTempFile, key: &str) -> Result<PathBuf, StoreError> {
@@ -140,6 +132,26 @@ impl FsObjectStore {
     }
 }
 
+/// Copies `src` to `dst`, returning the content etag (16 bytes of SHA-256, hex).
+fn copy_hashing(
+    mut src: impl Read,
+    dst: &mut impl Write,
+    path: &Path,
+) -> Result<String, StoreError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = src.read(&mut buf).map_err(FsObjectStore::io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(FsObjectStore::io(path))?;
+    }
+    dst.flush().map_err(FsObjectStore::io(path))?;
+    Ok(hex(&hasher.finalize()[..16]))
+}
+
 fn not_found(key: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::NotFound {
         key: format!("{key} ({e})"),
@@ -161,11 +173,10 @@ impl ObjectStore for FsObjectStore {
     async fn download(&self, key: &str, dest: &Path) -> Result<ObjectMeta, StoreError> {
         let path = self.path_of(key)?;
         let src = fs::File::open(&path).map_err(not_found(key))?;
-        let (tmp, etag) = self.stage(src)?;
-        tmp.persist(dest).map_err(|e| StoreError::Io {
-            path: dest.to_path_buf(),
-            source: e.error,
-        })?;
+        // Copy straight to the destination (which may be on another filesystem), hashing on
+        // the way so the etag describes exactly the bytes handed over.
+        let mut out = fs::File::create(dest).map_err(Self::io(dest))?;
+        let etag = copy_hashing(src, &mut out, dest)?;
         self.meta(key, &path, Some(etag))
     }
 

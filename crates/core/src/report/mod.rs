@@ -197,7 +197,10 @@ pub fn compute_report(date: NaiveDate, lines: &[SaleLine], manifests: &[Manifest
         ingest_date: quality_day,
         ..DataQuality::default()
     };
-    for m in manifests.iter().filter(|m| Some(m.ingest_date) == quality_day) {
+    for m in manifests
+        .iter()
+        .filter(|m| Some(m.ingest_date) == quality_day)
+    {
         dq.files_processed += 1;
         dq.files_quarantined += m.files_quarantined;
         dq.rows_in += m.rows_in;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# ShopFlow's whole test suite, runnable on a fresh machine: installs what the tests need, then
+# runs formatting, lints and every test. This is the README's test command and what CI runs.
+#
+#   ./scripts/test.sh
+#
+# Environment:
+#   CARGO_TARGET_DIR   reuse a build cache (default: target/ in the clone)
+#   SHOPFLOW_SKIP_INSTALL=1   do not install the Python test tools (they must already be there)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+if [ "${SHOPFLOW_SKIP_INSTALL:-0}" != "1" ]; then
+  say "installing test tools (Python: pyarrow, used to read the lake independently of the Rust code)"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/python/requirements.txt
+fi
+
+for tool in cargo python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: install it first" >&2; exit 1; }
+done
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "cargo test"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee /tmp/shopflow-test.log
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' /tmp/shopflow-test.log | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' /tmp/shopflow-test.log | awk '{s+=$1} END {print s+0}')
+say "summary"
+echo "$passed passed, $failed failed"
