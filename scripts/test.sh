@@ -12,14 +12,14 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
 
+for tool in cargo python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: install it first" >&2; exit 1; }
+done
+
 if [ "${SHOPFLOW_SKIP_INSTALL:-0}" != "1" ]; then
   say "installing test tools (Python: pyarrow, used to read the lake independently of the Rust code)"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/python/requirements.txt
 fi
-
-for tool in cargo python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: install it first" >&2; exit 1; }
-done
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -28,8 +28,14 @@ say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "cargo test"
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee /tmp/shopflow-test.log
-passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' /tmp/shopflow-test.log | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' /tmp/shopflow-test.log | awk '{s+=$1} END {print s+0}')
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ passed; [0-9]+ failed' "$log" | awk '{s+=$3} END {print s+0}')
 say "summary"
 echo "$passed passed, $failed failed"
+exit "$status"

@@ -14,8 +14,8 @@ use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
 use shopflow_core::generate::{self, GenerateConfig, GenerationReport};
 use shopflow_core::ingest::{IngestOptions, IngestOutcome, Ingestor, new_run_id};
-use shopflow_core::layer::{self, keys};
-use shopflow_core::ports::{Ledger, ObjectStore};
+use shopflow_core::layer::keys;
+use shopflow_core::ports::ObjectStore;
 use shopflow_core::report::{self, ReportOutput};
 use shopflow_core::transform;
 use shopflow_core::validate::ReferenceSets;
@@ -27,7 +27,6 @@ use crate::summary;
 pub struct Lake {
     root: PathBuf,
     store: Arc<FsObjectStore>,
-    ledger: Arc<FsLedger>,
     ingestor: Ingestor,
 }
 
@@ -56,7 +55,7 @@ impl Lake {
         let work = root.join(".tmp");
         let ingestor = Ingestor::new(
             store.clone(),
-            ledger.clone(),
+            ledger,
             Arc::new(LogMetrics),
             Arc::new(contracts),
             IngestOptions {
@@ -67,7 +66,6 @@ impl Lake {
         Ok(Self {
             root: root.to_path_buf(),
             store,
-            ledger,
             ingestor,
         })
     }
@@ -172,16 +170,21 @@ impl Lake {
 
     /// Processes landing keys in order.
     pub async fn process(&self, keys: &[String]) -> anyhow::Result<Vec<IngestOutcome>> {
+        self.run(keys, false).await
+    }
+
+    async fn run(&self, keys: &[String], replay: bool) -> anyhow::Result<Vec<IngestOutcome>> {
         let run_id = new_run_id();
         let bar = progress(keys.len() as u64, "ingesting");
         let mut out = Vec::new();
         for key in keys {
             bar.set_message(key.clone());
-            let outcome = self
-                .ingestor
-                .ingest_object(key, &run_id)
-                .await
-                .with_context(|| format!("ingesting {key}"))?;
+            let outcome = if replay {
+                self.ingestor.replay_object(key, &run_id).await
+            } else {
+                self.ingestor.ingest_object(key, &run_id).await
+            }
+            .with_context(|| format!("ingesting {key}"))?;
             out.push(outcome);
             bar.inc(1);
         }
@@ -189,18 +192,9 @@ impl Lake {
         Ok(out)
     }
 
-    /// Forgets the ledger entries of the keys and processes them again.
+    /// Processes keys again whatever the ledger says, keeping their first ingest date.
     pub async fn replay(&self, keys: &[String]) -> anyhow::Result<Vec<IngestOutcome>> {
-        for key in keys {
-            let meta = self
-                .store
-                .head(key)
-                .await?
-                .with_context(|| format!("{key} is not in the lake"))?;
-            let etag = meta.etag.unwrap_or_default();
-            self.ledger.forget(&layer::object_id(key, &etag)).await?;
-        }
-        self.process(keys).await
+        self.run(keys, true).await
     }
 
     /// Builds gold and the report.

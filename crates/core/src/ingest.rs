@@ -267,11 +267,31 @@ impl Ingestor {
     }
 
     /// Ingests one landing object, unless the ledger says it was already processed.
-    #[tracing::instrument(skip(self), fields(dataset))]
     pub async fn ingest_object(
         &self,
         key: &str,
         run_id: &str,
+    ) -> Result<IngestOutcome, IngestError> {
+        self.ingest(key, run_id, false).await
+    }
+
+    /// Processes a landing object again even though the ledger says it was done (an operator's
+    /// replay). The first ingestion's date is kept, so the same bronze, silver, quarantine and
+    /// manifest keys are overwritten; a live claim of another run is still refused.
+    pub async fn replay_object(
+        &self,
+        key: &str,
+        run_id: &str,
+    ) -> Result<IngestOutcome, IngestError> {
+        self.ingest(key, run_id, true).await
+    }
+
+    #[tracing::instrument(skip(self), fields(dataset))]
+    async fn ingest(
+        &self,
+        key: &str,
+        run_id: &str,
+        force: bool,
     ) -> Result<IngestOutcome, IngestError> {
         let (dataset, _) = keys::parse_landing(key).ok_or_else(|| IngestError::NotLanding {
             key: key.to_string(),
@@ -296,6 +316,7 @@ impl Ingestor {
             run_id: run_id.to_string(),
             now: Utc::now(),
             lease: self.options.lease,
+            force,
         };
         let entry = match self.ledger.claim(&request).await? {
             Claim::Acquired(entry) => entry,
@@ -472,6 +493,13 @@ impl Ingestor {
                 manifest.files_quarantined = 1;
                 manifest.rows_in = rows_read;
                 manifest.rows_quarantined = rows_read;
+                manifest.rejected_by_rule.insert(
+                    manifest
+                        .file_quarantine_rule
+                        .clone()
+                        .unwrap_or_else(|| contract.unreadable_rule()),
+                    rows_read,
+                );
                 if let Some(read) = read {
                     manifest.schema = schema_report(&read);
                 }
@@ -587,7 +615,9 @@ impl Ingestor {
                         source: e.into(),
                     })?;
                     if let Some(col) = batch.column_by_name(&column)
-                        && let Some(strings) = col.as_string_opt::<i32>()
+                        && let Ok(text) =
+                            arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8)
+                        && let Some(strings) = text.as_string_opt::<i32>()
                     {
                         for i in 0..strings.len() {
                             if strings.is_valid(i) {

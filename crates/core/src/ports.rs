@@ -204,6 +204,8 @@ pub struct ClaimRequest {
     pub now: DateTime<Utc>,
     /// How long the claim is protected if the run crashes.
     pub lease: chrono::Duration,
+    /// Take over a completed entry too (a replay), keeping its ingest date.
+    pub force: bool,
 }
 
 /// The idempotency ledger: at most one run processes an object version, a completed one is
@@ -240,18 +242,20 @@ impl ClaimRequest {
     /// Decides a claim against an existing entry: the shared rule every ledger applies.
     pub fn decide(&self, existing: LedgerEntry) -> Claim {
         match &existing.state {
-            LedgerState::Completed { .. } => Claim::Completed(existing),
+            LedgerState::Completed { .. } if !self.force => Claim::Completed(existing),
             LedgerState::InProgress { lease_until } if *lease_until > self.now => {
                 Claim::Busy(existing)
             }
-            LedgerState::InProgress { .. } => Claim::Acquired(LedgerEntry {
-                run_id: self.run_id.clone(),
-                attempts: existing.attempts + 1,
-                state: LedgerState::InProgress {
-                    lease_until: self.now + self.lease,
-                },
-                ..existing
-            }),
+            LedgerState::Completed { .. } | LedgerState::InProgress { .. } => {
+                Claim::Acquired(LedgerEntry {
+                    run_id: self.run_id.clone(),
+                    attempts: existing.attempts + 1,
+                    state: LedgerState::InProgress {
+                        lease_until: self.now + self.lease,
+                    },
+                    ..existing
+                })
+            }
         }
     }
 }

@@ -198,7 +198,7 @@ pub fn transform_file(
         Err(ReadFailure::Unreadable(u)) => {
             return Ok(TransformOutput::FileQuarantined {
                 rule_id: None,
-                reason: format!("unreadable: {u}"),
+                reason: format!("unreadable: {}", error_chain(&u)),
                 rows_read: 0,
                 read: None,
             });
@@ -221,7 +221,7 @@ pub fn transform_file(
         let share = counts.rows_rejected as f64 / counts.rows_in as f64;
         if share > max {
             return Ok(TransformOutput::FileQuarantined {
-                rule_id: Some(format!("{}.file.max_reject_share", contract.dataset)),
+                rule_id: Some(contract.max_reject_share_rule()),
                 reason: format!(
                     "{} of {} rows ({:.1}%) were rejected, above the contract's limit of {:.1}%; top rules: {}",
                     counts.rows_rejected,
@@ -258,6 +258,18 @@ pub fn transform_file(
         counts,
         read,
     })
+}
+
+/// An error and its sources, joined with `: `.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn top_rules(by_rule: &BTreeMap<String, u64>) -> String {

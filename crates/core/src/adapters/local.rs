@@ -560,6 +560,7 @@ mod tests {
             run_id: run.into(),
             now,
             lease: chrono::Duration::minutes(15),
+            force: false,
         }
     }
 

@@ -178,7 +178,7 @@ pub struct RuleSpec {
     pub kind: RuleKind,
     /// What a failure does.
     pub severity: Severity,
-    /// For `pattern`: the regular expression (matched against the whole trimmed value).
+    /// For `pattern`: the regular expression; it must match the whole trimmed value.
     #[serde(default)]
     pub pattern: Option<String>,
     /// For `range`: lower bound.
@@ -242,7 +242,7 @@ pub struct Contract {
     /// For JSON objects that wrap the records: the field names that may hold them.
     #[serde(default)]
     pub record_fields: Vec<String>,
-    /// File-name fragments that route a dropped file to this dataset.
+    /// File-name prefixes (any case) that route a dropped file to this dataset.
     #[serde(default)]
     pub file_patterns: Vec<String>,
     /// File-level policy.
@@ -284,20 +284,62 @@ const BUILTIN: [(&str, &str); 4] = [
     ),
 ];
 
-/// Field names that are treated as secret even when no contract column declares them: an
-/// unknown column whose normalised name contains one of these is dropped, never kept in bronze.
-pub const SECRET_NAME_FRAGMENTS: [&str; 10] = [
-    "password",
-    "passwd",
-    "cardnumber",
-    "iban",
-    "ssn",
-    "cvv",
-    "secret",
-    "apikey",
-    "accesstoken",
-    "wallet",
+/// Words that make a field secret even when no contract column declares it: an unknown field
+/// whose name contains one of these as a word (`user_password`, `bankIban`) is dropped, never
+/// kept in bronze. Names are split into words at `_`, `.`, `-`, spaces and lower→upper case
+/// changes, so `business_name` is not mistaken for an `ssn`.
+pub const SECRET_WORDS: [&str; 9] = [
+    "password", "passwd", "pwd", "ssn", "iban", "cvv", "cvc", "secret", "wallet",
 ];
+
+/// Pairs of adjacent words that make a field secret (`cardNumber`, `api_key`, `accessToken`).
+pub const SECRET_WORD_PAIRS: [(&str, &str); 6] = [
+    ("card", "number"),
+    ("credit", "card"),
+    ("api", "key"),
+    ("access", "token"),
+    ("refresh", "token"),
+    ("private", "key"),
+];
+
+/// Splits a field name into lower-case words.
+pub fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// Whether a field name (not declared by the contract) looks secret.
+pub fn looks_secret(name: &str) -> bool {
+    let words = name_words(name);
+    words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
+        || words
+            .windows(2)
+            .any(|p| SECRET_WORD_PAIRS.contains(&(p[0].as_str(), p[1].as_str())))
+        || words.iter().any(|w| {
+            SECRET_WORD_PAIRS
+                .iter()
+                .any(|(a, b)| *w == format!("{a}{b}"))
+        })
+}
 
 impl Contract {
     /// Parses a contract from TOML text. `origin` names the source in errors.
@@ -387,7 +429,31 @@ impl Contract {
             }
         }
         parse_timezone(self.timezone.as_deref()).map_err(|p| self.invalid(p))?;
+        for key in &self.primary_key {
+            if !self.column(key).is_some_and(|c| c.required) {
+                return Err(self.invalid(format!(
+                    "`primary_key` column {key:?} must be `required = true`"
+                )));
+            }
+        }
+        let mut rule_ids = std::collections::HashSet::new();
         for rule in &self.rules {
+            if !rule_ids.insert(rule.id.as_str()) {
+                return Err(self.invalid(format!("rule id {:?} is used twice", rule.id)));
+            }
+            if rule.kind == RuleKind::Range
+                && self.column(&rule.column).is_some_and(|c| {
+                    !matches!(
+                        c.column_type,
+                        ColumnType::Integer | ColumnType::Decimal | ColumnType::Float
+                    )
+                })
+            {
+                return Err(self.invalid(format!(
+                    "rule {}: a range needs a numeric column, {:?} is not",
+                    rule.id, rule.column
+                )));
+            }
             if !public(&rule.column) {
                 return Err(self.invalid(format!(
                     "rule {}: column {:?} is not a (non-secret) column",
@@ -419,6 +485,9 @@ impl Contract {
             && !(0.0..=1.0).contains(&share)
         {
             return Err(self.invalid("`file.max_reject_share` must be within 0..=1".into()));
+        }
+        for rule in &self.rules {
+            CompiledRule::compile(self, rule)?;
         }
         Ok(())
     }
@@ -456,6 +525,16 @@ impl Contract {
         format!("{}.row.malformed", self.dataset)
     }
 
+    /// The implied rule id for a file that cannot be read at all.
+    pub fn unreadable_rule(&self) -> String {
+        format!("{}.file.unreadable", self.dataset)
+    }
+
+    /// The implied rule id for a file whose rejected share exceeds `file.max_reject_share`.
+    pub fn max_reject_share_rule(&self) -> String {
+        format!("{}.file.max_reject_share", self.dataset)
+    }
+
     /// Every rule id this contract can report, implied ones included, with its severity.
     pub fn rule_ids(&self) -> BTreeMap<String, Severity> {
         let mut ids = BTreeMap::new();
@@ -471,6 +550,10 @@ impl Contract {
             ids.insert(self.unique_rule(), Severity::Reject);
         }
         ids.insert(self.malformed_rule(), Severity::Reject);
+        ids.insert(self.unreadable_rule(), Severity::FailFile);
+        if self.file.max_reject_share.is_some() {
+            ids.insert(self.max_reject_share_rule(), Severity::FailFile);
+        }
         for rule in &self.rules {
             ids.insert(rule.id.clone(), rule.severity);
         }
@@ -523,13 +606,13 @@ impl CompiledRule {
     /// Compiles one rule of `contract`.
     pub fn compile(contract: &Contract, spec: &RuleSpec) -> Result<Self, ContractError> {
         let regex = match (&spec.kind, &spec.pattern) {
-            (RuleKind::Pattern, Some(p)) => {
-                Some(Regex::new(p).map_err(|e| ContractError::Pattern {
+            (RuleKind::Pattern, Some(p)) => Some(Regex::new(&format!("^(?:{p})$")).map_err(
+                |e| ContractError::Pattern {
                     dataset: contract.dataset.clone(),
                     rule: spec.id.clone(),
                     source: Box::new(e),
-                })?)
-            }
+                },
+            )?),
             _ => None,
         };
         let allowed = spec
@@ -719,6 +802,76 @@ name = "a"
 type = "string"
 "#;
         assert!(Contract::from_toml(text, "test").is_err());
+    }
+
+    #[test]
+    fn recognises_secret_field_names_by_word() {
+        for name in [
+            "password",
+            "user_password",
+            "bank.cardNumber",
+            "bankIban",
+            "ssn",
+            "crypto.wallet",
+            "api_key",
+            "accessToken",
+            "CVV",
+        ] {
+            assert!(looks_secret(name), "{name}");
+        }
+        for name in [
+            "business_name",
+            "shipping",
+            "passport_country",
+            "discount",
+            "description",
+            "tokens_used",
+        ] {
+            assert!(!looks_secret(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn rejects_a_bad_regex_at_load() {
+        let text = "dataset = \"x\"\nversion = 1\n[[columns]]\nname = \"a\"\ntype = \"string\"\n[[rules]]\nid = \"x.a.p\"\ncolumn = \"a\"\nkind = \"pattern\"\npattern = \"(\"\nseverity = \"reject\"\n";
+        assert!(matches!(
+            Contract::from_toml(text, "t"),
+            Err(ContractError::Pattern { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_a_range_on_a_text_column_and_duplicate_rule_ids() {
+        let base = "dataset = \"x\"\nversion = 1\n[[columns]]\nname = \"a\"\ntype = \"string\"\n";
+        let range = format!(
+            "{base}[[rules]]\nid = \"x.a.r\"\ncolumn = \"a\"\nkind = \"range\"\nmin = 0\nseverity = \"reject\"\n"
+        );
+        assert!(
+            Contract::from_toml(&range, "t")
+                .unwrap_err()
+                .to_string()
+                .contains("numeric")
+        );
+        let rule =
+            "[[rules]]\nid = \"x.a.n\"\ncolumn = \"a\"\nkind = \"not_null\"\nseverity = \"warn\"\n";
+        let dup = format!("{base}{rule}{rule}");
+        assert!(
+            Contract::from_toml(&dup, "t")
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+    }
+
+    #[test]
+    fn rejects_an_optional_primary_key() {
+        let text = "dataset = \"x\"\nversion = 1\nprimary_key = [\"a\"]\n[[columns]]\nname = \"a\"\ntype = \"string\"\n";
+        assert!(
+            Contract::from_toml(text, "t")
+                .unwrap_err()
+                .to_string()
+                .contains("required")
+        );
     }
 
     #[test]

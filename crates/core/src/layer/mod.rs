@@ -10,8 +10,8 @@
 //! | quarantine rows | `quarantine/{dataset}/ingest_date={D}/{object_id}.parquet` |
 //! | quarantined file | `quarantine/{dataset}/ingest_date={D}/files/{object_id}/{file}` + `…/{object_id}/reason.json` |
 //! | manifest | `manifests/{dataset}/ingest_date={D}/{object_id}.json` |
-//! | gold | `gold/{table}/date={D}/part-0.parquet` (or `gold/{table}/part-0.parquet` unpartitioned) |
-//! | report | `reports/daily/date={D}/report.{json,csv,html}` |
+//! | gold | `gold/{table}/date={D}/part-0.parquet` |
+//! | report | `reports/daily/date={D}/report.json` |
 //!
 //! `object_id` is derived from the landing key and the object's content fingerprint, so the
 //! same input always yields the same output names: processing it again overwrites, never

@@ -26,7 +26,7 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::contract::{Classification, Contract, SECRET_NAME_FRAGMENTS, normalize_name};
+use crate::contract::{Classification, Contract, looks_secret, normalize_name};
 
 /// Default number of records per batch.
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
@@ -169,9 +169,32 @@ pub struct ColumnMapper {
     kept: Vec<String>,
     required: Vec<(usize, String, String)>,
     record_fields: Vec<String>,
+    redactor: Option<regex::Regex>,
 }
 
+/// A JSON `"key": value` pair with a scalar value, for redacting secrets in text that does not
+/// parse as a whole.
+const KEY_VALUE_PATTERN: &str =
+    r#""((?:[^"\\]|\\.){1,200})"\s*:\s*("(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null)"#;
+
 impl ColumnMapper {
+    /// Replaces the values of secret-looking keys in JSON-ish text with `"[redacted]"`. When
+    /// the redactor is unavailable the whole text is withheld.
+    pub fn redact(&self, text: &str) -> String {
+        let Some(re) = &self.redactor else {
+            return "[withheld]".to_string();
+        };
+        re.replace_all(text, |caps: &regex::Captures<'_>| {
+            let key = &caps[1];
+            if self.slot(key) == Slot::Secret {
+                format!("\"{key}\":\"[redacted]\"")
+            } else {
+                caps[0].to_string()
+            }
+        })
+        .into_owned()
+    }
+
     /// Builds the mapper for a contract.
     pub fn new(contract: &Contract) -> Self {
         let mut by_name = HashMap::new();
@@ -212,6 +235,7 @@ impl ColumnMapper {
                 .iter()
                 .map(|f| normalize_name(f))
                 .collect(),
+            redactor: regex::Regex::new(KEY_VALUE_PATTERN).ok(),
         }
     }
 
@@ -220,7 +244,7 @@ impl ColumnMapper {
         if let Some(slot) = self.by_name.get(&norm) {
             return *slot;
         }
-        if SECRET_NAME_FRAGMENTS.iter().any(|f| norm.contains(f)) {
+        if looks_secret(source) || source.rsplit('.').next().is_some_and(looks_secret) {
             Slot::Secret
         } else {
             Slot::Unknown
@@ -340,7 +364,7 @@ fn detect_format(name: &str, first_byte: Option<u8>) -> Format {
 }
 
 fn io_unreadable(e: std::io::Error) -> Unreadable {
-    if e.kind() == std::io::ErrorKind::InvalidData {
+    if e.kind() == std::io::ErrorKind::InvalidData && e.to_string().contains("UTF-8") {
         Unreadable::BadEncoding {
             detail: e.to_string(),
         }
@@ -549,7 +573,14 @@ fn read_csv<E>(
             fields.push(s);
         }
         if fields.len() != slots.len() {
-            let raw = serde_json::json!({ "fields": fields }).to_string();
+            // Fields cannot be aligned with the header: where the file has secret columns a
+            // shifted row could carry a secret under any name, so its values are withheld.
+            let raw = if slots.contains(&Slot::Secret) {
+                serde_json::json!({ "withheld": "the row cannot be aligned with the header and the file has secret columns" })
+            } else {
+                serde_json::json!({ "fields": fields })
+            }
+            .to_string();
             let error = format!(
                 "record has {} fields, the header has {}",
                 fields.len(),
@@ -655,7 +686,7 @@ fn push_json_value<E>(
             builder.push(row, values, extra.as_deref(), None)
         }
         other => {
-            let raw = serde_json::json!({ "value": other }).to_string();
+            let raw = mapper.redact(&serde_json::json!({ "value": other }).to_string());
             builder.push(row, values, Some(&raw), Some("record is not a JSON object"))
         }
     }
@@ -723,7 +754,7 @@ fn read_json_lines<E>(
             Err(e) => {
                 report.records += 1;
                 failed_lines += 1;
-                let raw = serde_json::json!({ "line": text_line }).to_string();
+                let raw = serde_json::json!({ "line": mapper.redact(text_line) }).to_string();
                 builder.push(
                     row,
                     &mut values,
@@ -1157,6 +1188,25 @@ mod tests {
         assert_eq!(errors[0], None);
         assert!(errors[1].as_deref().unwrap().contains("not a JSON value"));
         assert!(errors[2].as_deref().unwrap().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn redacts_secrets_in_records_that_cannot_be_parsed() {
+        let body = "{\"id\":0,\"email\":\"z@b.co\"}\n{\"id\":1,\"email\":\"a@b.co\",\"password\":\"hunter22\",\"bank\":{\"cardNumber\":\"4111111111111111\"}\n";
+        let (b, _) = read("customers", "users.jsonl", body.as_bytes()).unwrap();
+        let extra = column(&b, EXTRA_COLUMN)[1].clone().unwrap();
+        assert!(
+            !extra.contains("hunter22") && !extra.contains("4111111111111111"),
+            "{extra}"
+        );
+        assert!(
+            extra.contains("a@b.co") && extra.contains("[redacted]"),
+            "{extra}"
+        );
+        let csv = "customer_id,email,password\nC1,a@b.co,pw1,shifted\n";
+        let (b, _) = read("customers", "customers.csv", csv.as_bytes()).unwrap();
+        let extra = column(&b, EXTRA_COLUMN)[0].clone().unwrap();
+        assert!(!extra.contains("pw1"), "{extra}");
     }
 
     #[test]

@@ -42,8 +42,10 @@ pub struct Kpis {
     pub revenue: f64,
     /// Sale lines.
     pub transactions: u64,
-    /// Revenue per transaction.
+    /// Revenue per transaction whose revenue is known.
     pub average_order_value: f64,
+    /// Transactions with no amount, no unit price and no catalog price (not in revenue or AOV).
+    pub transactions_without_revenue: u64,
     /// Distinct buyers.
     pub unique_customers: u64,
     /// Units sold.
@@ -132,12 +134,14 @@ fn round2(x: f64) -> f64 {
 pub fn compute_report(date: NaiveDate, lines: &[SaleLine], manifests: &[Manifest]) -> DailyReport {
     let day: Vec<&SaleLine> = lines.iter().filter(|l| l.at.date_naive() == date).collect();
     let revenue: i128 = day.iter().filter_map(|l| l.revenue_cents).sum();
+    let priced = day.iter().filter(|l| l.revenue_cents.is_some()).count() as u64;
     let customers: HashSet<&str> = day.iter().map(|l| l.customer_id.as_str()).collect();
     let units: i64 = day.iter().map(|l| l.quantity).sum();
     let kpis = Kpis {
         revenue: money(revenue),
         transactions: day.len() as u64,
-        average_order_value: aov(revenue, day.len() as u64),
+        average_order_value: aov(revenue, priced),
+        transactions_without_revenue: day.len() as u64 - priced,
         unique_customers: customers.len() as u64,
         units,
     };

@@ -353,13 +353,19 @@ impl Validator {
         self.counts.rows_in += n as u64;
         for i in 0..n {
             let row_number = row_numbers.value(i);
-            let reject = |rule_id: String, column: Option<&str>, reason: String| RejectedRow {
+            let reject_as = |severity: Severity,
+                             rule_id: String,
+                             column: Option<&str>,
+                             reason: String| RejectedRow {
                 row_number,
                 rule_id,
-                severity: Severity::Reject,
+                severity,
                 column: column.map(str::to_string),
                 reason,
                 raw_record: raw_record_json(&self.kept, &raws, &extra, &read_errors, i),
+            };
+            let reject = |rule_id: String, column: Option<&str>, reason: String| {
+                reject_as(Severity::Reject, rule_id, column, reason)
             };
             if read_errors.is_valid(i) {
                 rejected.push(reject(
@@ -418,8 +424,12 @@ impl Validator {
                                     reason: format!("row {row_number}: {reason}"),
                                 });
                             }
-                            verdict =
-                                Some(reject(rule.spec.id.clone(), Some(&column.name), reason));
+                            verdict = Some(reject_as(
+                                Severity::FailFile,
+                                rule.spec.id.clone(),
+                                Some(&column.name),
+                                reason,
+                            ));
                             break 'columns;
                         }
                     }

@@ -19,8 +19,8 @@ pub fn parse_integer(text: &str) -> Option<i64> {
 }
 
 /// Parses an exact decimal to an integer scaled by `10^scale`, rounding half away from zero
-/// beyond `scale` digits. Accepts an optional sign, a leading currency symbol and `_`/`,`
-/// thousands separators only when grouped in threes.
+/// beyond `scale` digits. Accepts an optional sign, a leading currency symbol (`$ € £ ¥`) and
+/// `,` thousands separators when grouped in threes.
 pub fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
     let mut t = text.trim();
     let negative = if let Some(rest) = t.strip_prefix('-') {

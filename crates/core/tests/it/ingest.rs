@@ -174,8 +174,14 @@ async fn replaying_an_object_rewrites_the_same_keys() {
         .into_iter()
         .map(|o| o.key)
         .collect();
+    let second = processed(ingestor.replay_object(key, "run-2").await.unwrap());
+    assert_eq!(
+        second.ingest_date, first.ingest_date,
+        "a replay keeps the first ingest date"
+    );
     ledger.forget(&first.object_id).await.unwrap();
-    let second = processed(ingestor.ingest_object(key, "run-2").await.unwrap());
+    let third = processed(ingestor.ingest_object(key, "run-3").await.unwrap());
+    assert_eq!(third.outputs, first.outputs);
     let keys_after: Vec<_> = store
         .list("")
         .await
@@ -207,6 +213,7 @@ async fn a_concurrent_duplicate_is_refused_and_an_expired_claim_is_taken_over() 
         run_id: run.into(),
         now,
         lease: chrono::Duration::minutes(15),
+        force: false,
     };
     // Another run holds a live claim.
     ledger
