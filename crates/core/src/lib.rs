@@ -18,10 +18,14 @@
 //! - [`report`] — the daily report.
 //! - [`generate`] — realistic synthetic data with recorded defect injection.
 //! - [`ports`] — the small traits the pipeline talks to.
-//! - [`adapters`] — local (filesystem, in-memory, log) adapters and the CloudWatch EMF writer.
+//! - [`adapters`] — local (filesystem, in-memory, log) adapters, the CloudWatch EMF writer and,
+//!   with the `aws` feature, the S3 / DynamoDB / Kinesis / SNS adapters and the HTTP client.
+//! - `functions` (feature `aws`) — the four Lambda functions' handlers over the ports.
 
 pub mod adapters;
 pub mod contract;
+#[cfg(feature = "aws")]
+pub mod functions;
 pub mod generate;
 pub mod gold;
 pub mod ingest;

@@ -328,3 +328,235 @@ pub trait Notifier: Send + Sync + Debug {
     /// Publishes one message.
     async fn publish(&self, message: &Notification) -> Result<(), NotifyError>;
 }
+
+/// A unit of product-fetch work: one page of one source, for one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchTask {
+    /// The ingestion run.
+    pub run_id: String,
+    /// The product API (`dummyjson`, `fakestore`).
+    pub source: String,
+    /// 1-based page number.
+    pub page: u32,
+    /// Records per page.
+    pub page_size: u32,
+    /// Records skipped before this page (`(page - 1) × page_size`).
+    pub skip: u32,
+}
+
+impl FetchTask {
+    /// The stream partition key: spreads a run's pages over shards, stable for retries.
+    pub fn partition_key(&self) -> String {
+        format!("{}/{}", self.run_id, self.page)
+    }
+}
+
+/// Errors from a task queue.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The backend (Kinesis) failed for the whole call.
+    #[error("publishing tasks failed")]
+    Backend {
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Some tasks were still refused after every retry.
+    #[error(
+        "{failed} of {total} tasks could not be published after {attempts} attempts (last error: {last_error})"
+    )]
+    Partial {
+        /// Tasks refused.
+        failed: usize,
+        /// Tasks sent.
+        total: usize,
+        /// Attempts made.
+        attempts: u32,
+        /// The last per-entry error code.
+        last_error: String,
+    },
+    /// A task could not be encoded.
+    #[error("encoding a task failed")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// Publishes fetch tasks (Kinesis in AWS, a list in-process locally).
+#[async_trait]
+pub trait TaskQueue: Send + Sync + Debug {
+    /// Publishes all tasks, retrying only the entries the backend refused.
+    async fn publish(&self, tasks: &[FetchTask]) -> Result<(), QueueError>;
+}
+
+/// A product as the product API describes it, in the shape the products table keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRecord {
+    /// Product id (as text).
+    pub product_id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Category.
+    pub category: Option<String>,
+    /// Price in cents.
+    pub price_cents: Option<i64>,
+    /// Units in stock.
+    pub stock: Option<i64>,
+    /// Brand.
+    pub brand: Option<String>,
+    /// Stock-keeping unit.
+    pub sku: Option<String>,
+}
+
+impl ProductRecord {
+    /// A fingerprint of every field: equal fingerprints mean nothing changed.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_string(self).unwrap_or_default();
+        crate::adapters::local::hex(&Sha256::digest(text.as_bytes())[..16])
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new product.
+    Inserted,
+    /// A field changed; the previous price is kept as `previous_price_cents`.
+    Updated {
+        /// The price before this change.
+        previous_price_cents: Option<i64>,
+    },
+    /// Nothing changed: nothing written.
+    Unchanged,
+}
+
+/// Errors from a product store.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductStoreError {
+    /// The backend (DynamoDB) failed.
+    #[error("product store {operation} failed")]
+    Backend {
+        /// The operation.
+        operation: &'static str,
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored item could not be decoded.
+    #[error("stored product {product_id} is malformed: {problem}")]
+    Corrupt {
+        /// The product.
+        product_id: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl ProductStoreError {
+    /// Whether trying again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Backend {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The products table: the latest state of each product, with its previous price.
+#[async_trait]
+pub trait ProductStore: Send + Sync + Debug {
+    /// Writes the product only when a field changed (conditional on the stored version).
+    async fn upsert_if_changed(
+        &self,
+        product: &ProductRecord,
+        seen_at: DateTime<Utc>,
+    ) -> Result<UpsertOutcome, ProductStoreError>;
+}
+
+/// An ingestion run as registered under its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run.
+    pub run_id: String,
+    /// Tasks planned for it.
+    pub tasks: u32,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// Whether its tasks were published (a retry republishes an unpublished run).
+    pub published: bool,
+}
+
+/// Errors from a run registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The backend (DynamoDB) failed.
+    #[error("run registry {operation} failed")]
+    Backend {
+        /// The operation.
+        operation: &'static str,
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored record could not be decoded.
+    #[error("run record {key} is malformed: {problem}")]
+    Corrupt {
+        /// The idempotency key.
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Idempotency keys of ingestion requests → the run they started.
+#[async_trait]
+pub trait RunRegistry: Send + Sync + Debug {
+    /// Registers `run` under `key` unless the key exists; returns the run that owns the key.
+    /// `Ok((run, true))` when this call registered it.
+    async fn register(
+        &self,
+        key: &str,
+        run: &RunRecord,
+    ) -> Result<(RunRecord, bool), RegistryError>;
+    /// Records that the run's tasks were published.
+    async fn mark_published(&self, key: &str) -> Result<(), RegistryError>;
+}
+
+/// One HTTP response, as the product fetcher needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// `Retry-After`, in seconds, when the server sent one.
+    pub retry_after_secs: Option<u64>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A transport failure (no response).
+#[derive(Debug, thiserror::Error)]
+#[error("GET {url} failed{}", if *.timed_out { " (timed out)" } else { "" })]
+pub struct TransportError {
+    /// The URL.
+    pub url: String,
+    /// Whether it was a timeout.
+    pub timed_out: bool,
+    /// The client's error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// An HTTP GET with a timeout.
+#[async_trait]
+pub trait HttpGet: Send + Sync + Debug {
+    /// Fetches `url`.
+    async fn get(&self, url: &str) -> Result<HttpResponse, TransportError>;
+}

@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::local::hex;
 use crate::ports::{
-    Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, LedgerState, Notification, Notifier,
-    NotifyError, ObjectMeta, ObjectStore, StoreError,
+    Claim, ClaimRequest, FetchTask, Ledger, LedgerEntry, LedgerError, LedgerState, Notification,
+    Notifier, NotifyError, ObjectMeta, ObjectStore, ProductRecord, ProductStore, ProductStoreError,
+    QueueError, RegistryError, RunRecord, RunRegistry, StoreError, TaskQueue, UpsertOutcome,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -204,6 +205,120 @@ impl MemoryNotifier {
 impl Notifier for MemoryNotifier {
     async fn publish(&self, message: &Notification) -> Result<(), NotifyError> {
         lock(&self.sent).push(message.clone());
+        Ok(())
+    }
+}
+
+/// Fetch tasks kept in a list: the in-process queue.
+#[derive(Debug, Default)]
+pub struct MemoryTaskQueue {
+    tasks: Mutex<Vec<FetchTask>>,
+}
+
+impl MemoryTaskQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes every queued task, oldest first.
+    pub fn drain(&self) -> Vec<FetchTask> {
+        std::mem::take(&mut *lock(&self.tasks))
+    }
+}
+
+#[async_trait]
+impl TaskQueue for MemoryTaskQueue {
+    async fn publish(&self, tasks: &[FetchTask]) -> Result<(), QueueError> {
+        lock(&self.tasks).extend_from_slice(tasks);
+        Ok(())
+    }
+}
+
+/// The products table in a map: current record and previous price per product.
+#[derive(Debug, Default)]
+pub struct MemoryProductStore {
+    products: Mutex<BTreeMap<String, (ProductRecord, Option<i64>)>>,
+}
+
+impl MemoryProductStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The stored product and its previous price.
+    pub fn get(&self, product_id: &str) -> Option<(ProductRecord, Option<i64>)> {
+        lock(&self.products).get(product_id).cloned()
+    }
+}
+
+#[async_trait]
+impl ProductStore for MemoryProductStore {
+    async fn upsert_if_changed(
+        &self,
+        product: &ProductRecord,
+        _seen_at: chrono::DateTime<Utc>,
+    ) -> Result<UpsertOutcome, ProductStoreError> {
+        let mut products = lock(&self.products);
+        match products.get(&product.product_id) {
+            Some((current, _)) if current == product => Ok(UpsertOutcome::Unchanged),
+            Some((current, previous)) => {
+                let previous_price_cents = if current.price_cents != product.price_cents {
+                    current.price_cents
+                } else {
+                    *previous
+                };
+                products.insert(
+                    product.product_id.clone(),
+                    (product.clone(), previous_price_cents),
+                );
+                Ok(UpsertOutcome::Updated {
+                    previous_price_cents,
+                })
+            }
+            None => {
+                products.insert(product.product_id.clone(), (product.clone(), None));
+                Ok(UpsertOutcome::Inserted)
+            }
+        }
+    }
+}
+
+/// Idempotency keys in a map.
+#[derive(Debug, Default)]
+pub struct MemoryRunRegistry {
+    runs: Mutex<BTreeMap<String, RunRecord>>,
+}
+
+impl MemoryRunRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl RunRegistry for MemoryRunRegistry {
+    async fn register(
+        &self,
+        key: &str,
+        run: &RunRecord,
+    ) -> Result<(RunRecord, bool), RegistryError> {
+        let mut runs = lock(&self.runs);
+        match runs.get(key) {
+            Some(existing) => Ok((existing.clone(), false)),
+            None => {
+                runs.insert(key.to_string(), run.clone());
+                Ok((run.clone(), true))
+            }
+        }
+    }
+
+    async fn mark_published(&self, key: &str) -> Result<(), RegistryError> {
+        if let Some(run) = lock(&self.runs).get_mut(key) {
+            run.published = true;
+        }
         Ok(())
     }
 }

@@ -2,6 +2,8 @@
 //! used by the `shopflow` command and the tests, and the CloudWatch Embedded Metric Format
 //! writer used by the Lambda functions.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod emf;
 pub mod local;
 pub mod memory;

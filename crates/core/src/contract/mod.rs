@@ -560,14 +560,15 @@ impl Contract {
         ids
     }
 
-    /// Whether a file name (not the full key) looks like this dataset's.
+    /// Whether a file name (not the full key) starts with the dataset name or one of its
+    /// `file_patterns` (ignoring case).
     pub fn matches_file_name(&self, file_name: &str) -> bool {
-        let lower = file_name.to_ascii_lowercase();
+        let lower = file_name.to_lowercase();
         lower.starts_with(&self.dataset)
             || self
                 .file_patterns
                 .iter()
-                .any(|p| lower.starts_with(p.as_str()))
+                .any(|p| lower.starts_with(&p.to_lowercase()))
     }
 }
 

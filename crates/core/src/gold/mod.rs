@@ -254,26 +254,30 @@ pub struct DailySales {
     pub units: i64,
     /// Distinct buyers.
     pub unique_customers: u64,
+    /// Sale lines whose revenue is known (the AOV denominator).
+    pub priced_transactions: u64,
 }
 
 /// Aggregates sale lines by day.
 pub fn daily_sales(lines: &[SaleLine]) -> Vec<DailySales> {
-    let mut by_day: BTreeMap<NaiveDate, (i128, u64, i64, HashSet<&str>)> = BTreeMap::new();
+    let mut by_day: BTreeMap<NaiveDate, (i128, u64, i64, HashSet<&str>, u64)> = BTreeMap::new();
     for l in lines {
         let e = by_day.entry(l.at.date_naive()).or_default();
         e.0 += l.revenue_cents.unwrap_or(0);
         e.1 += 1;
         e.2 += l.quantity;
         e.3.insert(&l.customer_id);
+        e.4 += u64::from(l.revenue_cents.is_some());
     }
     by_day
         .into_iter()
-        .map(|(date, (r, t, u, c))| DailySales {
+        .map(|(date, (r, t, u, c, priced))| DailySales {
             date,
             revenue_cents: r,
             transactions: t,
             units: u,
             unique_customers: c.len() as u64,
+            priced_transactions: priced,
         })
         .collect()
 }
@@ -311,7 +315,7 @@ pub async fn write_daily_sales(
                 Arc::new(Int64Array::from(vec![d.unique_customers as i64])),
                 Arc::new(Float64Array::from(vec![aov(
                     d.revenue_cents,
-                    d.transactions,
+                    d.priced_transactions,
                 )])),
             ],
         )

@@ -1,0 +1,343 @@
+//! S3 as the lake's [`ObjectStore`]: streaming downloads, multipart uploads for large files,
+//! conditional create (`If-None-Match: *`) for put-if-absent.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use chrono::{DateTime, Utc};
+
+use super::{is_retryable, service_status};
+use crate::ports::{ObjectMeta, ObjectStore, StoreError};
+
+/// Files larger than this are uploaded in parts of this size.
+pub const PART_SIZE: usize = 16 * 1024 * 1024;
+
+/// The lake in one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3ObjectStore {
+    client: Client,
+    bucket: String,
+}
+
+fn backend<E>(
+    operation: &'static str,
+    key: &str,
+    e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StoreError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Backend {
+        operation,
+        key: key.to_string(),
+        retryable: is_retryable(&e),
+        source: Box::new(e),
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn etag(raw: Option<&str>) -> Option<String> {
+    raw.map(|e| e.trim_matches('"').to_string())
+}
+
+fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+impl S3ObjectStore {
+    /// The lake in `bucket`.
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn multipart(&self, key: &str, src: &Path, size: u64) -> Result<ObjectMeta, StoreError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| backend("CreateMultipartUpload", key, e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let result = self.upload_parts(key, src, &upload_id).await;
+        match result {
+            Ok(parts) => {
+                let done = self
+                    .client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| backend("CompleteMultipartUpload", key, e))?;
+                Ok(ObjectMeta {
+                    key: key.to_string(),
+                    size,
+                    etag: etag(done.e_tag()),
+                    last_modified: Some(Utc::now()),
+                })
+            }
+            Err(e) => {
+                if let Err(abort) = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await
+                {
+                    tracing::warn!(key, error = %abort, "could not abort a failed multipart upload; the lifecycle rule will");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn upload_parts(
+        &self,
+        key: &str,
+        src: &Path,
+        upload_id: &str,
+    ) -> Result<Vec<CompletedPart>, StoreError> {
+        let mut file = std::fs::File::open(src).map_err(io(src))?;
+        let mut parts = Vec::new();
+        let mut number = 1;
+        loop {
+            let mut buf = Vec::with_capacity(PART_SIZE);
+            (&mut file)
+                .take(PART_SIZE as u64)
+                .read_to_end(&mut buf)
+                .map_err(io(src))?;
+            if buf.is_empty() {
+                break;
+            }
+            let last = buf.len() < PART_SIZE;
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(buf))
+                .send()
+                .await
+                .map_err(|e| backend("UploadPart", key, e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .build(),
+            );
+            number += 1;
+            if last {
+                break;
+            }
+        }
+        Ok(parts)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    StoreError::NotFound {
+                        key: key.to_string(),
+                    }
+                } else {
+                    backend("GetObject", key, e)
+                }
+            })?;
+        let bytes = out.body.collect().await.map_err(|e| StoreError::Backend {
+            operation: "GetObject(body)",
+            key: key.to_string(),
+            retryable: true,
+            source: Box::new(e),
+        })?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn download(&self, key: &str, dest: &Path) -> Result<ObjectMeta, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    StoreError::NotFound {
+                        key: key.to_string(),
+                    }
+                } else {
+                    backend("GetObject", key, e)
+                }
+            })?;
+        let meta = ObjectMeta {
+            key: key.to_string(),
+            size: out
+                .content_length()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+            etag: etag(out.e_tag()),
+            last_modified: time(out.last_modified()),
+        };
+        let mut file = std::fs::File::create(dest).map_err(io(dest))?;
+        let mut body = out.body;
+        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Backend {
+            operation: "GetObject(body)",
+            key: key.to_string(),
+            retryable: true,
+            source: Box::new(e),
+        })? {
+            file.write_all(&chunk).map_err(io(dest))?;
+        }
+        file.flush().map_err(io(dest))?;
+        Ok(meta)
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        let size = body.len() as u64;
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| backend("PutObject", key, e))?;
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            size,
+            etag: etag(out.e_tag()),
+            last_modified: Some(Utc::now()),
+        })
+    }
+
+    async fn upload(&self, key: &str, src: &Path) -> Result<ObjectMeta, StoreError> {
+        let size = std::fs::metadata(src).map_err(io(src))?.len();
+        if size > PART_SIZE as u64 {
+            return self.multipart(key, src, size).await;
+        }
+        let body = std::fs::read(src).map_err(io(src))?;
+        self.put(key, body).await
+    }
+
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        match self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(service_status(&e), Some(412 | 409)) => Ok(false),
+            Err(e) => Err(backend("PutObject(If-None-Match)", key, e)),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(ObjectMeta {
+                key: key.to_string(),
+                size: out
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                etag: etag(out.e_tag()),
+                last_modified: time(out.last_modified()),
+            })),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| s.is_not_found())
+                    || service_status(&e) == Some(404) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(backend("HeadObject", key, e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend("ListObjectsV2", prefix, e))?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                out.push(ObjectMeta {
+                    key: key.to_string(),
+                    size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                    etag: etag(o.e_tag()),
+                    last_modified: time(o.last_modified()),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| backend("DeleteObject", key, e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! The four Lambda functions' logic, as plain async functions over injected ports: each
+//! function crate's `main.rs` only builds the ports from the environment and calls these.
+//!
+//! - [`ingest_trigger`] — API Gateway `POST /ingestions` and the daily schedule → fetch tasks.
+//! - [`product_fetch`] — Kinesis fetch tasks → raw pages in `landing/products/`, products table.
+//! - [`transformer`] — S3 notifications (or `{bucket, key}`) → bronze, silver, quarantine.
+//! - [`report_generator`] — `{date}` → gold, the daily report, SNS summary and alerts.
+//!
+//! Errors carry a stable [`ErrorKind`] whose name (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`,
+//! `ShopFlow.Internal`) is the Lambda error type a state machine's `Retry`/`Catch` match on.
+
+pub mod config;
+pub mod ingest_trigger;
+pub mod product_fetch;
+pub mod report_generator;
+pub mod transformer;
+
+use serde::Serialize;
+
+/// The class of a function error, stable across releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ErrorKind {
+    /// Trying again later may succeed (throttling, a busy claim, a backend outage).
+    Retryable,
+    /// The input can never succeed; do not retry.
+    InvalidInput,
+    /// A bug or a misconfiguration; retrying is unlikely to help.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The Lambda error type reported to the runtime (what `ErrorEquals` matches).
+    pub fn error_type(self) -> &'static str {
+        match self {
+            Self::Retryable => "ShopFlow.Retryable",
+            Self::InvalidInput => "ShopFlow.InvalidInput",
+            Self::Internal => "ShopFlow.Internal",
+        }
+    }
+
+    /// Every error type a function can emit.
+    pub const ALL: [ErrorKind; 3] = [Self::Retryable, Self::InvalidInput, Self::Internal];
+}
+
+/// An error returned by a function handler.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FunctionError {
+    /// Its class.
+    pub kind: ErrorKind,
+    /// What happened, for people.
+    pub message: String,
+    /// The underlying error.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl FunctionError {
+    /// An error of `kind` with a message and no source.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error of `kind` wrapping `source`; the message is the source's chain.
+    pub fn wrap(kind: ErrorKind, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            kind,
+            message: crate::transform::error_chain(&source),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The Lambda error type.
+    pub fn error_type(&self) -> &'static str {
+        self.kind.error_type()
+    }
+}
+
+impl From<crate::ingest::IngestError> for FunctionError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        use crate::ingest::IngestError as E;
+        let kind = if e.is_retryable() {
+            ErrorKind::Retryable
+        } else {
+            match &e {
+                E::NotLanding { .. } | E::Contract(_) | E::NotFound { .. } => {
+                    ErrorKind::InvalidInput
+                }
+                _ => ErrorKind::Internal,
+            }
+        };
+        Self::wrap(kind, e)
+    }
+}
+
+/// Decodes an S3 notification key: `+` is a space, `%XX` a byte.
+pub fn decode_s3_key(key: &str) -> Result<String, FunctionError> {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => out.push(b),
+                    None => {
+                        return Err(FunctionError::new(
+                            ErrorKind::InvalidInput,
+                            format!("object key {key:?} has a bad %-escape at byte {i}"),
+                        ));
+                    }
+                }
+                i += 2;
+            }
+            b'%' => {
+                return Err(FunctionError::new(
+                    ErrorKind::InvalidInput,
+                    format!("object key {key:?} ends in an incomplete %-escape"),
+                ));
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|e| FunctionError::wrap(ErrorKind::InvalidInput, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_s3_keys_as_s3_encodes_them() {
+        assert_eq!(
+            decode_s3_key("landing/customers/customers+export%2Bfinal+2026.csv").unwrap(),
+            "landing/customers/customers export+final 2026.csv"
+        );
+        assert_eq!(
+            decode_s3_key("landing/a/caf%C3%A9.csv").unwrap(),
+            "landing/a/café.csv"
+        );
+        assert!(decode_s3_key("landing/a/b%2").is_err());
+        assert!(decode_s3_key("landing/a/b%zz").is_err());
+    }
+
+    #[test]
+    fn error_types_are_stable() {
+        let names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.error_type()).collect();
+        assert_eq!(
+            names,
+            [
+                "ShopFlow.Retryable",
+                "ShopFlow.InvalidInput",
+                "ShopFlow.Internal"
+            ]
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! report-generator: `{"date": "YYYY-MM-DD"}` (default: yesterday, UTC) from the state
+//! machine → gold and the daily report for that date (reusing [`crate::report`]) → a summary on
+//! the notifier (SNS), and an alert whose subject names the problem when the day's rejected
+//! share of rows is above the configured threshold.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::config::{self, ConfigError, Env};
+use super::{ErrorKind, FunctionError};
+use crate::ports::{Notification, Notifier, NotifyError, ObjectStore};
+use crate::report::{self, DailyReport, ReportError};
+
+/// Settings read at cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Alert when more than this percentage of the day's rows was rejected.
+    pub alert_rejected_pct: f64,
+    /// Lake bucket (for the S3 paths in messages).
+    pub bucket: String,
+}
+
+impl Config {
+    /// Reads `LAKE_BUCKET` and `ALERT_REJECTED_PCT` (default 5).
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bucket: config::required(env, "LAKE_BUCKET")?,
+            alert_rejected_pct: config::parsed(env, "ALERT_REJECTED_PCT", 5.0)?,
+        })
+    }
+}
+
+/// What the handler needs.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The lake (S3).
+    pub store: Arc<dyn ObjectStore>,
+    /// Summaries and alerts (SNS).
+    pub notifier: Arc<dyn Notifier>,
+    /// Settings.
+    pub config: Config,
+}
+
+/// The state machine's input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// The day to report on.
+    pub date: Option<NaiveDate>,
+}
+
+/// The summary message of a report.
+pub fn summary(report: &DailyReport, bucket: &str, report_key: &str) -> Notification {
+    let k = &report.kpis;
+    let top = report
+        .top_products
+        .iter()
+        .take(3)
+        .map(|p| {
+            format!(
+                "{} ({:.2})",
+                p.name.clone().unwrap_or_else(|| p.product_id.clone()),
+                p.revenue
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Notification {
+        subject: format!(
+            "ShopFlow daily report {}: revenue {:.2}, {} transactions",
+            report.date, k.revenue, k.transactions
+        ),
+        body: format!(
+            "Daily report for {date}\n\nRevenue: {rev:.2}\nTransactions: {tx}\nAverage order value: {aov:.2}\nUnique customers: {cust}\nTop products: {top}\n\nData quality (ingested {ingest}): {acc} rows accepted, {rej} rejected ({pct:.2}%), {files} files quarantined.\n\nReport: s3://{bucket}/{report_key}\n",
+            date = report.date,
+            rev = k.revenue,
+            tx = k.transactions,
+            aov = k.average_order_value,
+            cust = k.unique_customers,
+            ingest = report
+                .data_quality
+                .ingest_date
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
+            acc = report.data_quality.rows_accepted,
+            rej = report.data_quality.rows_rejected,
+            pct = report.data_quality.rejected_pct,
+            files = report.data_quality.files_quarantined,
+        ),
+        kind: "summary".into(),
+    }
+}
+
+/// The data-quality alert for a report, if its rejected share is above `threshold_pct`.
+pub fn quality_alert(
+    report: &DailyReport,
+    threshold_pct: f64,
+    bucket: &str,
+) -> Option<Notification> {
+    let dq = &report.data_quality;
+    if dq.rejected_pct <= threshold_pct && dq.files_quarantined == 0 {
+        return None;
+    }
+    let day = dq.ingest_date.unwrap_or(report.date);
+    let rules = dq
+        .rejected_by_rule
+        .iter()
+        .map(|(r, n)| format!("  {r}: {n}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let subject = if dq.rejected_pct > threshold_pct {
+        format!(
+            "ShopFlow ALERT {day}: {:.2}% of rows rejected (threshold {threshold_pct:.2}%)",
+            dq.rejected_pct
+        )
+    } else {
+        format!(
+            "ShopFlow ALERT {day}: {} file(s) quarantined whole",
+            dq.files_quarantined
+        )
+    };
+    Some(Notification {
+        subject,
+        body: format!(
+            "What failed: {rej} of {rows} rows ingested on {day} were rejected; {files} file(s) were quarantined whole.\n\nBy rule:\n{rules}\n\nWhere the bad data went: s3://{bucket}/quarantine/<dataset>/ingest_date={day}/ (rows: <object_id>.parquet; whole files: files/<object_id>/ with reason.json).\nManifests: s3://{bucket}/manifests/<dataset>/ingest_date={day}/\n\nHow to replay once the source or the contract is fixed: invoke the transformer with {{\"bucket\": \"{bucket}\", \"key\": \"landing/<dataset>/<file>\"}} after forgetting its ledger entry (see docs/runbook.md).\n",
+            rej = dq.rows_rejected,
+            rows = dq.rows_in,
+            files = dq.files_quarantined,
+        ),
+        kind: "alert".into(),
+    })
+}
+
+/// Handles the state machine's request.
+pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
+    let request: Request = if event.is_null() {
+        Request::default()
+    } else {
+        serde_json::from_value(event)
+            .map_err(|e| FunctionError::wrap(ErrorKind::InvalidInput, e))?
+    };
+    let date = request
+        .date
+        .unwrap_or_else(|| Utc::now().date_naive() - Duration::days(1));
+    let out = report::build_daily(deps.store.as_ref(), Some(date))
+        .await
+        .map_err(|e| {
+            let kind = match &e {
+                ReportError::Store(s) if s.is_retryable() => ErrorKind::Retryable,
+                ReportError::Gold(crate::gold::GoldError::Store(s)) if s.is_retryable() => {
+                    ErrorKind::Retryable
+                }
+                _ => ErrorKind::Internal,
+            };
+            FunctionError::wrap(kind, e)
+        })?;
+    let publish_err = |e: NotifyError| {
+        let retryable = matches!(
+            e,
+            NotifyError::Backend {
+                retryable: true,
+                ..
+            }
+        );
+        FunctionError::wrap(
+            if retryable {
+                ErrorKind::Retryable
+            } else {
+                ErrorKind::Internal
+            },
+            e,
+        )
+    };
+    deps.notifier
+        .publish(&summary(&out.report, &deps.config.bucket, &out.report_key))
+        .await
+        .map_err(publish_err)?;
+    let mut alerts = Vec::new();
+    if let Some(alert) = quality_alert(
+        &out.report,
+        deps.config.alert_rejected_pct,
+        &deps.config.bucket,
+    ) {
+        deps.notifier.publish(&alert).await.map_err(publish_err)?;
+        alerts.push(alert.subject);
+    }
+    Ok(json!({
+        "date": date,
+        "report_key": out.report_key,
+        "kpis": out.report.kpis,
+        "rejected_pct": out.report.data_quality.rejected_pct,
+        "alerts": alerts,
+    }))
+}

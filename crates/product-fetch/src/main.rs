@@ -1,0 +1,41 @@
+//! product-fetch Lambda: Kinesis fetch tasks → product API pages → `landing/products/` and the
+//! products table. Wiring only; the logic is `shopflow_core::functions::product_fetch`.
+
+use product_fetch::handler;
+
+use std::sync::Arc;
+
+use lambda_runtime::{run, service_fn};
+use shopflow_core::adapters::aws::{
+    self, dynamodb::DynamoProductStore, http::ReqwestHttp, s3::S3ObjectStore,
+};
+use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::config::{self, ProcessEnv};
+use shopflow_core::functions::product_fetch::{Config, Deps};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    handler::init_tracing();
+    let env = ProcessEnv;
+    let config = Config::from_env(&env)?;
+    let bucket = config::required(&env, "LAKE_BUCKET")?;
+    let products_table = config::required(&env, "PRODUCTS_TABLE")?;
+    let sdk = aws::sdk_config().await;
+    let deps = Deps {
+        http: Arc::new(ReqwestHttp::new(config.timeout)?),
+        store: Arc::new(S3ObjectStore::new(
+            aws::s3_client(&sdk, aws::force_path_style_from_env()),
+            bucket,
+        )),
+        products: Arc::new(DynamoProductStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            products_table,
+        )),
+        contracts: Arc::new(ContractSet::defaults()?),
+        config,
+    };
+    let deps = &deps;
+    run(service_fn(move |event| handler::handle(event, deps)))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}

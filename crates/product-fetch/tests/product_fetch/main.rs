@@ -1,0 +1,176 @@
+//! product-fetch against a real moto server and a local product API that misbehaves on
+//! chosen pages: raw pages in S3, products in DynamoDB, and `batchItemFailures` naming exactly
+//! the records whose pages failed for good.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use lambda_runtime::{Context, LambdaEvent};
+use product_fetch::handler::handle;
+use serde_json::{Value, json};
+use shopflow_core::adapters::aws::dynamodb::DynamoProductStore;
+use shopflow_core::adapters::aws::http::ReqwestHttp;
+use shopflow_core::adapters::aws::s3::S3ObjectStore;
+use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::product_fetch::{Config, Deps};
+use shopflow_core::ports::FetchTask;
+use shopflow_testkit::{Behaviour, Moto, ProductApiStub};
+
+fn sample() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/product-fetch/kinesis-fetch-tasks.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A Kinesis event shaped like the sample, carrying `tasks`; sequence numbers `seq-{page}`.
+fn kinesis_event(tasks: &[FetchTask]) -> Value {
+    let sample = sample();
+    let template = sample["Records"][0].clone();
+    let records: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            let mut r = template.clone();
+            r["kinesis"]["data"] = json!(
+                base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(t).unwrap())
+            );
+            r["kinesis"]["partitionKey"] = json!(t.partition_key());
+            r["kinesis"]["sequenceNumber"] = json!(format!("seq-{}", t.page));
+            r
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn task(page: u32) -> FetchTask {
+    FetchTask {
+        run_id: "run-1".into(),
+        source: "dummyjson".into(),
+        page,
+        page_size: 30,
+        skip: (page - 1) * 30,
+    }
+}
+
+async fn deps(moto: &Moto, api: &ProductApiStub) -> Deps {
+    moto.create_bucket("lake").await;
+    moto.create_table("products", "product_id").await;
+    let env: BTreeMap<String, String> = BTreeMap::from([
+        (
+            "PRODUCT_SOURCES".to_string(),
+            format!("dummyjson={}", api.base_url()),
+        ),
+        ("HTTP_TIMEOUT_MS".to_string(), "700".to_string()),
+        ("MAX_ATTEMPTS".to_string(), "3".to_string()),
+        ("BASE_BACKOFF_MS".to_string(), "50".to_string()),
+        ("MAX_BACKOFF_MS".to_string(), "2000".to_string()),
+    ]);
+    let config = Config::from_env(&env).unwrap();
+    Deps {
+        http: Arc::new(ReqwestHttp::new(config.timeout).unwrap()),
+        store: Arc::new(S3ObjectStore::new(moto.s3(), "lake")),
+        products: Arc::new(DynamoProductStore::new(moto.dynamodb(), "products")),
+        contracts: Arc::new(ContractSet::defaults().unwrap()),
+        config,
+    }
+}
+
+async fn call(deps: &Deps, payload: Value) -> Value {
+    handle(LambdaEvent::new(payload, Context::default()), deps)
+        .await
+        .map_err(|e| e.0.message)
+        .unwrap()
+}
+
+fn failures(out: &Value) -> Vec<String> {
+    let mut v: Vec<String> = out["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn reports_exactly_the_pages_that_failed_for_good() {
+    let moto = Moto::start();
+    let api = ProductApiStub::start(150).await;
+    let deps = deps(&moto, &api).await;
+    api.fail(
+        30,
+        Behaviour::TooManyRequests {
+            times: 1,
+            retry_after_secs: 1,
+        },
+    );
+    api.fail(60, Behaviour::ServerError { times: usize::MAX });
+    api.fail(90, Behaviour::Slow(Duration::from_secs(3)));
+    api.fail(120, Behaviour::Malformed);
+    let tasks: Vec<FetchTask> = (1..=5).map(task).collect();
+    let out = call(&deps, kinesis_event(&tasks)).await;
+    assert_eq!(failures(&out), ["seq-3", "seq-4", "seq-5"], "{out}");
+    assert_eq!(api.requests(30), 2, "429 retried once after Retry-After");
+    assert_eq!(api.requests(60), 3, "500 retried up to MAX_ATTEMPTS");
+    assert_eq!(api.requests(120), 1, "malformed JSON is not retried");
+
+    let keys = moto.list_keys("lake", "landing/products/").await;
+    assert_eq!(
+        keys,
+        [
+            "landing/products/run=run-1/dummyjson-page-0001.json",
+            "landing/products/run=run-1/dummyjson-page-0002.json"
+        ]
+    );
+    let page: Value = serde_json::from_slice(&moto.get_object("lake", &keys[0]).await).unwrap();
+    assert_eq!(page["products"].as_array().unwrap().len(), 30);
+    assert_eq!(moto.scan_table("products").await.len(), 60);
+
+    // A retry of the same tasks overwrites the same keys and writes no unchanged product.
+    api.clear(60);
+    let out = call(&deps, kinesis_event(&tasks[..3])).await;
+    assert!(failures(&out).is_empty(), "{out}");
+    let pages = out["pages"].as_array().unwrap();
+    assert_eq!(pages[0]["unchanged"], 30);
+    assert_eq!(pages[2]["inserted"], 30);
+    assert_eq!(moto.list_keys("lake", "landing/products/").await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_price_change_updates_the_product_and_keeps_the_previous_price() {
+    let moto = Moto::start();
+    let api = ProductApiStub::start(30).await;
+    let deps = deps(&moto, &api).await;
+    let old_price = api.product(1)["price"].as_f64().unwrap();
+    call(&deps, kinesis_event(&[task(1)])).await;
+    api.set_price(1, 123.45);
+    let out = call(&deps, kinesis_event(&[task(1)])).await;
+    assert_eq!(out["pages"][0]["updated"], 1, "{out}");
+    assert_eq!(out["pages"][0]["unchanged"], 29);
+    let items = moto.scan_table("products").await;
+    let item = items
+        .iter()
+        .find(|i| i["product_id"].as_s().unwrap() == "1")
+        .unwrap();
+    assert_eq!(item["price_cents"].as_n().unwrap(), "12345");
+    assert_eq!(
+        item["previous_price_cents"].as_n().unwrap(),
+        &format!("{}", (old_price * 100.0).round() as i64)
+    );
+}
+
+#[test]
+fn the_sample_event_deserialises_and_carries_fetch_tasks() {
+    let event: aws_lambda_events::event::kinesis::KinesisEvent =
+        serde_json::from_value(sample()).unwrap();
+    assert_eq!(event.records.len(), 3);
+    for r in &event.records {
+        let t: FetchTask = serde_json::from_slice(&r.kinesis.data.0).unwrap();
+        assert_eq!(r.kinesis.partition_key, t.partition_key());
+    }
+}

@@ -1,0 +1,33 @@
+//! report-generator Lambda: `{date}` from the state machine → gold, the daily report, an SNS
+//! summary and data-quality alerts. Wiring only; the logic is
+//! `shopflow_core::functions::report_generator`.
+
+use report_generator::handler;
+
+use std::sync::Arc;
+
+use lambda_runtime::{run, service_fn};
+use shopflow_core::adapters::aws::{self, s3::S3ObjectStore, sns::SnsNotifier};
+use shopflow_core::functions::config::{self, ProcessEnv};
+use shopflow_core::functions::report_generator::{Config, Deps};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    handler::init_tracing();
+    let env = ProcessEnv;
+    let config = Config::from_env(&env)?;
+    let topic_arn = config::required(&env, "TOPIC_ARN")?;
+    let sdk = aws::sdk_config().await;
+    let deps = Deps {
+        store: Arc::new(S3ObjectStore::new(
+            aws::s3_client(&sdk, aws::force_path_style_from_env()),
+            config.bucket.clone(),
+        )),
+        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic_arn)),
+        config,
+    };
+    let deps = &deps;
+    run(service_fn(move |event| handler::handle(event, deps)))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}

@@ -1,0 +1,174 @@
+//! report-generator against a real moto server: report objects in S3, the summary delivered
+//! to an SQS queue subscribed to the SNS topic, and an alert when too many rows were rejected.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use lambda_runtime::{Context, LambdaEvent};
+use report_generator::handler::handle;
+use serde_json::Value;
+use shopflow_core::adapters::aws::s3::S3ObjectStore;
+use shopflow_core::adapters::aws::sns::SnsNotifier;
+use shopflow_core::adapters::local::LogMetrics;
+use shopflow_core::adapters::memory::MemoryLedger;
+use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::report_generator::{Config, Deps};
+use shopflow_core::generate::{self, GenerateConfig};
+use shopflow_core::ingest::{IngestOptions, Ingestor};
+use shopflow_testkit::Moto;
+
+fn sample(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/report-generator")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A lake in moto S3 with a generated day 2026-11-21 ingested (about 2% defective rows).
+async fn lake(moto: &Moto) -> S3ObjectStore {
+    moto.create_bucket("lake").await;
+    let store = S3ObjectStore::new(moto.s3(), "lake");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = GenerateConfig::new(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+    config.transactions = 1500;
+    config.customers = 300;
+    config.products = 100;
+    config.days = 30;
+    generate::generate(&config, dir.path()).unwrap();
+    let ingestor = Ingestor::new(
+        Arc::new(store.clone()),
+        Arc::new(MemoryLedger::new()),
+        Arc::new(LogMetrics),
+        Arc::new(ContractSet::defaults().unwrap()),
+        IngestOptions::default(),
+    );
+    for (ds, f) in [
+        ("customers", "customers.csv"),
+        ("products", "products.json"),
+        ("transactions", "transactions.csv"),
+    ] {
+        let key = format!("landing/{ds}/{f}");
+        moto.put_object("lake", &key, std::fs::read(dir.path().join(f)).unwrap())
+            .await;
+        ingestor.ingest_object(&key, "seed-run").await.unwrap();
+    }
+    store
+}
+
+#[tokio::test]
+async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
+    let moto = Moto::start();
+    let store = lake(&moto).await;
+    let (topic, queue) = moto
+        .create_topic_with_queue("reports", "reports-inbox")
+        .await;
+    let deps = |threshold: f64| Deps {
+        store: Arc::new(store.clone()),
+        notifier: Arc::new(SnsNotifier::new(moto.sns(), topic.clone())),
+        config: Config {
+            alert_rejected_pct: threshold,
+            bucket: "lake".into(),
+        },
+    };
+
+    // A tolerant threshold: the summary only.
+    let out = handle(
+        LambdaEvent::new(sample("step-functions-date.json"), Context::default()),
+        &deps(50.0),
+    )
+    .await
+    .map_err(|e| e.0.message)
+    .unwrap();
+    assert_eq!(out["date"], "2026-11-21");
+    assert!(out["kpis"]["transactions"].as_u64().unwrap() > 0, "{out}");
+    let report: Value = serde_json::from_slice(
+        &moto
+            .get_object("lake", "reports/daily/date=2026-11-21/report.json")
+            .await,
+    )
+    .unwrap();
+    assert_eq!(report["kpis"], out["kpis"]);
+    assert!(!moto.list_keys("lake", "gold/daily_sales/").await.is_empty());
+    let messages = moto.receive_all(&queue).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("ShopFlow daily report 2026-11-21"),
+        "{:?}",
+        messages[0]
+    );
+    assert!(
+        messages[0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("s3://lake/reports/daily/date=2026-11-21/report.json")
+    );
+
+    // A strict threshold: the day's ~2% rejected rows raise an alert naming the problem.
+    let out = handle(
+        LambdaEvent::new(sample("step-functions-date.json"), Context::default()),
+        &deps(0.5),
+    )
+    .await
+    .map_err(|e| e.0.message)
+    .unwrap();
+    assert_eq!(out["alerts"].as_array().unwrap().len(), 1, "{out}");
+    let messages = moto.receive_all(&queue).await;
+    let subjects: Vec<&str> = messages
+        .iter()
+        .map(|m| m["Subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    let alert = messages
+        .iter()
+        .find(|m| m["Subject"].as_str().unwrap().starts_with("ShopFlow ALERT"))
+        .unwrap();
+    assert!(
+        alert["Subject"]
+            .as_str()
+            .unwrap()
+            .contains("% of rows rejected"),
+        "{alert}"
+    );
+    let body = alert["Message"].as_str().unwrap();
+    assert!(
+        body.contains("quarantine/") && body.contains("transactions.quantity.positive"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn defaults_to_yesterday_and_refuses_bad_input() {
+    let moto = Moto::start();
+    moto.create_bucket("lake").await;
+    let (topic, _) = moto.create_topic_with_queue("reports", "inbox").await;
+    let deps = Deps {
+        store: Arc::new(S3ObjectStore::new(moto.s3(), "lake")),
+        notifier: Arc::new(SnsNotifier::new(moto.sns(), topic)),
+        config: Config {
+            alert_rejected_pct: 5.0,
+            bucket: "lake".into(),
+        },
+    };
+    let out = handle(
+        LambdaEvent::new(sample("step-functions-default.json"), Context::default()),
+        &deps,
+    )
+    .await
+    .map_err(|e| e.0.message)
+    .unwrap();
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    assert_eq!(out["date"], yesterday.as_str());
+    let err = handle(
+        LambdaEvent::new(serde_json::json!({"date": "yesterday"}), Context::default()),
+        &deps,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.0.error_type(), "ShopFlow.InvalidInput");
+}

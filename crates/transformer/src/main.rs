@@ -1,0 +1,50 @@
+//! transformer Lambda: S3 notifications on `landing/` (and direct `{bucket, key}` calls from
+//! the state machine) → bronze, silver, quarantine. Wiring only; the logic is
+//! `shopflow_core::functions::transformer` over the core data plane.
+
+use transformer::handler;
+
+use std::sync::Arc;
+
+use lambda_runtime::{run, service_fn};
+use shopflow_core::adapters::aws::{self, dynamodb::DynamoLedger, s3::S3ObjectStore};
+use shopflow_core::adapters::emf::EmfMetrics;
+use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::config::{self, ProcessEnv};
+use shopflow_core::functions::transformer::Deps;
+use shopflow_core::ingest::{IngestOptions, Ingestor};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    handler::init_tracing();
+    let env = ProcessEnv;
+    let bucket = config::required(&env, "LAKE_BUCKET")?;
+    let ledger_table = config::required(&env, "LEDGER_TABLE")?;
+    let namespace = config::parsed(&env, "METRICS_NAMESPACE", "ShopFlow".to_string())?;
+    let batch_rows = config::parsed(&env, "BATCH_ROWS", shopflow_core::read::DEFAULT_BATCH_ROWS)?;
+    let lease_minutes: i64 = config::parsed(&env, "LEASE_MINUTES", 15)?;
+    let sdk = aws::sdk_config().await;
+    let store = Arc::new(S3ObjectStore::new(
+        aws::s3_client(&sdk, aws::force_path_style_from_env()),
+        bucket.clone(),
+    ));
+    let ingestor = Ingestor::new(
+        store,
+        Arc::new(DynamoLedger::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            ledger_table,
+        )),
+        Arc::new(EmfMetrics::stdout(namespace)),
+        Arc::new(ContractSet::defaults()?),
+        IngestOptions {
+            batch_rows,
+            lease: chrono::Duration::minutes(lease_minutes),
+            work_dir: None,
+        },
+    );
+    let deps = Deps { ingestor, bucket };
+    let deps = &deps;
+    run(service_fn(move |event| handler::handle(event, deps)))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}

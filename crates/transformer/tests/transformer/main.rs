@@ -1,0 +1,241 @@
+//! transformer against a real moto server: landing objects → S3 event → bronze, silver and
+//! quarantine in S3 reconciling with the manifest; the same event again rewrites nothing; a
+//! concurrent duplicate is refused with a retryable error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use shopflow_core::adapters::aws::dynamodb::DynamoLedger;
+use shopflow_core::adapters::aws::s3::S3ObjectStore;
+use shopflow_core::adapters::local::LogMetrics;
+use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::transformer::Deps;
+use shopflow_core::generate::{self, GenerateConfig};
+use shopflow_core::ingest::{IngestOptions, Ingestor};
+use shopflow_core::layer;
+use shopflow_core::ports::{ClaimRequest, Ledger, ObjectStore};
+use shopflow_testkit::Moto;
+use transformer::handler::handle;
+
+fn sample(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/transformer")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// An S3 event shaped like the sample with one record per (encoded) key.
+fn s3_event(encoded_keys: &[&str]) -> Value {
+    let template = sample("s3-put.json")["Records"][0].clone();
+    let records: Vec<Value> = encoded_keys
+        .iter()
+        .map(|k| {
+            let mut r = template.clone();
+            r["s3"]["bucket"]["name"] = json!("lake");
+            r["s3"]["bucket"]["arn"] = json!("arn:aws:s3:::lake");
+            r["s3"]["object"]["key"] = json!(k);
+            r
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+async fn setup(moto: &Moto) -> (Deps, DynamoLedger, S3ObjectStore) {
+    moto.create_bucket("lake").await;
+    moto.create_table("ledger", "object_id").await;
+    let store = S3ObjectStore::new(moto.s3(), "lake");
+    let ledger = DynamoLedger::new(moto.dynamodb(), "ledger");
+    let ingestor = Ingestor::new(
+        Arc::new(store.clone()),
+        Arc::new(ledger.clone()),
+        Arc::new(LogMetrics),
+        Arc::new(ContractSet::defaults().unwrap()),
+        IngestOptions {
+            batch_rows: 2000,
+            ..IngestOptions::default()
+        },
+    );
+    (
+        Deps {
+            ingestor,
+            bucket: "lake".into(),
+        },
+        ledger,
+        store,
+    )
+}
+
+async fn call(
+    deps: &Deps,
+    payload: Value,
+    request_id: &str,
+) -> Result<Value, shopflow_core::functions::FunctionError> {
+    let mut ctx = Context::default();
+    ctx.request_id = request_id.to_string();
+    handle(LambdaEvent::new(payload, ctx), deps)
+        .await
+        .map_err(|e| e.0)
+}
+
+#[tokio::test]
+async fn landing_objects_become_bronze_silver_and_quarantine_exactly_once() {
+    let moto = Moto::start();
+    let (deps, _, store) = setup(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = GenerateConfig::new(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+    config.transactions = 1500;
+    config.customers = 300;
+    config.products = 100;
+    generate::generate(&config, dir.path()).unwrap();
+    let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+    // A key with a space and a plus, which S3 sends encoded.
+    moto.put_object(
+        "lake",
+        "landing/customers/customers export+final 2026.csv",
+        read("customers.csv"),
+    )
+    .await;
+    moto.put_object(
+        "lake",
+        "landing/products/products.json",
+        read("products.json"),
+    )
+    .await;
+    moto.put_object(
+        "lake",
+        "landing/transactions/transactions.csv",
+        read("transactions.csv"),
+    )
+    .await;
+
+    let event = s3_event(&[
+        "landing/customers/customers+export%2Bfinal+2026.csv",
+        "landing/products/products.json",
+        "landing/transactions/transactions.csv",
+    ]);
+    let out = call(&deps, event.clone(), "req-1").await.unwrap();
+    let objects = out["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 3, "{out}");
+    for o in objects {
+        assert_eq!(o["status"], "processed", "{o}");
+        let n = |k: &str| o[k].as_u64().unwrap();
+        assert_eq!(
+            n("rows_in"),
+            n("rows_silver") + n("rows_quarantined") + n("duplicates_removed"),
+            "{o}"
+        );
+        // The manifest in S3 says the same, and silver holds exactly its rows.
+        let manifest: Value = serde_json::from_slice(
+            &moto
+                .get_object("lake", o["manifest_key"].as_str().unwrap())
+                .await,
+        )
+        .unwrap();
+        assert_eq!(manifest["rows_silver"], o["rows_silver"]);
+        let mut silver_rows = 0u64;
+        for key in manifest["outputs"]["silver"].as_array().unwrap() {
+            let bytes = store.get(key.as_str().unwrap()).await.unwrap();
+            silver_rows += layer::decode_parquet(bytes)
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows() as u64)
+                .sum::<u64>();
+        }
+        assert_eq!(silver_rows, n("rows_silver"));
+    }
+    assert_eq!(
+        objects[0]["key"],
+        "landing/customers/customers export+final 2026.csv"
+    );
+    for layer_prefix in [
+        "bronze/transactions/",
+        "silver/transactions/",
+        "quarantine/transactions/",
+        "manifests/",
+    ] {
+        assert!(
+            !moto.list_keys("lake", layer_prefix).await.is_empty(),
+            "{layer_prefix}"
+        );
+    }
+
+    // The same event again: everything skipped, nothing rewritten.
+    let before = store.list("").await.unwrap();
+    let again = call(&deps, event, "req-2").await.unwrap();
+    assert!(
+        again["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "skipped"),
+        "{again}"
+    );
+    let after = store.list("").await.unwrap();
+    assert_eq!(before, after, "no object was written again");
+}
+
+#[tokio::test]
+async fn a_concurrent_duplicate_is_refused_as_retryable_and_test_events_are_ignored() {
+    let moto = Moto::start();
+    let (deps, ledger, store) = setup(&moto).await;
+    let key = "landing/transactions/transactions_2026-11-21.csv";
+    moto.put_object("lake", key, b"transaction_id,customer_id,product_id,quantity,transaction_date\nT1,C1,P1,1,2026-11-21 10:00:00\n".to_vec()).await;
+    let etag = store.head(key).await.unwrap().unwrap().etag.unwrap();
+    // Another invocation holds a live claim.
+    ledger
+        .claim(&ClaimRequest {
+            object_id: layer::object_id(key, &etag),
+            key: key.into(),
+            etag,
+            run_id: "other-invocation".into(),
+            now: chrono::Utc::now(),
+            lease: chrono::Duration::minutes(15),
+            force: false,
+        })
+        .await
+        .unwrap();
+    // The state machine's direct call, aimed at this test's bucket.
+    let mut direct = sample("direct-invocation.json");
+    direct["bucket"] = json!("lake");
+    let err = call(&deps, direct, "req-3").await.unwrap_err();
+    assert_eq!(err.error_type(), "ShopFlow.Retryable", "{}", err.message);
+    assert!(err.message.contains("other-invocation"), "{}", err.message);
+    assert!(moto.list_keys("lake", "silver/").await.is_empty());
+
+    let out = call(&deps, sample("s3-test-event.json"), "req-4")
+        .await
+        .unwrap();
+    assert!(out["objects"].as_array().unwrap().is_empty());
+
+    let wrong_bucket = json!({ "bucket": "someone-elses", "key": key });
+    let err = call(&deps, wrong_bucket, "req-5").await.unwrap_err();
+    assert_eq!(err.error_type(), "ShopFlow.InvalidInput");
+}
+
+#[test]
+fn every_sample_event_is_understood() {
+    use shopflow_core::functions::transformer::objects_of;
+    let multi = objects_of(&sample("s3-put-multiple.json")).unwrap();
+    assert_eq!(multi.len(), 3);
+    assert!(
+        multi
+            .iter()
+            .any(|(_, k)| k == "landing/customers/customers export+final 2026.csv"),
+        "{multi:?}"
+    );
+    assert_eq!(objects_of(&sample("s3-put.json")).unwrap().len(), 1);
+    assert!(
+        objects_of(&sample("s3-test-event.json"))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        objects_of(&sample("direct-invocation.json")).unwrap()[0].1,
+        "landing/transactions/transactions_2026-11-21.csv"
+    );
+}
