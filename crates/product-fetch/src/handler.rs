@@ -1,45 +1,14 @@
 //! The Lambda handler: a plain async function over injected ports, callable from tests.
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use shopflow_core::functions::{FunctionError, product_fetch};
-
-/// JSON logs on standard error, level from `RUST_LOG` (default info).
-pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .without_time()
-        .init();
-}
-
-/// A function error as the runtime reports it: the stable error type and the message.
-#[derive(Debug)]
-pub struct HandlerError(pub FunctionError);
-
-impl From<HandlerError> for Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        Diagnostic {
-            error_type: e.0.error_type().to_string(),
-            error_message: e.0.message.clone(),
-        }
-    }
-}
+use shopflow_core::functions::product_fetch;
+pub use shopflow_lambda::{HandlerError, init_tracing};
 
 /// Handles one invocation.
 pub async fn handle(
     event: LambdaEvent<Value>,
     deps: &product_fetch::Deps,
 ) -> Result<Value, HandlerError> {
-    product_fetch::handle(event.payload, deps)
-        .await
-        .map_err(|e| {
-            tracing::error!(error_type = e.error_type(), error = %e.message, "invocation failed");
-            HandlerError(e)
-        })
+    Ok(product_fetch::handle(event.payload, deps).await?)
 }

@@ -1,0 +1,54 @@
+//! What every ShopFlow Lambda binary shares: JSON logs through `tracing`, and
+//! [`HandlerError`], which reports a [`FunctionError`] to the runtime with its stable error type
+//! (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`, `ShopFlow.Internal`) so a state machine's
+//! `Retry` and `Catch` can match on it.
+
+use lambda_runtime::Diagnostic;
+use shopflow_core::functions::FunctionError;
+
+/// JSON logs on standard error, level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+/// A function error as the runtime reports it.
+#[derive(Debug)]
+pub struct HandlerError(pub FunctionError);
+
+impl From<FunctionError> for HandlerError {
+    fn from(e: FunctionError) -> Self {
+        tracing::error!(error_type = e.error_type(), error = %e.message, "invocation failed");
+        Self(e)
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        Diagnostic {
+            error_type: e.0.error_type().to_string(),
+            error_message: e.0.message.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopflow_core::functions::ErrorKind;
+
+    #[test]
+    fn reports_the_stable_error_type() {
+        let d: Diagnostic = HandlerError(FunctionError::new(ErrorKind::Retryable, "busy")).into();
+        assert_eq!(d.error_type, "ShopFlow.Retryable");
+        assert_eq!(d.error_message, "busy");
+    }
+}
