@@ -14,6 +14,16 @@ use crate::ports::{FetchTask, QueueError, TaskQueue};
 /// Records per `PutRecords` call (the API's limit).
 pub const BATCH: usize = 500;
 
+/// The entries whose result carries an error, in order (`PutRecords` answers one result per
+/// entry, in the order sent). A missing result counts as refused.
+pub fn refused<T: Clone>(sent: &[T], results: &[Option<String>]) -> Vec<T> {
+    sent.iter()
+        .enumerate()
+        .filter(|(i, _)| results.get(*i).is_none_or(Option::is_some))
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
 /// Publishes fetch tasks to one stream.
 #[derive(Debug, Clone)]
 pub struct KinesisTaskQueue {
@@ -91,14 +101,18 @@ impl TaskQueue for KinesisTaskQueue {
                     break;
                 }
                 // Keep only the refused entries, in order.
-                let mut retry = Vec::new();
-                for (entry, result) in pending.iter().zip(out.records()) {
-                    if let Some(code) = result.error_code() {
-                        last_error =
-                            format!("{code}: {}", result.error_message().unwrap_or_default());
-                        retry.push(entry.clone());
-                    }
+                let results: Vec<Option<String>> = out
+                    .records()
+                    .iter()
+                    .map(|r| {
+                        r.error_code()
+                            .map(|c| format!("{c}: {}", r.error_message().unwrap_or_default()))
+                    })
+                    .collect();
+                if let Some(e) = results.iter().flatten().last() {
+                    last_error.clone_from(e);
                 }
+                let retry = refused(&pending, &results);
                 tracing::warn!(
                     refused = retry.len(),
                     attempt,
@@ -109,5 +123,28 @@ impl TaskQueue for KinesisTaskQueue {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_only_the_refused_entries_in_order() {
+        let sent = ["a", "b", "c", "d"];
+        let results = [
+            None,
+            Some("ProvisionedThroughputExceededException: slow down".to_string()),
+            None,
+            Some("InternalFailure: oops".to_string()),
+        ];
+        assert_eq!(refused(&sent, &results), ["b", "d"]);
+        assert!(refused(&sent, &[None, None, None, None]).is_empty());
+        assert_eq!(
+            refused(&sent, &[None, None]),
+            ["c", "d"],
+            "missing results are retried"
+        );
     }
 }
