@@ -125,7 +125,7 @@ pub fn quality_alert(
     Some(Notification {
         subject,
         body: format!(
-            "What failed: {rej} of {rows} rows ingested on {day} were rejected; {files} file(s) were quarantined whole.\n\nBy rule:\n{rules}\n\nWhere the bad data went: s3://{bucket}/quarantine/<dataset>/ingest_date={day}/ (rows: <object_id>.parquet; whole files: files/<object_id>/ with reason.json).\nManifests: s3://{bucket}/manifests/<dataset>/ingest_date={day}/\n\nHow to replay once the source or the contract is fixed: invoke the transformer with {{\"bucket\": \"{bucket}\", \"key\": \"landing/<dataset>/<file>\"}} after forgetting its ledger entry (see docs/runbook.md).\n",
+            "What failed: {rej} of {rows} rows ingested on {day} were rejected; {files} file(s) were quarantined whole.\n\nBy rule:\n{rules}\n\nWhere the bad data went: s3://{bucket}/quarantine/<dataset>/ingest_date={day}/ (rows: <object_id>.parquet; whole files: files/<object_id>/ with reason.json).\nManifests: s3://{bucket}/manifests/<dataset>/ingest_date={day}/\n\nHow to replay once the source or the contract is fixed: invoke the transformer with {{\"bucket\": \"{bucket}\", \"key\": \"landing/<dataset>/<file>\", \"replay\": true}} (see docs/runbook.md).\n",
             rej = dq.rows_rejected,
             rows = dq.rows_in,
             files = dq.files_quarantined,

@@ -1,6 +1,7 @@
 //! transformer: S3 `ObjectCreated` notifications for `landing/` (keys URL-decoded, the
 //! `s3:TestEvent` ignored, several records per event) and direct invocations
-//! `{"bucket", "key"}` from the state machine → the core data plane through the
+//! `{"bucket", "key"}` from the state machine (add `"replay": true` to process an object again
+//! although the ledger says it is done, as an operator's replay) → the core data plane through the
 //! [`Ingestor`](crate::ingest::Ingestor) (ledger claim, bronze, silver, quarantine, manifest).
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,9 @@ pub struct DirectRequest {
     pub bucket: String,
     /// Object key (not URL-encoded).
     pub key: String,
+    /// Process again even if the ledger says the object is done (keeps its first ingest date).
+    #[serde(default)]
+    pub replay: bool,
 }
 
 /// One object's result.
@@ -75,6 +79,14 @@ fn result_of(outcome: IngestOutcome) -> ObjectResult {
 
 /// The `(bucket, key)` pairs an event asks for; empty for the S3 test event.
 pub fn objects_of(event: &Value) -> Result<Vec<(String, String)>, FunctionError> {
+    Ok(requests_of(event)?
+        .into_iter()
+        .map(|r| (r.bucket, r.key))
+        .collect())
+}
+
+/// The objects an event asks for, with the replay flag of a direct invocation.
+pub fn requests_of(event: &Value) -> Result<Vec<DirectRequest>, FunctionError> {
     if event.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(Vec::new());
     }
@@ -98,7 +110,11 @@ pub fn objects_of(event: &Value) -> Result<Vec<(String, String)>, FunctionError>
             let key = r.s3.object.key.ok_or_else(|| {
                 FunctionError::new(ErrorKind::InvalidInput, "S3 record without an object key")
             })?;
-            out.push((bucket, decode_s3_key(&key)?));
+            out.push(DirectRequest {
+                bucket,
+                key: decode_s3_key(&key)?,
+                replay: false,
+            });
         }
         return Ok(out);
     }
@@ -108,12 +124,12 @@ pub fn objects_of(event: &Value) -> Result<Vec<(String, String)>, FunctionError>
             format!("expected an S3 notification or {{\"bucket\", \"key\"}}: {e}"),
         )
     })?;
-    Ok(vec![(direct.bucket, direct.key)])
+    Ok(vec![direct])
 }
 
 /// Handles the event; every object is attempted, then the first error (if any) is returned.
 pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, FunctionError> {
-    let objects = objects_of(&event)?;
+    let objects = requests_of(&event)?;
     if objects.is_empty() {
         return Ok(
             json!({ "objects": [], "note": "nothing to do (test event or no ObjectCreated record)" }),
@@ -121,7 +137,12 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
     }
     let mut results = Vec::new();
     let mut first_error: Option<FunctionError> = None;
-    for (bucket, key) in objects {
+    for DirectRequest {
+        bucket,
+        key,
+        replay,
+    } in objects
+    {
         if bucket != deps.bucket {
             let e = FunctionError::new(
                 ErrorKind::InvalidInput,
@@ -137,7 +158,12 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
             tracing::info!(key, "not under landing/; ignored");
             continue;
         }
-        match deps.ingestor.ingest_object(&key, run_id).await {
+        let outcome = if replay {
+            deps.ingestor.replay_object(&key, run_id).await
+        } else {
+            deps.ingestor.ingest_object(&key, run_id).await
+        };
+        match outcome {
             Ok(outcome) => results.push(result_of(outcome)),
             Err(e) => {
                 tracing::error!(key, error = %crate::transform::error_chain(&e), "ingestion failed");

@@ -177,6 +177,21 @@ async fn landing_objects_become_bronze_silver_and_quarantine_exactly_once() {
     );
     let after = store.list("").await.unwrap();
     assert_eq!(before, after, "no object was written again");
+
+    // An operator's replay of one object rewrites its keys (and only its keys).
+    let replay =
+        json!({ "bucket": "lake", "key": "landing/transactions/transactions.csv", "replay": true });
+    let out = call(&deps, replay, "req-replay").await.unwrap();
+    assert_eq!(out["objects"][0]["status"], "processed", "{out}");
+    let keys_after_replay: Vec<String> = store
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let keys_before: Vec<String> = before.iter().map(|o| o.key.clone()).collect();
+    assert_eq!(keys_after_replay, keys_before, "a replay adds no object");
 }
 
 #[tokio::test]
