@@ -178,12 +178,7 @@ fn parse_body(text: &str) -> Result<IngestionRequest, Rejection> {
             .split('`')
             .nth(1)
             .filter(|_| msg.starts_with("unknown field") || msg.contains("invalid type"))
-            .map(str::to_string);
-        let field = match (field, e.classify()) {
-            (Some(f), _) => f,
-            (None, serde_json::error::Category::Data) => "body".to_string(),
-            (None, _) => "body".to_string(),
-        };
+            .map_or_else(|| "body".to_string(), str::to_string);
         Rejection {
             status: 400,
             error: format!("invalid request body: {msg}"),
@@ -299,7 +294,7 @@ async fn handle_http(event: Value, deps: &Deps) -> Result<Value, FunctionError> 
             &[],
         ));
     }
-    if request.request_context.http.method != http_method_post() {
+    if request.request_context.http.method != aws_lambda_events::http::Method::POST {
         return Ok(http(
             405,
             json!({ "error": format!("{} is not allowed on /ingestions; use POST", request.request_context.http.method) }),
@@ -362,10 +357,6 @@ async fn handle_http(event: Value, deps: &Deps) -> Result<Value, FunctionError> 
         }
         Err(e) => Err(e),
     }
-}
-
-fn http_method_post() -> aws_lambda_events::http::Method {
-    aws_lambda_events::http::Method::POST
 }
 
 #[cfg(test)]
