@@ -10,13 +10,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::is_retryable;
+use super::classify;
 use crate::ports::{
     Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, LedgerState, ProductRecord,
     ProductStore, ProductStoreError, RegistryError, RunRecord, RunRegistry, UpsertOutcome,
 };
 
 type Item = HashMap<String, AttributeValue>;
+type SdkErr<E> = aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>;
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -122,10 +123,7 @@ impl DynamoLedger {
         }
     }
 
-    fn backend<E>(
-        operation: &'static str,
-        e: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-    ) -> LedgerError
+    fn backend<E>(operation: &'static str, e: SdkErr<E>) -> LedgerError
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata
             + std::error::Error
@@ -133,10 +131,11 @@ impl DynamoLedger {
             + Sync
             + 'static,
     {
+        let (retryable, source) = classify(e);
         LedgerError::Backend {
             operation,
-            retryable: is_retryable(&e),
-            source: Box::new(e),
+            retryable,
+            source,
         }
     }
 
@@ -336,10 +335,7 @@ impl DynamoProductStore {
         }
     }
 
-    fn backend<E>(
-        operation: &'static str,
-        e: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-    ) -> ProductStoreError
+    fn backend<E>(operation: &'static str, e: SdkErr<E>) -> ProductStoreError
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata
             + std::error::Error
@@ -347,10 +343,11 @@ impl DynamoProductStore {
             + Sync
             + 'static,
     {
+        let (retryable, source) = classify(e);
         ProductStoreError::Backend {
             operation,
-            retryable: is_retryable(&e),
-            source: Box::new(e),
+            retryable,
+            source,
         }
     }
 }
@@ -461,10 +458,7 @@ impl DynamoRunRegistry {
         }
     }
 
-    fn backend<E>(
-        operation: &'static str,
-        e: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-    ) -> RegistryError
+    fn backend<E>(operation: &'static str, e: SdkErr<E>) -> RegistryError
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata
             + std::error::Error
@@ -472,10 +466,11 @@ impl DynamoRunRegistry {
             + Sync
             + 'static,
     {
+        let (retryable, source) = classify(e);
         RegistryError::Backend {
             operation,
-            retryable: is_retryable(&e),
-            source: Box::new(e),
+            retryable,
+            source,
         }
     }
 }

@@ -65,6 +65,15 @@ pub fn is_retryable<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> b
     }
 }
 
+/// An SDK error as the two things every port's `Backend` error variant keeps: whether a retry
+/// may pass, and the error itself as its source.
+pub fn classify<E>(e: SdkError<E, HttpResponse>) -> (bool, Box<dyn std::error::Error + Send + Sync>)
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    (is_retryable(&e), Box::new(e))
+}
+
 /// The HTTP status of a service error, if the error is one.
 pub fn service_status<E>(e: &SdkError<E, HttpResponse>) -> Option<u16> {
     match e {

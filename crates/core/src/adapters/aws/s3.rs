@@ -68,6 +68,28 @@ impl S3ObjectStore {
         &self.bucket
     }
 
+    /// `GetObject`, with a missing key as [`StoreError::NotFound`].
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
+        self.client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    StoreError::NotFound {
+                        key: key.to_string(),
+                    }
+                } else {
+                    backend("GetObject", key, e)
+                }
+            })
+    }
+
     async fn multipart(&self, key: &str, src: &Path, size: u64) -> Result<ObjectMeta, StoreError> {
         let created = self
             .client
@@ -167,22 +189,7 @@ impl S3ObjectStore {
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    StoreError::NotFound {
-                        key: key.to_string(),
-                    }
-                } else {
-                    backend("GetObject", key, e)
-                }
-            })?;
+        let out = self.get_object(key).await?;
         let bytes = out.body.collect().await.map_err(|e| StoreError::Backend {
             operation: "GetObject(body)",
             key: key.to_string(),
@@ -193,22 +200,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn download(&self, key: &str, dest: &Path) -> Result<ObjectMeta, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    StoreError::NotFound {
-                        key: key.to_string(),
-                    }
-                } else {
-                    backend("GetObject", key, e)
-                }
-            })?;
+        let out = self.get_object(key).await?;
         let meta = ObjectMeta {
             key: key.to_string(),
             size: out
