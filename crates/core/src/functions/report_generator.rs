@@ -1,7 +1,8 @@
 //! report-generator: `{"date": "YYYY-MM-DD"}` (default: yesterday, UTC) from the state
 //! machine → gold and the daily report for that date (reusing [`crate::report`]) → a summary on
 //! the notifier (SNS), and an alert whose subject names the problem when the day's rejected
-//! share of rows is above the configured threshold.
+//! share of rows is above the configured threshold or a KPI moved abnormally against its
+//! trailing 7-day average.
 
 use std::sync::Arc;
 
@@ -11,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::config::{self, ConfigError, Env};
 use super::{ErrorKind, FunctionError};
+use crate::gold::GoldOptions;
 use crate::ports::{Notification, Notifier, NotifyError, ObjectStore};
-use crate::report::{self, DailyReport, ReportError};
+use crate::report::{self, DailyReport, ReportOptions};
 
 /// Settings read at cold start.
 #[derive(Debug, Clone)]
@@ -21,14 +23,23 @@ pub struct Config {
     pub alert_rejected_pct: f64,
     /// Lake bucket (for the S3 paths in messages).
     pub bucket: String,
+    /// Gold rebuild and anomaly settings.
+    pub report: ReportOptions,
 }
 
 impl Config {
-    /// Reads `LAKE_BUCKET` and `ALERT_REJECTED_PCT` (default 5).
+    /// Reads `LAKE_BUCKET`, `ALERT_REJECTED_PCT` (default 5), `ANOMALY_THRESHOLD_PCT`
+    /// (default 50) and `LOOKBACK_DAYS` (default 3).
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             bucket: config::required(env, "LAKE_BUCKET")?,
             alert_rejected_pct: config::parsed(env, "ALERT_REJECTED_PCT", 5.0)?,
+            report: ReportOptions {
+                gold: GoldOptions {
+                    lookback_days: config::parsed(env, "LOOKBACK_DAYS", 3)?,
+                },
+                anomaly_threshold_pct: config::parsed(env, "ANOMALY_THRESHOLD_PCT", 50.0)?,
+            },
         })
     }
 }
@@ -74,8 +85,9 @@ pub fn summary(report: &DailyReport, bucket: &str, report_key: &str) -> Notifica
             report.date, k.revenue, k.transactions
         ),
         body: format!(
-            "Daily report for {date}\n\nRevenue: {rev:.2}\nTransactions: {tx}\nAverage order value: {aov:.2}\nUnique customers: {cust}\nTop products: {top}\n\nData quality (ingested {ingest}): {acc} rows accepted, {rej} rejected ({pct:.2}%), {files} files quarantined.\n\nReport: s3://{bucket}/{report_key}\n",
+            "Daily report for {date}\n{flags}\nRevenue: {rev:.2}\nTransactions: {tx}\nAverage order value: {aov:.2}\nUnique customers: {cust}\nTop products: {top}\n\nData quality (ingested {ingest}): {acc} rows accepted, {rej} rejected ({pct:.2}%), {files} files quarantined.\n\nReport: s3://{bucket}/{report_key}\n",
             date = report.date,
+            flags = anomaly_lines(report),
             rev = k.revenue,
             tx = k.transactions,
             aov = k.average_order_value,
@@ -92,6 +104,49 @@ pub fn summary(report: &DailyReport, bucket: &str, report_key: &str) -> Notifica
         ),
         kind: "summary".into(),
     }
+}
+
+/// One line per anomaly flag (empty when there is none), for the summary and the alert.
+fn anomaly_lines(report: &DailyReport) -> String {
+    report
+        .anomalies
+        .iter()
+        .map(|a| {
+            format!(
+                "ANOMALY: {} is {:.2}, {:+.1}% against its trailing 7-day average of {:.2} (threshold {:.0}%)\n",
+                a.kpi, a.value, a.change_pct, a.trailing_average, a.threshold_pct
+            )
+        })
+        .collect()
+}
+
+/// The anomaly alert for a report: one message naming every KPI that moved abnormally.
+pub fn anomaly_alert(report: &DailyReport, bucket: &str, report_key: &str) -> Option<Notification> {
+    let first = report.anomalies.first()?;
+    let subject = if report.anomalies.len() == 1 {
+        format!(
+            "ShopFlow ALERT {}: {} {:+.1}% against its 7-day average",
+            report.date, first.kpi, first.change_pct
+        )
+    } else {
+        format!(
+            "ShopFlow ALERT {}: {} KPIs moved abnormally ({} {:+.1}%, …)",
+            report.date,
+            report.anomalies.len(),
+            first.kpi,
+            first.change_pct
+        )
+    };
+    Some(Notification {
+        subject,
+        body: format!(
+            "KPIs of {date} that moved more than the threshold against their trailing 7-day average:\n\n{lines}\nWhat to check: the day's data quality (s3://{bucket}/manifests/<dataset>/ingest_date={date}/), whether all landing files arrived, and the dashboard: s3://{bucket}/{html}\n",
+            date = report.date,
+            lines = anomaly_lines(report),
+            html = report_key.replace("report.json", "report.html"),
+        ),
+        kind: "alert".into(),
+    })
 }
 
 /// The data-quality alert for a report, if its rejected share is above `threshold_pct`.
@@ -145,15 +200,13 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
     let date = request
         .date
         .unwrap_or_else(|| Utc::now().date_naive() - Duration::days(1));
-    let out = report::build_daily(deps.store.as_ref(), Some(date))
+    let out = report::build_daily(deps.store.as_ref(), Some(date), &deps.config.report)
         .await
         .map_err(|e| {
-            let kind = match &e {
-                ReportError::Store(s) if s.is_retryable() => ErrorKind::Retryable,
-                ReportError::Gold(crate::gold::GoldError::Store(s)) if s.is_retryable() => {
-                    ErrorKind::Retryable
-                }
-                _ => ErrorKind::Internal,
+            let kind = if e.is_retryable() {
+                ErrorKind::Retryable
+            } else {
+                ErrorKind::Internal
             };
             FunctionError::wrap(kind, e)
         })?;
@@ -187,9 +240,15 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
         deps.notifier.publish(&alert).await.map_err(publish_err)?;
         alerts.push(alert.subject);
     }
+    if let Some(alert) = anomaly_alert(&out.report, &deps.config.bucket, &out.report_key) {
+        deps.notifier.publish(&alert).await.map_err(publish_err)?;
+        alerts.push(alert.subject);
+    }
     Ok(json!({
         "date": date,
         "report_key": out.report_key,
+        "html_key": out.html_key,
+        "anomalies": out.report.anomalies.len(),
         "kpis": out.report.kpis,
         "rejected_pct": out.report.data_quality.rejected_pct,
         "alerts": alerts,

@@ -3,18 +3,35 @@
 //! `{"bucket", "key"}` from the state machine (add `"replay": true` to process an object again
 //! although the ledger says it is done, as an operator's replay) → the core data plane through the
 //! [`Ingestor`](crate::ingest::Ingestor) (ledger claim, bronze, silver, quarantine, manifest).
+//!
+//! The daily state machine also asks it, for a date (absent or `null`: yesterday, UTC):
+//!
+//! - `{"list_pending": {"date"}}` → `{"date", "keys", "count", "landed", "ignored"}`: the
+//!   day's landing objects that are not processed yet ([`steps::list_pending`]);
+//! - `{"summarize": {"date"}}` → `{"date", "files", "files_processed", "files_pending",
+//!   "files_quarantined", "rows_in", "rows_silver", "rows_rejected", "duplicates_removed",
+//!   "rejected_pct"}`: the day's counts from the manifests ([`steps::summarize`]).
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ErrorKind, FunctionError, decode_s3_key};
-use crate::ingest::{IngestOutcome, Ingestor};
+use crate::ingest::Ingestor;
+use crate::ports::ObjectStore;
+use crate::workflow::steps::{self, DayRequest, StepError};
+
+pub use crate::workflow::steps::ObjectResult;
 
 /// What the handler needs.
 #[derive(Debug, Clone)]
 pub struct Deps {
     /// The ingestor over S3 and the DynamoDB ledger.
     pub ingestor: Ingestor,
+    /// The lake (the store the ingestor writes to), for the state machine's listing and summary.
+    pub store: Arc<dyn ObjectStore>,
     /// The lake bucket the store is bound to.
     pub bucket: String,
 }
@@ -30,51 +47,6 @@ pub struct DirectRequest {
     /// Process again even if the ledger says the object is done (keeps its first ingest date).
     #[serde(default)]
     pub replay: bool,
-}
-
-/// One object's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct ObjectResult {
-    /// The key.
-    pub key: String,
-    /// `processed`, `file_quarantined` or `skipped`.
-    pub status: String,
-    /// Rows read.
-    pub rows_in: u64,
-    /// Rows to silver.
-    pub rows_silver: u64,
-    /// Rows quarantined.
-    pub rows_quarantined: u64,
-    /// Duplicates removed.
-    pub duplicates_removed: u64,
-    /// The manifest.
-    pub manifest_key: String,
-}
-
-fn result_of(outcome: IngestOutcome) -> ObjectResult {
-    match outcome {
-        IngestOutcome::Processed(m) => ObjectResult {
-            status: match m.status {
-                crate::ingest::ManifestStatus::Processed => "processed".into(),
-                crate::ingest::ManifestStatus::FileQuarantined => "file_quarantined".into(),
-            },
-            manifest_key: crate::layer::keys::manifest(&m.dataset, m.ingest_date, &m.object_id),
-            key: m.source_key,
-            rows_in: m.rows_in,
-            rows_silver: m.rows_silver,
-            rows_quarantined: m.rows_quarantined,
-            duplicates_removed: m.duplicates_removed,
-        },
-        IngestOutcome::Skipped { key, manifest_key } => ObjectResult {
-            key,
-            status: "skipped".into(),
-            rows_in: 0,
-            rows_silver: 0,
-            rows_quarantined: 0,
-            duplicates_removed: 0,
-            manifest_key,
-        },
-    }
 }
 
 /// The `(bucket, key)` pairs an event asks for; empty for the S3 test event.
@@ -127,8 +99,75 @@ pub fn requests_of(event: &Value) -> Result<Vec<DirectRequest>, FunctionError> {
     Ok(vec![direct])
 }
 
+/// A request of the daily state machine other than transforming an object.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum DayCall {
+    /// The day's landing objects that are not processed yet.
+    ListPending(DayRequest),
+    /// The day's counts from the manifests.
+    Summarize(DayRequest),
+}
+
+impl DayCall {
+    /// The call an event asks for, if it is one: an object with the single key `list_pending`
+    /// or `summarize`.
+    pub fn of(event: &Value) -> Result<Option<Self>, FunctionError> {
+        let is_call = event.as_object().is_some_and(|o| {
+            o.len() == 1 && (o.contains_key("list_pending") || o.contains_key("summarize"))
+        });
+        if !is_call {
+            return Ok(None);
+        }
+        serde_json::from_value(event.clone())
+            .map(Some)
+            .map_err(|e| {
+                FunctionError::new(
+                    ErrorKind::InvalidInput,
+                    format!("expected {{\"list_pending\" | \"summarize\": {{\"date\": \"YYYY-MM-DD\" | null}}}}: {e}"),
+                )
+            })
+    }
+}
+
+fn step_error(e: StepError) -> FunctionError {
+    let kind = match e.error_type() {
+        steps::RETRYABLE => ErrorKind::Retryable,
+        steps::INVALID_INPUT => ErrorKind::InvalidInput,
+        _ => ErrorKind::Internal,
+    };
+    FunctionError::wrap(kind, e)
+}
+
+async fn day_call(call: DayCall, deps: &Deps) -> Result<Value, FunctionError> {
+    let contracts = deps.ingestor.contracts();
+    let store = deps.store.as_ref();
+    let encode = |v: Result<Value, serde_json::Error>| {
+        v.map_err(|e| FunctionError::wrap(ErrorKind::Internal, e))
+    };
+    match call {
+        DayCall::ListPending(r) => {
+            let date = r.date_or_yesterday(Utc::now());
+            let list = steps::list_pending(store, contracts, date)
+                .await
+                .map_err(step_error)?;
+            encode(serde_json::to_value(list))
+        }
+        DayCall::Summarize(r) => {
+            let date = r.date_or_yesterday(Utc::now());
+            let summary = steps::summarize(store, contracts, date)
+                .await
+                .map_err(step_error)?;
+            encode(serde_json::to_value(summary))
+        }
+    }
+}
+
 /// Handles the event; every object is attempted, then the first error (if any) is returned.
 pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, FunctionError> {
+    if let Some(call) = DayCall::of(&event)? {
+        return day_call(call, deps).await;
+    }
     let objects = requests_of(&event)?;
     if objects.is_empty() {
         return Ok(
@@ -164,7 +203,7 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
             deps.ingestor.ingest_object(&key, run_id).await
         };
         match outcome {
-            Ok(outcome) => results.push(result_of(outcome)),
+            Ok(outcome) => results.push(steps::object_result(outcome)),
             Err(e) => {
                 tracing::error!(key, error = %crate::transform::error_chain(&e), "ingestion failed");
                 first_error.get_or_insert(FunctionError::from(e));

@@ -1,17 +1,31 @@
 //! Synthetic, deterministic e-commerce data with deliberately injected defects.
 //!
-//! [`generate`] writes four input files into a directory, in the shapes the pipeline's contracts
-//! accept:
+//! [`generate`] writes input files for the four datasets into a directory, in the shapes the
+//! pipeline's contracts accept:
 //!
-//! - `customers.csv` — customer profiles (`customer_id,name,email,phone,country,city,signup_date`);
+//! - `customers.csv` — customer profiles
+//!   (`customer_id,name,email,phone,country,city,signup_date,updated_at`);
+//! - `customers_updates.csv` — the same columns for the customers who moved during the window:
+//!   a new `country` and `city`, and `updated_at` when they moved (see
+//!   [`GenerateConfig::customer_moves`]);
 //! - `products.json` — one DummyJSON-style page `{"products":[…],"total":N,"skip":0,"limit":N}`;
+//!   each product carries `meta.updatedAt`;
+//! - `products_updates.json` — a page of the same shape with the repriced products only: full
+//!   records, the new `price`, and `meta.updatedAt` within the window's last 14 days (see
+//!   [`GenerateConfig::price_changes`]);
 //! - `transactions.csv` — sale lines sorted by time, with weekly seasonality, a gentle trend, an
 //!   hour-of-day profile, heavy-tailed customers and popular products;
 //! - `clickstream.jsonl` — browsing and purchase sessions consistent with the transactions;
 //!
 //! plus `generation_report.json`, a [`GenerationReport`] that lists every injected defect with
 //! the contract rule id that must catch it, so a pipeline run can be checked to the row
-//! ([`GenerationReport::expected_by_rule`], [`GenerationReport::expected_duplicates`]).
+//! ([`GenerationReport::expected_by_rule`], [`GenerationReport::expected_duplicates`]), and
+//! every price change and customer move.
+//!
+//! Times for slowly changing dimensions: every base customer and product row is `updated_at`
+//! 00:00 UTC of the day before the window's first day, so every later version (the update files)
+//! has a later effective time however the files are ingested. Sales after a price change are
+//! priced at the new price.
 //!
 //! Guarantees:
 //! - the same [`GenerateConfig`] gives byte-identical files (seeded ChaCha streams, no hash-map
@@ -20,11 +34,13 @@
 //! - clean rows trip no rule: they reference only clean customers and products, anonymous
 //!   clickstream events carry a JSON `null` customer, and every value is within the contracts'
 //!   allowed values and ranges;
-//! - with `defect_rate` 0 every row is clean.
+//! - with `defect_rate` 0 every row is clean;
+//! - the update files are always clean: they repeat clean base rows with only the changed
+//!   values (and `updated_at`) different.
 
 mod data;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -44,8 +60,12 @@ use data::{
 
 /// File name of the generated customer profiles.
 pub const CUSTOMERS_FILE: &str = "customers.csv";
+/// File name of the generated customer moves (same columns as [`CUSTOMERS_FILE`]).
+pub const CUSTOMER_UPDATES_FILE: &str = "customers_updates.csv";
 /// File name of the generated product catalogue page.
 pub const PRODUCTS_FILE: &str = "products.json";
+/// File name of the generated price changes (same shape as [`PRODUCTS_FILE`]).
+pub const PRODUCT_UPDATES_FILE: &str = "products_updates.json";
 /// File name of the generated sales transactions.
 pub const TRANSACTIONS_FILE: &str = "transactions.csv";
 /// File name of the generated clickstream events.
@@ -69,6 +89,8 @@ const SIGNUP_SPAN_DAYS: u64 = 730;
 const CLICK_CHUNK_ROWS: usize = 4_096;
 /// At most this many unknown-type events are injected into one browsing session.
 const MAX_DEFECTS_PER_SESSION: u8 = 15;
+/// Price changes happen within this many last days of the window.
+const PRICE_CHANGE_DAYS: i64 = 14;
 
 /// What to generate: sizes, seed, defect share and the activity window.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +111,14 @@ pub struct GenerateConfig {
     /// Length of the activity window in days (default 90): transactions span
     /// `end_date - (days - 1) ..= end_date`.
     pub days: u32,
+    /// Products repriced during the window's last 14 days (default 12), listed in
+    /// `products_updates.json`; 0 writes no such file. At most the number of clean products
+    /// change, popular ones more likely.
+    pub price_changes: usize,
+    /// Customers who move to another country during the window (default 8), listed in
+    /// `customers_updates.csv`; 0 writes no such file. At most the number of clean customers
+    /// move, frequent buyers more likely.
+    pub customer_moves: usize,
 }
 
 impl GenerateConfig {
@@ -102,6 +132,8 @@ impl GenerateConfig {
             defect_rate: 0.02,
             end_date,
             days: 90,
+            price_changes: 12,
+            customer_moves: 8,
         }
     }
 
@@ -137,6 +169,8 @@ impl GenerateConfig {
             ("customers", self.customers),
             ("products", self.products),
             ("transactions", self.transactions),
+            ("price_changes", self.price_changes),
+            ("customer_moves", self.customer_moves),
         ] {
             if value > MAX_ROWS {
                 return invalid(field, format!("must be at most {MAX_ROWS}, got {value}"));
@@ -246,6 +280,12 @@ pub struct ConfigEcho {
     pub end_date: String,
     /// Length of the activity window in days.
     pub days: u32,
+    /// Products asked to be repriced.
+    #[serde(default)]
+    pub price_changes: usize,
+    /// Customers asked to move.
+    #[serde(default)]
+    pub customer_moves: usize,
 }
 
 /// One file the generator wrote.
@@ -275,6 +315,33 @@ pub struct InjectedDefect {
     pub count: u64,
 }
 
+/// One product whose price changed during the window (a row of `products_updates.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PriceChange {
+    /// The product's id, e.g. `P00042`.
+    pub product_id: String,
+    /// The price in `products.json`.
+    pub old_price: f64,
+    /// The price in `products_updates.json`, from `updated_at` on.
+    pub new_price: f64,
+    /// When the new price took effect (RFC 3339, UTC): within the window's last 14 days.
+    pub updated_at: String,
+}
+
+/// One customer who moved to another country during the window (a row of
+/// `customers_updates.csv`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CustomerMove {
+    /// The customer's id, e.g. `C000042`.
+    pub customer_id: String,
+    /// The country in `customers.csv`.
+    pub old_country: String,
+    /// The country in `customers_updates.csv` (its `city` is one of this country's).
+    pub new_country: String,
+    /// When the customer moved (RFC 3339, UTC): within the window.
+    pub updated_at: String,
+}
+
 /// What [`generate`] wrote and which defects it injected.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GenerationReport {
@@ -284,6 +351,12 @@ pub struct GenerationReport {
     pub files: Vec<GeneratedFile>,
     /// The injected defects (only kinds with a count above zero).
     pub defects: Vec<InjectedDefect>,
+    /// The repriced products, by product id (empty when no update file was written).
+    #[serde(default)]
+    pub price_changes: Vec<PriceChange>,
+    /// The customers who moved, by customer id (empty when no update file was written).
+    #[serde(default)]
+    pub customer_moves: Vec<CustomerMove>,
 }
 
 impl GenerationReport {
@@ -308,9 +381,15 @@ impl GenerationReport {
             .sum()
     }
 
-    /// The file written for a dataset.
+    /// The first file written for a dataset: its base file (`customers.csv`, `products.json`,
+    /// …), not the update file.
     pub fn file(&self, dataset: &str) -> Option<&GeneratedFile> {
         self.files.iter().find(|f| f.dataset == dataset)
+    }
+
+    /// The file written under a name (e.g. [`PRODUCT_UPDATES_FILE`]).
+    pub fn file_named(&self, file_name: &str) -> Option<&GeneratedFile> {
+        self.files.iter().find(|f| f.file_name == file_name)
     }
 }
 
@@ -348,13 +427,42 @@ pub fn generate(
     let clock = Clock::new(config)?;
     let mut defects = Vec::new();
 
+    let mut files = Vec::with_capacity(6);
+
     let customers_path = out_dir.join(CUSTOMERS_FILE);
-    let customers = write_customers(config, &customers_path)?;
+    let customers = write_customers(config, &clock, &customers_path)?;
     push_defects(&mut defects, CUSTOMERS, &customers.defects);
+    files.push(generated_file(
+        CUSTOMERS,
+        &customers_path,
+        config.customers as u64,
+    )?);
+    if !customers.moves.is_empty() {
+        let path = out_dir.join(CUSTOMER_UPDATES_FILE);
+        write_customer_updates(&customers.moves, &path)?;
+        files.push(generated_file(
+            CUSTOMERS,
+            &path,
+            customers.moves.len() as u64,
+        )?);
+    }
 
     let products_path = out_dir.join(PRODUCTS_FILE);
-    let products = write_products(config, &products_path)?;
+    let updates_path = out_dir.join(PRODUCT_UPDATES_FILE);
+    let products = write_products(config, &clock, &products_path, &updates_path)?;
     push_defects(&mut defects, PRODUCTS, &products.defects);
+    files.push(generated_file(
+        PRODUCTS,
+        &products_path,
+        config.products as u64,
+    )?);
+    if !products.changes.is_empty() {
+        files.push(generated_file(
+            PRODUCTS,
+            &updates_path,
+            products.changes.len() as u64,
+        )?);
+    }
 
     let transactions = plan_transactions(config, &customers, &products, &clock);
     push_defects(&mut defects, TRANSACTIONS, &transactions.defects);
@@ -387,12 +495,32 @@ pub fn generate(
     let transaction_rows = transaction_rows?;
     let click_rows = click_result?;
 
-    let files = vec![
-        generated_file(CUSTOMERS, &customers_path, config.customers as u64)?,
-        generated_file(PRODUCTS, &products_path, config.products as u64)?,
-        generated_file(TRANSACTIONS, &transactions_path, transaction_rows)?,
-        generated_file(CLICKSTREAM, &clickstream_path, click_rows)?,
-    ];
+    files.push(generated_file(
+        TRANSACTIONS,
+        &transactions_path,
+        transaction_rows,
+    )?);
+    files.push(generated_file(CLICKSTREAM, &clickstream_path, click_rows)?);
+    let price_changes = products
+        .changes
+        .iter()
+        .map(|c| PriceChange {
+            product_id: format_id(b'P', u64::from(c.index) + 1, PRODUCT_ID_WIDTH),
+            old_price: cents_to_f64(products.price_cents[c.index as usize]),
+            new_price: cents_to_f64(c.new_cents),
+            updated_at: clock.rfc3339(i64::from(c.t)),
+        })
+        .collect();
+    let customer_moves = customers
+        .moves
+        .iter()
+        .map(|m| CustomerMove {
+            customer_id: m.row.id.clone(),
+            old_country: m.old_country.to_string(),
+            new_country: m.row.country.to_string(),
+            updated_at: m.row.updated_at.clone(),
+        })
+        .collect();
     let report = GenerationReport {
         config: ConfigEcho {
             seed: config.seed,
@@ -402,9 +530,13 @@ pub fn generate(
             defect_rate: config.defect_rate,
             end_date: config.end_date.to_string(),
             days: config.days,
+            price_changes: config.price_changes,
+            customer_moves: config.customer_moves,
         },
         files,
         defects,
+        price_changes,
+        customer_moves,
     };
     let report_path = out_dir.join(REPORT_FILE);
     let mut json = serde_json::to_vec_pretty(&report).map_err(|source| GenerateError::Json {
@@ -422,6 +554,8 @@ pub fn generate(
         products = config.products,
         transactions = transaction_rows,
         clickstream_events = click_rows,
+        price_changes = report.price_changes.len(),
+        customer_moves = report.customer_moves.len(),
         defects = report.defects.iter().map(|d| d.count).sum::<u64>(),
         "generated data set"
     );
@@ -485,6 +619,8 @@ enum Stream {
     Transactions = 3,
     ClickPlan = 4,
     ClickChunk = 5,
+    PriceChanges = 6,
+    CustomerMoves = 7,
 }
 
 fn splitmix64(mut x: u64) -> u64 {
@@ -608,6 +744,86 @@ fn mark_random(rng: &mut ChaCha8Rng, marks: &mut [u8], count: u64, code: u8) -> 
     placed
 }
 
+/// Weighted sampling without replacement in one pass (Efraimidis and Spirakis): every offered
+/// item gets the key `ln(u) / weight` and the `k` largest keys win. Holds at most `k` items.
+struct TopK<T> {
+    k: usize,
+    /// A min-heap on the key: the root is the weakest item kept.
+    heap: BinaryHeap<Keyed<T>>,
+}
+
+struct Keyed<T> {
+    key: f64,
+    index: u32,
+    item: T,
+}
+
+impl<T> PartialEq for Keyed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl<T> Eq for Keyed<T> {}
+
+impl<T> PartialOrd for Keyed<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Keyed<T> {
+    /// Reversed, so that [`BinaryHeap`] keeps the smallest key (then the largest index) on top.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .key
+            .total_cmp(&self.key)
+            .then(self.index.cmp(&other.index))
+    }
+}
+
+impl<T> TopK<T> {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
+        }
+    }
+
+    /// Draws the key of an item of `weight` (above zero); `Some(key)` if it would be kept.
+    fn draw(&self, rng: &mut ChaCha8Rng, weight: f64) -> Option<f64> {
+        if self.k == 0 {
+            return None;
+        }
+        let u: f64 = rng.random();
+        let key = (1.0 - u).ln() / weight;
+        match self.heap.peek() {
+            Some(weakest) if self.heap.len() >= self.k && key <= weakest.key => None,
+            _ => Some(key),
+        }
+    }
+
+    /// Keeps an item whose key [`TopK::draw`] accepted.
+    fn push(&mut self, key: f64, index: u32, item: T) {
+        self.heap.push(Keyed { key, index, item });
+        if self.heap.len() > self.k {
+            self.heap.pop();
+        }
+    }
+
+    /// The kept items in index order.
+    fn into_sorted(self) -> Vec<(u32, T)> {
+        let mut kept: Vec<(u32, T)> = self
+            .heap
+            .into_vec()
+            .into_iter()
+            .map(|k| (k.index, k.item))
+            .collect();
+        kept.sort_by_key(|(index, _)| *index);
+        kept
+    }
+}
+
 /// Appends `n` in decimal, left-padded with zeros to `width` digits.
 fn push_padded(buf: &mut Vec<u8>, mut n: u64, width: usize) {
     let digits = n
@@ -651,6 +867,10 @@ fn push_cents(buf: &mut Vec<u8>, cents: i64) {
 fn push_id(buf: &mut Vec<u8>, prefix: u8, n: u64, width: usize) {
     buf.push(prefix);
     push_padded(buf, n, width);
+}
+
+fn cents_to_f64(cents: i64) -> f64 {
+    cents as f64 / 100.0
 }
 
 fn format_id(prefix: u8, n: u64, width: usize) -> String {
@@ -706,6 +926,19 @@ impl Clock {
         buf.push(b':');
         push_two(buf, secs % 60);
     }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC).
+    fn rfc3339(&self, t: i64) -> String {
+        let mut buf = Vec::with_capacity(20);
+        self.push(&mut buf, t, b'T');
+        buf.push(b'Z');
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    /// Base rows' `updated_at`: 00:00 UTC of the day before the window.
+    fn before_window(&self) -> String {
+        self.rfc3339(-SECONDS_PER_DAY)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -716,15 +949,70 @@ struct CustomerPlan {
     /// Heavy-tailed choice over clean customers; yields 1-based customer numbers.
     table: Weighted,
     defects: Vec<(DefectKind, u64)>,
+    /// The moved customers' new rows, by customer id.
+    moves: Vec<MovedCustomer>,
+}
+
+/// One row of `customers.csv` / `customers_updates.csv`.
+#[derive(Clone)]
+struct CustomerRow {
+    id: String,
+    name: String,
+    email: String,
+    phone: String,
+    country: &'static str,
+    city: &'static str,
+    signup: String,
+    updated_at: String,
+}
+
+impl CustomerRow {
+    fn fields(&self) -> [&str; 8] {
+        [
+            &self.id,
+            &self.name,
+            &self.email,
+            &self.phone,
+            self.country,
+            self.city,
+            &self.signup,
+            &self.updated_at,
+        ]
+    }
+}
+
+const CUSTOMER_HEADER: [&str; 8] = [
+    "customer_id",
+    "name",
+    "email",
+    "phone",
+    "country",
+    "city",
+    "signup_date",
+    "updated_at",
+];
+
+/// A customer who moved: the new row and where they lived before.
+struct MovedCustomer {
+    row: CustomerRow,
+    old_country: &'static str,
 }
 
 const CUSTOMER_CLEAN: u8 = 0;
 const CUSTOMER_MALFORMED: u8 = 1;
 const CUSTOMER_MISSING_EMAIL: u8 = 2;
 
-fn write_customers(config: &GenerateConfig, path: &Path) -> Result<CustomerPlan, GenerateError> {
+fn write_customers(
+    config: &GenerateConfig,
+    clock: &Clock,
+    path: &Path,
+) -> Result<CustomerPlan, GenerateError> {
     let n = config.customers;
     let mut rng = rng_for(config.seed, Stream::Customers, 0);
+    // Who moves: a separate stream, so the base file does not depend on the number of moves.
+    let mut move_rng = rng_for(config.seed, Stream::CustomerMoves, 0);
+    let mut movers: TopK<(CustomerRow, usize)> = TopK::new(config.customer_moves);
+    let base_updated_at = clock.before_window();
 
     let mut counts = defect_counts(n, config.defect_rate, &[60.0, 40.0]);
     shrink_to(&mut counts, (n / 2) as u64);
@@ -746,16 +1034,7 @@ fn write_customers(config: &GenerateConfig, path: &Path) -> Result<CustomerPlan,
 
     let file = File::create(path).map_err(io_error(path))?;
     let mut out = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
-    out.write_record([
-        "customer_id",
-        "name",
-        "email",
-        "phone",
-        "country",
-        "city",
-        "signup_date",
-    ])
-    .map_err(csv_error(path))?;
+    out.write_record(CUSTOMER_HEADER).map_err(csv_error(path))?;
 
     let mut weights = Vec::with_capacity(n);
     let mut local = String::new();
@@ -805,7 +1084,8 @@ fn write_customers(config: &GenerateConfig, path: &Path) -> Result<CustomerPlan,
             _ => format!("{local}@{domain}"),
         };
 
-        let country = &COUNTRIES[countries.sample_index(&mut rng)];
+        let country_index = countries.sample_index(&mut rng);
+        let country = &COUNTRIES[country_index];
         let city = *pick(&mut rng, country.cities);
         let phone = format!(
             "+{}-{}-{:04}",
@@ -818,20 +1098,52 @@ fn write_customers(config: &GenerateConfig, path: &Path) -> Result<CustomerPlan,
             .unwrap_or(config.end_date);
         // Pareto-like purchase propensity: most customers buy rarely, a few buy a lot.
         let u: f64 = rng.random();
-        weights.push((1.0 - u).powf(-1.0 / 1.3).min(60.0));
+        let weight = (1.0 - u).powf(-1.0 / 1.3).min(60.0);
+        weights.push(weight);
 
-        out.write_record([
-            format_id(b'C', number, CUSTOMER_ID_WIDTH).as_str(),
-            name.as_str(),
-            email.as_str(),
-            phone.as_str(),
-            country.name,
+        let row = CustomerRow {
+            id: format_id(b'C', number, CUSTOMER_ID_WIDTH),
+            name,
+            email,
+            phone,
+            country: country.name,
             city,
-            signup.to_string().as_str(),
-        ])
-        .map_err(csv_error(path))?;
+            signup: signup.to_string(),
+            updated_at: base_updated_at.clone(),
+        };
+        out.write_record(row.fields()).map_err(csv_error(path))?;
+        // Only clean customers move (their update row must pass the contract too); frequent
+        // buyers more likely, so the move shows in their sales.
+        if kind == CUSTOMER_CLEAN
+            && let Some(key) = movers.draw(&mut move_rng, weight)
+        {
+            movers.push(key, i as u32, (row, country_index));
+        }
     }
     out.flush().map_err(io_error(path))?;
+
+    let moves = movers
+        .into_sorted()
+        .into_iter()
+        .map(|(_, (mut row, old))| {
+            // Anywhere else, as likely as where customers live; a city of the new country.
+            let elsewhere = Weighted::new(
+                COUNTRIES
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != old)
+                    .map(|(i, c)| (i as u32, c.weight)),
+            );
+            let country = &COUNTRIES[elsewhere.sample_index(&mut move_rng)];
+            row.country = country.name;
+            row.city = *pick(&mut move_rng, country.cities);
+            row.updated_at = clock.rfc3339(move_rng.random_range(0..clock.window_secs));
+            MovedCustomer {
+                row,
+                old_country: COUNTRIES[old].name,
+            }
+        })
+        .collect();
 
     let table = Weighted::new(
         kinds
@@ -847,7 +1159,19 @@ fn write_customers(config: &GenerateConfig, path: &Path) -> Result<CustomerPlan,
             (DefectKind::MalformedEmail, malformed),
             (DefectKind::MissingRequired, missing),
         ],
+        moves,
     })
+}
+
+fn write_customer_updates(moves: &[MovedCustomer], path: &Path) -> Result<(), GenerateError> {
+    let file = File::create(path).map_err(io_error(path))?;
+    let mut out = csv::Writer::from_writer(BufWriter::new(file));
+    out.write_record(CUSTOMER_HEADER).map_err(csv_error(path))?;
+    for moved in moves {
+        out.write_record(moved.row.fields())
+            .map_err(csv_error(path))?;
+    }
+    out.flush().map_err(io_error(path))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -862,9 +1186,42 @@ struct ProductPlan {
     /// Popularity-weighted choice over clean products; yields product indices.
     table: Weighted,
     defects: Vec<(DefectKind, u64)>,
+    /// Price changes, by product index.
+    changes: Vec<PlannedPriceChange>,
 }
 
-#[derive(Serialize)]
+/// A product's new price from a time on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct PlannedPriceChange {
+    /// Product index (0-based).
+    index: u32,
+    /// Seconds since the window start when the new price takes effect.
+    t: u32,
+    new_cents: i64,
+}
+
+impl ProductPlan {
+    /// The price of product `index` at time `t` (seconds since the window start).
+    fn price_at(&self, index: usize, t: u32) -> i64 {
+        if !self.changes.is_empty()
+            && let Ok(at) = self
+                .changes
+                .binary_search_by_key(&(index as u32), |c| c.index)
+            && t >= self.changes[at].t
+        {
+            return self.changes[at].new_cents;
+        }
+        self.price_cents[index]
+    }
+}
+
+#[derive(Serialize, Clone)]
+struct ProductMeta {
+    #[serde(rename = "updatedAt")]
+    updated_at: String,
+}
+
+#[derive(Serialize, Clone)]
 struct ProductRecord {
     id: String,
     title: String,
@@ -878,6 +1235,8 @@ struct ProductRecord {
     brand: &'static str,
     sku: String,
     supplier: &'static str,
+    /// DummyJSON keeps `createdAt` / `updatedAt` here; the contract maps `meta.updatedAt`.
+    meta: ProductMeta,
 }
 
 #[derive(Serialize)]
@@ -905,9 +1264,61 @@ fn list_price(rng: &mut ChaCha8Rng, min_cents: i64, max_cents: i64) -> i64 {
     price.clamp(1, max_cents.max(1))
 }
 
-fn write_products(config: &GenerateConfig, path: &Path) -> Result<ProductPlan, GenerateError> {
+/// Whether a price in cents is rounded the way [`list_price`] rounds: whole units ending in
+/// .99, .49 or .00 from 10.00 on, else ending in 9 cents.
+fn catalog_rounded(cents: i64) -> bool {
+    if cents >= 1_000 {
+        matches!(cents % 100, 0 | 49 | 99)
+    } else {
+        cents > 0 && cents % 10 == 9
+    }
+}
+
+/// A new list price for a product listed at `old` cents: up 3–25 % or down 5–30 %, rounded
+/// the way [`list_price`] rounds (keeping the old ending from 10.00 on), never equal to `old`,
+/// in the direction asked and within 70–125 % of `old`.
+fn changed_price(rng: &mut ChaCha8Rng, old: i64, up: bool) -> i64 {
+    let percent = if up {
+        rng.random_range(3..=25)
+    } else {
+        -rng.random_range(5..=30)
+    };
+    let raw = old * (100 + percent) / 100;
+    let candidate = if raw >= 1_000 {
+        let ending = match old % 100 {
+            e @ (0 | 49 | 99) if old >= 1_000 => e,
+            _ => 99,
+        };
+        raw / 100 * 100 + ending
+    } else {
+        raw / 10 * 10 + 9
+    };
+    let acceptable = |p: i64| {
+        p != old
+            && (p > old) == up
+            && p * 100 >= old * 70
+            && p * 100 <= old * 125
+            && catalog_rounded(p)
+    };
+    // Rounding can overshoot a bound or undo a small change: then the acceptable price nearest
+    // the candidate (one always exists within a unit of `old`).
+    (0..=old)
+        .flat_map(|d| [candidate - d, candidate + d])
+        .find(|&p| acceptable(p))
+        .unwrap_or(if up { old + 1 } else { old - 1 })
+}
+
+fn write_products(
+    config: &GenerateConfig,
+    clock: &Clock,
+    path: &Path,
+    updates_path: &Path,
+) -> Result<ProductPlan, GenerateError> {
     let n = config.products;
     let mut rng = rng_for(config.seed, Stream::Products, 0);
+    let meta = ProductMeta {
+        updated_at: clock.before_window(),
+    };
 
     let mut counts = defect_counts(n, config.defect_rate, &[1.0]);
     shrink_to(&mut counts, (n / 2) as u64);
@@ -969,25 +1380,13 @@ fn write_products(config: &GenerateConfig, path: &Path) -> Result<ProductPlan, G
             stock,
             brand,
             supplier,
+            meta: meta.clone(),
         });
         price_cents.push(price);
         category.push(cat_index as u8);
     }
 
-    let file = File::create(path).map_err(io_error(path))?;
-    let mut out = BufWriter::new(file);
-    let page = ProductPage {
-        products: &records,
-        total: n,
-        skip: 0,
-        limit: n,
-    };
-    serde_json::to_writer_pretty(&mut out, &page).map_err(|source| GenerateError::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    out.write_all(b"\n").map_err(io_error(path))?;
-    out.flush().map_err(io_error(path))?;
+    write_product_page(&records, path)?;
 
     // Popularity: Zipf over a random ranking, nudged towards cheaper products.
     let mut ranks: Vec<u32> = (0..n as u32).collect();
@@ -995,17 +1394,78 @@ fn write_products(config: &GenerateConfig, path: &Path) -> Result<ProductPlan, G
         let j = rng.random_range(0..=i);
         ranks.swap(i, j);
     }
-    let table = Weighted::new((0..n).filter(|&i| defective[i] == 0).map(|i| {
+    let popularity = |i: usize| {
         let zipf = 1.0 / (f64::from(ranks[i]) + 1.0).powf(0.85);
         let cheapness = (5_000.0 / (price_cents[i] as f64 + 5_000.0)).powf(0.35);
-        (i as u32, zipf * cheapness)
-    }));
+        zipf * cheapness
+    };
+    let table = Weighted::new(
+        (0..n)
+            .filter(|&i| defective[i] == 0)
+            .map(|i| (i as u32, popularity(i))),
+    );
+
+    // Price changes: clean products only (the update rows must pass the contract), popular
+    // ones more likely, from a separate stream.
+    let mut change_rng = rng_for(config.seed, Stream::PriceChanges, 0);
+    let mut repriced: TopK<()> = TopK::new(config.price_changes);
+    for i in (0..n).filter(|&i| defective[i] == 0) {
+        if let Some(key) = repriced.draw(&mut change_rng, popularity(i)) {
+            repriced.push(key, i as u32, ());
+        }
+    }
+    let chosen = repriced.into_sorted();
+    let mut ups: Vec<bool> = chosen.iter().map(|_| change_rng.random_bool(0.5)).collect();
+    if ups.len() >= 2 && ups.iter().all(|&up| up == ups[0]) {
+        let last = ups.len() - 1;
+        ups[last] = !ups[last];
+    }
+    let window = clock.window_secs;
+    let first_change = (window - PRICE_CHANGE_DAYS * SECONDS_PER_DAY).max(0);
+    let mut changes = Vec::with_capacity(chosen.len());
+    let mut updates = Vec::with_capacity(chosen.len());
+    for (&(index, ()), &up) in chosen.iter().zip(&ups) {
+        let i = index as usize;
+        let new_cents = changed_price(&mut change_rng, price_cents[i], up);
+        let t = change_rng.random_range(first_change..window);
+        let mut record = records[i].clone();
+        record.price = cents_to_f64(new_cents);
+        record.meta.updated_at = clock.rfc3339(t);
+        updates.push(record);
+        changes.push(PlannedPriceChange {
+            index,
+            t: t as u32,
+            new_cents,
+        });
+    }
+    if !updates.is_empty() {
+        write_product_page(&updates, updates_path)?;
+    }
     Ok(ProductPlan {
         price_cents,
         category,
         table,
         defects: vec![(DefectKind::NonPositivePrice, bad_prices)],
+        changes,
     })
+}
+
+/// Writes one DummyJSON-style page holding every record.
+fn write_product_page(records: &[ProductRecord], path: &Path) -> Result<(), GenerateError> {
+    let file = File::create(path).map_err(io_error(path))?;
+    let mut out = BufWriter::new(file);
+    let page = ProductPage {
+        products: records,
+        total: records.len(),
+        skip: 0,
+        limit: records.len(),
+    };
+    serde_json::to_writer_pretty(&mut out, &page).map_err(|source| GenerateError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    out.write_all(b"\n").map_err(io_error(path))?;
+    out.flush().map_err(io_error(path))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1128,7 +1588,8 @@ fn plan_transactions(
     let payments = Weighted::from_table(PAYMENT_METHODS);
     let clean_row = |rng: &mut ChaCha8Rng, index: usize| {
         let product = products.table.sample_index(rng);
-        let price = products.price_cents[product];
+        // After a price change, the sale is at the new price.
+        let price = products.price_at(product, times[index]);
         TxRow {
             t: times[index],
             id: index as u32 + 1,
@@ -1797,7 +2258,31 @@ mod tests {
     }
 
     fn read_products(dir: &Path) -> Value {
-        serde_json::from_slice(&std::fs::read(dir.join(PRODUCTS_FILE)).unwrap()).unwrap()
+        read_page(dir, PRODUCTS_FILE)
+    }
+
+    fn read_page(dir: &Path, file: &str) -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(file)).unwrap()).unwrap()
+    }
+
+    fn cents_of(price: &Value) -> i64 {
+        (price.as_f64().unwrap() * 100.0).round() as i64
+    }
+
+    fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    /// 00:00 UTC of a day.
+    fn midnight(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        day.and_hms_opt(0, 0, 0).unwrap().and_utc()
+    }
+
+    /// The moment the default window ends (00:00 UTC after `end_date`).
+    fn window_end() -> chrono::DateTime<chrono::Utc> {
+        midnight(end_date().succ_opt().unwrap())
     }
 
     fn read_clicks(dir: &Path) -> Vec<Value> {
@@ -1849,32 +2334,49 @@ mod tests {
             customers: BTreeSet::new(),
             products: BTreeSet::new(),
         };
-        let (_, customers) = read_csv(&dir.join(CUSTOMERS_FILE));
-        let mut customer_ids = BTreeSet::new();
-        for row in &customers {
-            assert!(
-                customer_ids.insert(row[0].clone()),
-                "customer ids are unique"
-            );
-            if row[0].is_empty() {
-                hit("customers.customer_id.not_null");
-            } else if row[2].is_empty() {
-                hit("customers.email.not_null");
-            } else if NaiveDate::parse_from_str(&row[6], "%Y-%m-%d").is_err() {
-                hit("customers.signup_date.type");
-            } else if !email.is_match(&row[2]) {
-                hit("customers.email.pattern");
-            } else {
-                accepted.customers.insert(row[0].clone());
+        // Base files, then update files (checked alike: uniqueness is per file).
+        for file in [CUSTOMERS_FILE, CUSTOMER_UPDATES_FILE] {
+            if file == CUSTOMER_UPDATES_FILE && !dir.join(file).exists() {
+                continue;
+            }
+            let (_, customers) = read_csv(&dir.join(file));
+            let mut customer_ids = BTreeSet::new();
+            for row in &customers {
+                assert!(
+                    customer_ids.insert(row[0].clone()),
+                    "customer ids are unique"
+                );
+                if row[0].is_empty() {
+                    hit("customers.customer_id.not_null");
+                } else if row[2].is_empty() {
+                    hit("customers.email.not_null");
+                } else if NaiveDate::parse_from_str(&row[6], "%Y-%m-%d").is_err() {
+                    hit("customers.signup_date.type");
+                } else if chrono::DateTime::parse_from_rfc3339(&row[7]).is_err() {
+                    hit("customers.updated_at.type");
+                } else if !email.is_match(&row[2]) {
+                    hit("customers.email.pattern");
+                } else {
+                    accepted.customers.insert(row[0].clone());
+                }
             }
         }
 
-        let page = read_products(dir);
-        let products = page["products"].as_array().unwrap();
-        assert_eq!(page["total"], products.len());
-        assert_eq!(page["skip"], 0);
-        assert_eq!(page["limit"], products.len());
-        for product in products {
+        let mut products = Vec::new();
+        for file in [PRODUCTS_FILE, PRODUCT_UPDATES_FILE] {
+            if file == PRODUCT_UPDATES_FILE && !dir.join(file).exists() {
+                continue;
+            }
+            let page = read_page(dir, file);
+            let records = page["products"].as_array().unwrap().clone();
+            assert_eq!(page["total"], records.len());
+            assert_eq!(page["skip"], 0);
+            assert_eq!(page["limit"], records.len());
+            let ids: BTreeSet<&str> = records.iter().map(|p| p["id"].as_str().unwrap()).collect();
+            assert_eq!(ids.len(), records.len(), "product ids are unique in {file}");
+            products.extend(records);
+        }
+        for product in &products {
             let id = product["id"].as_str().unwrap();
             let price = product["price"].as_f64().unwrap();
             assert!(!product["title"].as_str().unwrap().is_empty());
@@ -1886,6 +2388,12 @@ mod tests {
             );
             if price <= 0.0 {
                 hit("products.price.positive");
+            } else if chrono::DateTime::parse_from_rfc3339(
+                product["meta"]["updatedAt"].as_str().unwrap(),
+            )
+            .is_err()
+            {
+                hit("products.updated_at.type");
             } else if product["stock"].as_i64().unwrap() < 0 {
                 hit("products.stock.non_negative");
             } else {
@@ -1979,6 +2487,8 @@ mod tests {
             PRODUCTS_FILE,
             TRANSACTIONS_FILE,
             CLICKSTREAM_FILE,
+            CUSTOMER_UPDATES_FILE,
+            PRODUCT_UPDATES_FILE,
             REPORT_FILE,
         ]
         .iter()
@@ -2006,7 +2516,7 @@ mod tests {
         for ((name, a), (_, b)) in read_all(first.path())
             .iter()
             .zip(read_all(second.path()))
-            .take(4)
+            .take(6)
         {
             assert!(*a != b, "{name} is the same for different seeds");
         }
@@ -2119,22 +2629,37 @@ mod tests {
     fn rows_in_the_report_match_the_files() {
         let (dir, report) = run(&config());
         let (_, customers) = read_csv(&dir.path().join(CUSTOMERS_FILE));
+        let (_, moves) = read_csv(&dir.path().join(CUSTOMER_UPDATES_FILE));
         let (_, transactions) = read_csv(&dir.path().join(TRANSACTIONS_FILE));
         let products = read_products(dir.path())["products"]
             .as_array()
             .unwrap()
             .len();
+        let price_updates = read_page(dir.path(), PRODUCT_UPDATES_FILE)["products"]
+            .as_array()
+            .unwrap()
+            .len();
         let clicks = read_clicks(dir.path()).len();
-        let rows: Vec<u64> = report.files.iter().map(|f| f.rows).collect();
+        let files: Vec<(&str, &str, u64)> = report
+            .files
+            .iter()
+            .map(|f| (f.dataset.as_str(), f.file_name.as_str(), f.rows))
+            .collect();
         assert_eq!(
-            rows,
+            files,
             vec![
-                customers.len() as u64,
-                products as u64,
-                transactions.len() as u64,
-                clicks as u64
+                (CUSTOMERS, CUSTOMERS_FILE, customers.len() as u64),
+                (CUSTOMERS, CUSTOMER_UPDATES_FILE, moves.len() as u64),
+                (PRODUCTS, PRODUCTS_FILE, products as u64),
+                (PRODUCTS, PRODUCT_UPDATES_FILE, price_updates as u64),
+                (TRANSACTIONS, TRANSACTIONS_FILE, transactions.len() as u64),
+                (CLICKSTREAM, CLICKSTREAM_FILE, clicks as u64),
             ]
         );
+        assert_eq!(moves.len(), 8);
+        assert_eq!(price_updates, 12);
+        assert_eq!(report.file(PRODUCTS).unwrap().file_name, PRODUCTS_FILE);
+        assert_eq!(report.file_named(PRODUCT_UPDATES_FILE).unwrap().rows, 12);
         for file in &report.files {
             let bytes = std::fs::metadata(dir.path().join(&file.file_name))
                 .unwrap()
@@ -2149,11 +2674,13 @@ mod tests {
     #[test]
     fn headers_are_exactly_as_documented() {
         let (dir, _) = run(&config());
-        let (customers, _) = read_csv(&dir.path().join(CUSTOMERS_FILE));
-        assert_eq!(
-            customers.join(","),
-            "customer_id,name,email,phone,country,city,signup_date"
-        );
+        for file in [CUSTOMERS_FILE, CUSTOMER_UPDATES_FILE] {
+            let (customers, _) = read_csv(&dir.path().join(file));
+            assert_eq!(
+                customers.join(","),
+                "customer_id,name,email,phone,country,city,signup_date,updated_at"
+            );
+        }
         let (transactions, _) = read_csv(&dir.path().join(TRANSACTIONS_FILE));
         assert_eq!(
             transactions.join(","),
@@ -2178,9 +2705,11 @@ mod tests {
             "brand",
             "sku",
             "supplier",
+            "meta",
         ] {
             assert!(keys.contains(&key), "product lacks {key}");
         }
+        assert!(product["meta"]["updatedAt"].is_string());
         let event = &read_clicks(dir.path())[0];
         let keys: BTreeSet<&str> = event
             .as_object()
@@ -2251,16 +2780,30 @@ mod tests {
                 assert!(rule_ids.contains(rule), "{rule} is not a contract rule");
             }
         }
-        let (customers, _) = read_csv(&dir.path().join(CUSTOMERS_FILE));
+        let (mut customers, _) = read_csv(&dir.path().join(CUSTOMERS_FILE));
+        customers.extend(read_csv(&dir.path().join(CUSTOMER_UPDATES_FILE)).0);
         let (transactions, _) = read_csv(&dir.path().join(TRANSACTIONS_FILE));
-        let product = read_products(dir.path())["products"][0].clone();
         let event = read_clicks(dir.path())[0].clone();
-        let product_keys = product
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>();
+        // Nested JSON fields are reached by dotted paths (`meta.updatedAt`).
+        let mut product_keys = Vec::new();
+        for file in [PRODUCTS_FILE, PRODUCT_UPDATES_FILE] {
+            let product = read_page(dir.path(), file)["products"][0].clone();
+            let mut stack: Vec<(String, Value)> = product
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            while let Some((path, value)) = stack.pop() {
+                match value {
+                    Value::Object(map) => {
+                        stack.extend(map.into_iter().map(|(k, v)| (format!("{path}.{k}"), v)));
+                    }
+                    _ => product_keys.push(path),
+                }
+            }
+        }
+        assert!(product_keys.iter().any(|k| k == "meta.updatedAt"));
         let event_keys = event
             .as_object()
             .unwrap()
@@ -2283,19 +2826,29 @@ mod tests {
     }
 
     #[test]
-    fn amount_is_quantity_times_price() {
+    fn amount_is_quantity_times_the_price_at_the_time_of_sale() {
         let (dir, _) = run(&config());
         let prices: BTreeMap<String, i64> = read_products(dir.path())["products"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| {
-                let cents = (p["price"].as_f64().unwrap() * 100.0).round() as i64;
-                (p["id"].as_str().unwrap().to_string(), cents)
-            })
+            .map(|p| (p["id"].as_str().unwrap().to_string(), cents_of(&p["price"])))
             .collect();
+        let changes: BTreeMap<String, (chrono::DateTime<chrono::Utc>, i64)> =
+            read_page(dir.path(), PRODUCT_UPDATES_FILE)["products"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    let at = utc(p["meta"]["updatedAt"].as_str().unwrap());
+                    (
+                        p["id"].as_str().unwrap().to_string(),
+                        (at, cents_of(&p["price"])),
+                    )
+                })
+                .collect();
         let (_, rows) = read_csv(&dir.path().join(TRANSACTIONS_FILE));
-        let mut checked = 0;
+        let (mut checked, mut at_new_price, mut at_old_price_of_changed) = (0, 0, 0);
         for row in rows {
             let quantity: i64 = row[3].parse().unwrap();
             let (units, cents) = row[4].trim_start_matches('-').split_once('.').unwrap();
@@ -2303,8 +2856,26 @@ mod tests {
             let sign = if row[4].starts_with('-') { -1 } else { 1 };
             let amount =
                 sign * (units.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap());
-            if let Some(price) = prices.get(&row[2]) {
-                assert_eq!(amount, quantity * price, "{row:?}");
+            let sold_at = NaiveDateTime::parse_from_str(&row[6], "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|t| t.and_utc());
+            if let Some(&price) = prices.get(&row[2]) {
+                match (changes.get(&row[2]), sold_at) {
+                    (Some(&(at, new_price)), Some(t)) if t >= at => {
+                        assert_eq!(amount, quantity * new_price, "{row:?}");
+                        at_new_price += 1;
+                    }
+                    (Some(_), Some(_)) => {
+                        assert_eq!(amount, quantity * price, "{row:?}");
+                        at_old_price_of_changed += 1;
+                    }
+                    // A date no format parses: the time is unknown, either price fits.
+                    (Some(&(_, new_price)), None) => assert!(
+                        amount == quantity * price || amount == quantity * new_price,
+                        "{row:?}"
+                    ),
+                    (None, _) => assert_eq!(amount, quantity * price, "{row:?}"),
+                }
                 checked += 1;
             } else {
                 // An orphan product: the amount is still a multiple of the quantity.
@@ -2312,6 +2883,9 @@ mod tests {
             }
         }
         assert!(checked > 4_900);
+        // Popular products are likelier to be repriced: the change shows in sales.
+        assert!(at_new_price > 0, "no sale after a price change");
+        assert!(at_old_price_of_changed > 0);
     }
 
     #[test]
@@ -2558,6 +3132,213 @@ mod tests {
     }
 
     #[test]
+    fn price_updates_change_every_listed_price() {
+        let (dir, report) = run(&config());
+        let base_page = read_products(dir.path());
+        let base: BTreeMap<&str, &Value> = base_page["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["id"].as_str().unwrap(), p))
+            .collect();
+        let page = read_page(dir.path(), PRODUCT_UPDATES_FILE);
+        let updates = page["products"].as_array().unwrap();
+        assert_eq!(updates.len(), 12);
+        assert_eq!(page["total"], 12);
+        assert_eq!(report.price_changes.len(), 12);
+        let last_days = window_end() - chrono::Duration::days(PRICE_CHANGE_DAYS);
+        let (mut ups, mut downs) = (0, 0);
+        let mut previous = "";
+        for (product, change) in updates.iter().zip(&report.price_changes) {
+            let id = product["id"].as_str().unwrap();
+            assert!(id > previous, "ordered by id");
+            previous = id;
+            assert_eq!(id, change.product_id);
+            let old = base[id];
+            let (old_cents, new_cents) = (cents_of(&old["price"]), cents_of(&product["price"]));
+            assert!(old_cents > 0, "only clean products are repriced");
+            assert_eq!(old_cents, cents_of(&serde_json::json!(change.old_price)));
+            assert_eq!(new_cents, cents_of(&serde_json::json!(change.new_price)));
+            assert_ne!(new_cents, old_cents);
+            assert!(
+                new_cents * 100 >= old_cents * 70 && new_cents * 100 <= old_cents * 125,
+                "{old_cents} -> {new_cents}"
+            );
+            assert!(catalog_rounded(new_cents), "{new_cents}");
+            if new_cents > old_cents {
+                ups += 1;
+            } else {
+                downs += 1;
+            }
+            let at = product["meta"]["updatedAt"].as_str().unwrap();
+            assert_eq!(at, change.updated_at);
+            assert!(utc(at) >= last_days && utc(at) < window_end(), "{at}");
+            // A full record: everything else as in the catalogue.
+            let mut same = product.clone();
+            same["price"] = old["price"].clone();
+            same["meta"] = old["meta"].clone();
+            assert_eq!(&same, old);
+        }
+        assert!(ups > 0 && downs > 0, "{ups} up, {downs} down");
+    }
+
+    #[test]
+    fn changed_prices_are_realistic_for_every_kind_of_list_price() {
+        let mut rng = rng_for(1, Stream::PriceChanges, 99);
+        let mut olds: Vec<i64> = vec![99, 109, 989, 999, 1_000, 1_049, 1_099, 1_399, 249_900];
+        for _ in 0..2_000 {
+            let category = pick(&mut rng, CATEGORIES);
+            olds.push(list_price(&mut rng, category.min_cents, category.max_cents));
+        }
+        for old in olds {
+            assert!(catalog_rounded(old), "{old}");
+            for up in [true, false] {
+                for _ in 0..20 {
+                    let new = changed_price(&mut rng, old, up);
+                    assert_eq!(new > old, up, "{old} -> {new}");
+                    assert!(
+                        new != old && new * 100 >= old * 70 && new * 100 <= old * 125,
+                        "{old} -> {new}"
+                    );
+                    assert!(catalog_rounded(new), "{old} -> {new}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn two_or_more_price_changes_go_both_ways() {
+        for seed in 0..20 {
+            let (_, report) = run(&GenerateConfig {
+                seed,
+                price_changes: 2,
+                customer_moves: 0,
+                transactions: 0,
+                customers: 10,
+                ..config()
+            });
+            let ups = report
+                .price_changes
+                .iter()
+                .filter(|c| c.new_price > c.old_price)
+                .count();
+            assert_eq!(report.price_changes.len(), 2);
+            assert_eq!(ups, 1, "seed {seed}: {:?}", report.price_changes);
+        }
+    }
+
+    #[test]
+    fn customer_moves_change_country() {
+        let (dir, report) = run(&config());
+        let (_, customers) = read_csv(&dir.path().join(CUSTOMERS_FILE));
+        let base: BTreeMap<&str, &Vec<String>> =
+            customers.iter().map(|c| (c[0].as_str(), c)).collect();
+        let (_, moves) = read_csv(&dir.path().join(CUSTOMER_UPDATES_FILE));
+        assert_eq!(moves.len(), 8);
+        assert_eq!(report.customer_moves.len(), 8);
+        let pattern = Regex::new(EMAIL_PATTERN).unwrap();
+        let window_start = midnight(NaiveDate::from_ymd_opt(2025, 11, 3).unwrap());
+        let mut previous = "";
+        for (row, moved) in moves.iter().zip(&report.customer_moves) {
+            assert!(row[0].as_str() > previous, "ordered by id");
+            previous = &row[0];
+            let old = base[row[0].as_str()];
+            assert!(pattern.is_match(&old[2]), "only clean customers move");
+            assert_eq!(moved.customer_id, row[0]);
+            assert_eq!(moved.old_country, old[4]);
+            assert_eq!(moved.new_country, row[4]);
+            assert_ne!(row[4], old[4]);
+            let country = COUNTRIES.iter().find(|c| c.name == row[4]).unwrap();
+            assert!(country.cities.contains(&row[5].as_str()), "{row:?}");
+            // The rest of the profile is unchanged.
+            for i in [0, 1, 2, 3, 6] {
+                assert_eq!(row[i], old[i]);
+            }
+            assert_eq!(row[7], moved.updated_at);
+            let at = utc(&row[7]);
+            assert!(at >= window_start && at < window_end(), "{at}");
+        }
+    }
+
+    #[test]
+    fn base_rows_carry_updated_at_before_the_window() {
+        let (dir, report) = run(&config());
+        // The window starts on 2025-11-03; base rows are from the day before, 00:00 UTC.
+        let before = "2025-11-02T00:00:00Z";
+        let (_, customers) = read_csv(&dir.path().join(CUSTOMERS_FILE));
+        assert!(customers.iter().all(|c| c[7] == before));
+        let products = read_products(dir.path());
+        assert!(
+            products["products"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["meta"]["updatedAt"] == before)
+        );
+        // Every later version is later: in time order whatever the ingestion order.
+        let first_sale = midnight(NaiveDate::from_ymd_opt(2025, 11, 3).unwrap());
+        assert!(utc(before) < first_sale);
+        assert!(
+            report
+                .price_changes
+                .iter()
+                .map(|c| &c.updated_at)
+                .chain(report.customer_moves.iter().map(|m| &m.updated_at))
+                .all(|t| utc(t) > utc(before))
+        );
+    }
+
+    #[test]
+    fn zero_changes_write_no_update_files() {
+        let still = GenerateConfig {
+            price_changes: 0,
+            customer_moves: 0,
+            ..config()
+        };
+        let (dir, report) = run(&still);
+        assert!(!dir.path().join(PRODUCT_UPDATES_FILE).exists());
+        assert!(!dir.path().join(CUSTOMER_UPDATES_FILE).exists());
+        assert!(report.price_changes.is_empty() && report.customer_moves.is_empty());
+        let names: Vec<&str> = report.files.iter().map(|f| f.file_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                CUSTOMERS_FILE,
+                PRODUCTS_FILE,
+                TRANSACTIONS_FILE,
+                CLICKSTREAM_FILE
+            ]
+        );
+        assert_checker_agrees(dir.path(), &report);
+        // The base profiles and catalogue do not depend on how many rows change.
+        let (changing, _) = run(&config());
+        for file in [CUSTOMERS_FILE, PRODUCTS_FILE] {
+            assert!(
+                std::fs::read(dir.path().join(file)).unwrap()
+                    == std::fs::read(changing.path().join(file)).unwrap(),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn changes_are_capped_by_the_clean_rows() {
+        let (dir, report) = run(&GenerateConfig {
+            customers: 1,
+            products: 1,
+            transactions: 10,
+            days: 1,
+            ..config()
+        });
+        assert_eq!(report.price_changes.len(), 1);
+        assert_eq!(report.customer_moves.len(), 1);
+        assert_checker_agrees(dir.path(), &report);
+        // A one-day window: the change is within it.
+        let at = utc(&report.price_changes[0].updated_at);
+        assert!(at >= midnight(end_date()) && at < window_end());
+    }
+
+    #[test]
     fn rejects_out_of_range_defect_rate() {
         let dir = tempfile::tempdir().unwrap();
         for rate in [-0.01, 0.51, 1.0, f64::NAN, f64::INFINITY] {
@@ -2609,6 +3390,20 @@ mod tests {
                     ..config()
                 },
                 "end_date",
+            ),
+            (
+                GenerateConfig {
+                    price_changes: MAX_ROWS + 1,
+                    ..config()
+                },
+                "price_changes",
+            ),
+            (
+                GenerateConfig {
+                    customer_moves: MAX_ROWS + 1,
+                    ..config()
+                },
+                "customer_moves",
             ),
         ] {
             let error = generate(&bad, dir.path()).unwrap_err();

@@ -124,7 +124,8 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-fn lineage_fields() -> [Field; 4] {
+/// The lineage columns every bronze and silver object carries.
+pub fn lineage_fields() -> [Field; 4] {
     [
         Field::new("_source_key", DataType::Utf8, false),
         Field::new("_source_etag", DataType::Utf8, false),

@@ -26,7 +26,15 @@ async fn every_injected_defect_is_caught_by_its_rule_and_counts_reconcile() {
     let (store, _, ingestor) = memory_ingestor();
     let mut seen_by_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut duplicates: BTreeMap<String, u64> = BTreeMap::new();
-    for (dataset, file) in ORDER {
+    // Every file the generator wrote, update files included, in the order written (referenced
+    // datasets first).
+    let files: Vec<(&str, &str, u64)> = report
+        .files
+        .iter()
+        .map(|f| (f.dataset.as_str(), f.file_name.as_str(), f.rows))
+        .collect();
+    assert_eq!(files.len(), 6, "{files:?}");
+    for &(dataset, file, rows) in &files {
         let key = format!("landing/{dataset}/{file}");
         store
             .put(&key, std::fs::read(dir.path().join(file)).unwrap())
@@ -47,11 +55,37 @@ async fn every_injected_defect_is_caught_by_its_rule_and_counts_reconcile() {
             m.rows_quarantined,
             m.duplicates_removed
         );
-        assert_eq!(
-            m.rows_in,
-            report.file(dataset).unwrap().rows,
-            "{key}: every generated row is read"
-        );
+        assert_eq!(m.rows_in, rows, "{key}: every generated row is read");
+        if file.contains("_updates") {
+            // Price changes and moves are clean: every row reaches silver.
+            assert_eq!(m.rows_silver, rows, "{key}: {:?}", m.rejected_by_rule);
+            assert!(
+                m.warnings_by_rule.is_empty(),
+                "{key}: {:?}",
+                m.warnings_by_rule
+            );
+        }
+        if dataset == "customers" || dataset == "products" {
+            // `updated_at` (CSV column or DummyJSON `meta.updatedAt`) reaches silver, typed.
+            let mut with_time = 0;
+            for k in &m.outputs.silver {
+                for b in layer::decode_parquet(store.get(k).await.unwrap()).unwrap() {
+                    let column = b.column_by_name("updated_at").unwrap();
+                    assert!(
+                        column
+                            .as_any()
+                            .is::<arrow::array::TimestampMicrosecondArray>(),
+                        "{key}: {:?}",
+                        column.data_type()
+                    );
+                    with_time += b.num_rows() - column.null_count();
+                }
+            }
+            assert_eq!(
+                with_time as u64, m.rows_silver,
+                "{key}: every row has updated_at"
+            );
+        }
         assert!(
             m.skipped_rules.is_empty(),
             "{key}: referenced datasets were ingested first: {:?}",
@@ -60,7 +94,7 @@ async fn every_injected_defect_is_caught_by_its_rule_and_counts_reconcile() {
         for (rule, n) in m.rejected_by_rule.iter().chain(&m.warnings_by_rule) {
             *seen_by_rule.entry(rule.clone()).or_default() += n;
         }
-        duplicates.insert(dataset.to_string(), m.duplicates_removed);
+        *duplicates.entry(dataset.to_string()).or_default() += m.duplicates_removed;
     }
     assert_eq!(
         seen_by_rule,

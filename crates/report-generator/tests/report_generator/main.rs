@@ -18,6 +18,7 @@ use shopflow_core::contract::ContractSet;
 use shopflow_core::functions::report_generator::{Config, Deps};
 use shopflow_core::generate::{self, GenerateConfig};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
+use shopflow_core::report::ReportOptions;
 use shopflow_testkit::Moto;
 
 fn sample(name: &str) -> Value {
@@ -65,14 +66,19 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
     let (topic, queue) = moto
         .create_topic_with_queue("reports", "reports-inbox")
         .await;
-    let deps = |threshold: f64| Deps {
+    let deps_with = |threshold: f64, anomaly_pct: f64| Deps {
         store: Arc::new(store.clone()),
         notifier: Arc::new(SnsNotifier::new(moto.sns(), topic.clone())),
         config: Config {
             alert_rejected_pct: threshold,
             bucket: "lake".into(),
+            report: ReportOptions {
+                anomaly_threshold_pct: anomaly_pct,
+                ..ReportOptions::default()
+            },
         },
     };
+    let deps = |threshold: f64| deps_with(threshold, 1000.0);
 
     // A tolerant threshold: the summary only.
     let out = handle(
@@ -91,7 +97,23 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
     )
     .unwrap();
     assert_eq!(report["kpis"], out["kpis"]);
-    assert!(!moto.list_keys("lake", "gold/daily_sales/").await.is_empty());
+    for prefix in [
+        "gold/fact_sales/date=2026-11-21/",
+        "gold/dim_product/",
+        "gold/customer_ltv/",
+    ] {
+        assert!(!moto.list_keys("lake", prefix).await.is_empty(), "{prefix}");
+    }
+    let html = moto
+        .get_object("lake", "reports/daily/date=2026-11-21/report.html")
+        .await;
+    assert!(String::from_utf8_lossy(&html).contains("data-chart=\"revenue-trend\""));
+    assert!(
+        !moto
+            .list_keys("lake", "reports/daily/date=2026-11-21/top_products.csv")
+            .await
+            .is_empty()
+    );
     let messages = moto.receive_all(&queue).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(
@@ -140,6 +162,40 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
         body.contains("quarantine/") && body.contains("transactions.quantity.positive"),
         "{body}"
     );
+
+    // A hair-trigger anomaly threshold: every KPI that moved against its 7-day average is
+    // flagged, in the summary and in an alert of its own.
+    let out = handle(
+        LambdaEvent::new(sample("step-functions-date.json"), Context::default()),
+        &deps_with(50.0, 0.01),
+    )
+    .await
+    .map_err(|e| e.0.message)
+    .unwrap();
+    assert!(out["anomalies"].as_u64().unwrap() >= 1, "{out}");
+    let messages = moto.receive_all(&queue).await;
+    let summary = messages
+        .iter()
+        .find(|m| {
+            m["Subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("ShopFlow daily report")
+        })
+        .unwrap();
+    assert!(
+        summary["Message"].as_str().unwrap().contains("ANOMALY: "),
+        "{summary}"
+    );
+    let alert = messages
+        .iter()
+        .find(|m| m["Subject"].as_str().unwrap().starts_with("ShopFlow ALERT"))
+        .unwrap();
+    let subject = alert["Subject"].as_str().unwrap();
+    assert!(
+        subject.contains("7-day average") || subject.contains("moved abnormally"),
+        "{subject}"
+    );
 }
 
 #[tokio::test]
@@ -153,6 +209,7 @@ async fn defaults_to_yesterday_and_refuses_bad_input() {
         config: Config {
             alert_rejected_pct: 5.0,
             bucket: "lake".into(),
+            report: ReportOptions::default(),
         },
     };
     let out = handle(

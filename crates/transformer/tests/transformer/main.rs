@@ -1,6 +1,7 @@
 //! transformer against a real moto server: landing objects → S3 event → bronze, silver and
 //! quarantine in S3 reconciling with the manifest; the same event again rewrites nothing; a
-//! concurrent duplicate is refused with a retryable error.
+//! concurrent duplicate is refused with a retryable error; the state machine's `list_pending`
+//! and `summarize` calls over the day's landing objects.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -63,6 +64,7 @@ async fn setup(moto: &Moto) -> (Deps, DynamoLedger, S3ObjectStore) {
     (
         Deps {
             ingestor,
+            store: Arc::new(store.clone()),
             bucket: "lake".into(),
         },
         ledger,
@@ -253,4 +255,188 @@ fn every_sample_event_is_understood() {
         objects_of(&sample("direct-invocation.json")).unwrap()[0].1,
         "landing/transactions/transactions_2026-11-21.csv"
     );
+}
+
+#[tokio::test]
+async fn the_state_machine_lists_the_days_pending_objects_and_summarizes_their_manifests() {
+    let moto = Moto::start();
+    let (deps, _, _) = setup(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = GenerateConfig::new(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+    config.transactions = 600;
+    config.customers = 120;
+    config.products = 40;
+    generate::generate(&config, dir.path()).unwrap();
+    let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+    moto.put_object(
+        "lake",
+        "landing/transactions/transactions.csv",
+        read("transactions.csv"),
+    )
+    .await;
+    moto.put_object(
+        "lake",
+        "landing/products/products.json",
+        read("products.json"),
+    )
+    .await;
+    moto.put_object(
+        "lake",
+        "landing/customers/customers.csv",
+        read("customers.csv"),
+    )
+    .await;
+    // No contract covers it: not part of the day's work.
+    moto.put_object("lake", "landing/unknown/notes.txt", b"x".to_vec())
+        .await;
+    // moto stamps objects with the current time: they landed today (UTC).
+    let today = chrono::Utc::now().date_naive().to_string();
+
+    let mut list = sample("step-functions-list-pending.json");
+    list["list_pending"]["date"] = json!(today);
+    let pending = call(&deps, list.clone(), "req-list-1").await.unwrap();
+    assert_eq!(pending["date"], json!(today));
+    assert_eq!(pending["count"], 3, "{pending}");
+    assert_eq!(pending["ignored"], 1, "{pending}");
+    let keys: Vec<&str> = pending["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    // Referenced datasets first, so reference checks see their values.
+    assert_eq!(
+        keys,
+        [
+            "landing/customers/customers.csv",
+            "landing/products/products.json",
+            "landing/transactions/transactions.csv"
+        ]
+    );
+
+    // The Map's call for the first key, then the listing again.
+    let first = call(
+        &deps,
+        json!({ "bucket": "lake", "key": keys[0] }),
+        "req-item-0",
+    )
+    .await
+    .unwrap();
+    assert_eq!(first["objects"][0]["status"], "processed", "{first}");
+    let pending = call(&deps, list.clone(), "req-list-2").await.unwrap();
+    assert_eq!(pending["count"], 2, "{pending}");
+    assert_eq!(pending["landed"], 3, "{pending}");
+
+    let mut summarize = sample("step-functions-summarize.json");
+    summarize["summarize"]["date"] = json!(today);
+    let partial = call(&deps, summarize.clone(), "req-sum-1").await.unwrap();
+    assert_eq!(partial["files"], 3, "{partial}");
+    assert_eq!(partial["files_pending"], 2, "{partial}");
+    assert_eq!(
+        partial["rows_in"], first["objects"][0]["rows_in"],
+        "{partial}"
+    );
+
+    let mut rows = (0u64, 0u64);
+    for (i, key) in keys[1..].iter().enumerate() {
+        let out = call(
+            &deps,
+            json!({ "bucket": "lake", "key": key }),
+            &format!("req-item-{}", i + 1),
+        )
+        .await
+        .unwrap();
+        let o = &out["objects"][0];
+        rows.0 += o["rows_in"].as_u64().unwrap();
+        rows.1 += o["rows_quarantined"].as_u64().unwrap();
+    }
+    rows.0 += first["objects"][0]["rows_in"].as_u64().unwrap();
+    rows.1 += first["objects"][0]["rows_quarantined"].as_u64().unwrap();
+    let empty = call(&deps, list, "req-list-3").await.unwrap();
+    assert_eq!(empty["count"], 0, "{empty}");
+    assert_eq!(empty["keys"], json!([]));
+
+    let full = call(&deps, summarize, "req-sum-2").await.unwrap();
+    assert_eq!(full["files_processed"], 3, "{full}");
+    assert_eq!(full["files_pending"], 0, "{full}");
+    assert_eq!(full["rows_in"], rows.0, "{full}");
+    assert_eq!(full["rows_rejected"], rows.1, "{full}");
+    assert!(rows.1 > 0, "the generator injects defects");
+    let pct = full["rejected_pct"].as_f64().unwrap();
+    assert!(
+        (pct - rows.1 as f64 * 100.0 / rows.0 as f64).abs() < 0.01,
+        "{full}"
+    );
+
+    // The sample's own date (nothing landed then) and the default (yesterday): nothing.
+    let out = call(
+        &deps,
+        sample("step-functions-list-pending.json"),
+        "req-list-4",
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["date"], "2026-11-21");
+    assert_eq!(out["count"], 0, "{out}");
+    let out = call(
+        &deps,
+        sample("step-functions-list-pending-default.json"),
+        "req-list-5",
+    )
+    .await
+    .unwrap();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    assert_eq!(out["date"], json!(yesterday.to_string()));
+}
+
+#[tokio::test]
+async fn a_bad_date_or_an_unknown_field_is_invalid_input_and_never_retried() {
+    let moto = Moto::start();
+    let (deps, _, _) = setup(&moto).await;
+    for event in [
+        json!({ "list_pending": { "date": "21/11/2026" } }),
+        json!({ "summarize": { "day": "2026-11-21" } }),
+        json!({ "summarize": "2026-11-21" }),
+    ] {
+        let err = call(&deps, event.clone(), "req-bad").await.unwrap_err();
+        assert_eq!(err.error_type(), "ShopFlow.InvalidInput", "{event}");
+    }
+}
+
+#[test]
+fn the_workflow_steps_classify_ingestion_errors_as_the_functions_do() {
+    use shopflow_core::functions::FunctionError;
+    use shopflow_core::ingest::IngestError;
+    use shopflow_core::ports::{LedgerError, StoreError};
+    use shopflow_core::workflow::steps::ingest_error_type;
+    let backend = |retryable| StoreError::Backend {
+        operation: "GetObject",
+        key: "k".into(),
+        retryable,
+        source: "boom".into(),
+    };
+    let errors = || {
+        vec![
+            IngestError::NotLanding { key: "x".into() },
+            IngestError::NotFound { key: "x".into() },
+            IngestError::Contract(ContractSet::defaults().unwrap().get("nope").unwrap_err()),
+            IngestError::Busy {
+                key: "k".into(),
+                run_id: "r".into(),
+                lease_until: String::new(),
+            },
+            IngestError::Store(backend(true)),
+            IngestError::Store(backend(false)),
+            IngestError::Ledger(LedgerError::NotHeld {
+                object_id: "o".into(),
+                run_id: "r".into(),
+            }),
+            IngestError::WorkDir(std::io::Error::other("disk")),
+        ]
+    };
+    for (a, b) in errors().into_iter().zip(errors()) {
+        let local = ingest_error_type(&a);
+        let lambda = FunctionError::from(b);
+        assert_eq!(local, lambda.error_type(), "{a}");
+    }
 }

@@ -1,0 +1,400 @@
+//! Gold built from small, hand-written landing files ingested through the real pipeline.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, Int64Type};
+use chrono::NaiveDate;
+
+use super::*;
+use crate::adapters::local::LogMetrics;
+use crate::adapters::memory::{MemoryLedger, MemoryObjectStore};
+use crate::ingest::{IngestOptions, IngestOutcome, Ingestor};
+use crate::ports::Ledger;
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+struct Lake {
+    store: Arc<MemoryObjectStore>,
+    ingestor: Ingestor,
+}
+
+impl Lake {
+    fn new() -> Self {
+        let store = Arc::new(MemoryObjectStore::new());
+        let ingestor = Ingestor::new(
+            store.clone(),
+            Arc::new(MemoryLedger::new()) as Arc<dyn Ledger>,
+            Arc::new(LogMetrics),
+            Arc::new(ContractSet::defaults().unwrap()),
+            IngestOptions::default(),
+        );
+        Self { store, ingestor }
+    }
+
+    async fn land(&self, dataset: &str, file: &str, body: &str) {
+        let key = format!("landing/{dataset}/{file}");
+        self.store
+            .put(&key, body.as_bytes().to_vec())
+            .await
+            .unwrap();
+        match self.ingestor.ingest_object(&key, "run-1").await.unwrap() {
+            IngestOutcome::Processed(m) => {
+                assert_eq!(m.rows_quarantined, 0, "{key}: {:?}", m.rejected_by_rule);
+                assert_eq!(
+                    m.files_quarantined, 0,
+                    "{key}: {:?}",
+                    m.file_quarantine_reason
+                );
+            }
+            IngestOutcome::Skipped { key, .. } => panic!("{key} skipped"),
+        }
+    }
+
+    async fn build(&self, date: &str) -> (Engine, GoldBuild) {
+        let engine = Engine::new();
+        let b = build(
+            self.store.as_ref(),
+            &engine,
+            day(date),
+            GoldOptions::default(),
+        )
+        .await
+        .unwrap();
+        (engine, b)
+    }
+}
+
+async fn snapshot(store: &dyn ObjectStore) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for o in store.list("").await.unwrap() {
+        out.push((o.key.clone(), store.get(&o.key).await.unwrap()));
+    }
+    out.sort();
+    out
+}
+
+async fn rows(engine: &Engine, sql: &str) -> RecordBatch {
+    engine.query("test", sql).await.unwrap().concat().unwrap()
+}
+
+fn text(b: &RecordBatch, col: &str) -> Vec<Option<String>> {
+    let c = arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Utf8).unwrap();
+    let c = c.as_string::<i32>();
+    (0..c.len())
+        .map(|i| c.is_valid(i).then(|| c.value(i).to_string()))
+        .collect()
+}
+
+fn floats(b: &RecordBatch, col: &str) -> Vec<Option<f64>> {
+    let c = arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Float64).unwrap();
+    let c = c.as_primitive::<Float64Type>();
+    (0..c.len())
+        .map(|i| c.is_valid(i).then(|| c.value(i)))
+        .collect()
+}
+
+fn ints(b: &RecordBatch, col: &str) -> Vec<i64> {
+    let c = arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Int64).unwrap();
+    c.as_primitive::<Int64Type>().values().to_vec()
+}
+
+const PRODUCTS_V1: &str = r#"[
+  {"id": "P1", "title": "Desk Lamp", "category": "home", "price": 10.00, "updated_at": "2026-01-01T00:00:00Z"},
+  {"id": "P2", "title": "Mug", "category": "kitchen", "price": 5.00, "updated_at": "2026-01-01T00:00:00Z"}
+]"#;
+
+/// P1's price changes on 10 January; P2 is re-sent unchanged (no new version).
+const PRODUCTS_V2: &str = r#"[
+  {"id": "P1", "title": "Desk Lamp", "category": "home", "price": 12.00, "updated_at": "2026-01-10T00:00:00Z"},
+  {"id": "P2", "title": "Mug", "category": "kitchen", "price": 5.00, "updated_at": "2026-01-10T00:00:00Z"}
+]"#;
+
+const CUSTOMERS_V1: &str = "customer_id,email,country,city,updated_at
+C1,ada.lovelace@example.com,Spain,Madrid,2026-01-01T00:00:00Z
+C2,bob@example.org,Italy,Rome,2026-01-01T00:00:00Z
+";
+
+/// C1 moves to France on 8 January.
+const CUSTOMERS_V2: &str = "customer_id,email,country,city,updated_at
+C1,ada.lovelace@example.com,France,Paris,2026-01-08T00:00:00Z
+";
+
+/// T1 (before both changes) has no amount: its revenue comes from the catalog price valid then.
+const SALES: &str = "transaction_id,customer_id,product_id,quantity,amount,transaction_date
+T1,C1,P1,2,,2026-01-05T10:00:00Z
+T2,C1,P1,1,,2026-01-12T09:30:00Z
+T3,C2,P2,3,15.00,2026-01-12T18:45:00Z
+";
+
+async fn changing_lake() -> Lake {
+    let lake = Lake::new();
+    lake.land("products", "products_v1.json", PRODUCTS_V1).await;
+    lake.land("products", "products_v2.json", PRODUCTS_V2).await;
+    lake.land("customers", "customers_v1.csv", CUSTOMERS_V1)
+        .await;
+    lake.land("customers", "customers_v2.csv", CUSTOMERS_V2)
+        .await;
+    lake.land("transactions", "sales.csv", SALES).await;
+    lake
+}
+
+#[tokio::test]
+async fn a_price_change_opens_a_new_product_version() {
+    let lake = changing_lake().await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let d = rows(
+        &engine,
+        "SELECT product_sk, product_id, version, price, valid_from, valid_to, is_current
+         FROM dim_product ORDER BY product_id, version",
+    )
+    .await;
+    assert_eq!(
+        text(&d, "product_sk"),
+        [
+            Some("P1:1".into()),
+            Some("P1:2".into()),
+            Some("P2:1".into())
+        ]
+    );
+    assert_eq!(floats(&d, "price"), [Some(10.0), Some(12.0), Some(5.0)]);
+    assert_eq!(
+        text(&d, "is_current"),
+        [
+            Some("false".into()),
+            Some("true".into()),
+            Some("true".into())
+        ]
+    );
+    let valid_to = text(&d, "valid_to");
+    assert!(
+        valid_to[0].as_deref().unwrap().starts_with("2026-01-10"),
+        "{valid_to:?}"
+    );
+    assert_eq!(valid_to[1], None);
+}
+
+#[tokio::test]
+async fn a_customer_move_opens_a_new_customer_version() {
+    let lake = changing_lake().await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let d = rows(
+        &engine,
+        "SELECT customer_sk, country, city, is_current FROM dim_customer
+         WHERE customer_id = 'C1' ORDER BY version",
+    )
+    .await;
+    assert_eq!(
+        text(&d, "customer_sk"),
+        [Some("C1:1".into()), Some("C1:2".into())]
+    );
+    assert_eq!(
+        text(&d, "country"),
+        [Some("Spain".into()), Some("France".into())]
+    );
+    assert_eq!(
+        text(&d, "city"),
+        [Some("Madrid".into()), Some("Paris".into())]
+    );
+}
+
+#[tokio::test]
+async fn a_sale_before_a_change_joins_the_old_versions() {
+    let lake = changing_lake().await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let f = rows(
+        &engine,
+        "SELECT transaction_id, product_sk, customer_sk, revenue, revenue_source, weekday, hour
+         FROM fact_sales ORDER BY transaction_id",
+    )
+    .await;
+    assert_eq!(
+        text(&f, "product_sk"),
+        [
+            Some("P1:1".into()),
+            Some("P1:2".into()),
+            Some("P2:1".into())
+        ]
+    );
+    assert_eq!(
+        text(&f, "customer_sk"),
+        [
+            Some("C1:1".into()),
+            Some("C1:2".into()),
+            Some("C2:1".into())
+        ]
+    );
+    // 2 × 10.00 at the old price, 1 × 12.00 at the new one, the given amount.
+    assert_eq!(floats(&f, "revenue"), [Some(20.0), Some(12.0), Some(15.0)]);
+    assert_eq!(
+        text(&f, "revenue_source"),
+        [
+            Some("catalog".into()),
+            Some("catalog".into()),
+            Some("amount".into())
+        ]
+    );
+    // 5 January 2026 was a Monday; 12 January too.
+    assert_eq!(ints(&f, "weekday"), [1, 1, 1]);
+    assert_eq!(ints(&f, "hour"), [10, 9, 18]);
+    // The country of a sale is the country the buyer lived in then.
+    let by_country = rows(
+        &engine,
+        "SELECT c.country, SUM(f.revenue) AS revenue FROM fact_sales f
+         JOIN dim_customer c ON c.customer_sk = f.customer_sk GROUP BY c.country ORDER BY c.country",
+    )
+    .await;
+    assert_eq!(
+        text(&by_country, "country"),
+        [
+            Some("France".into()),
+            Some("Italy".into()),
+            Some("Spain".into())
+        ]
+    );
+    assert_eq!(
+        floats(&by_country, "revenue"),
+        [Some(12.0), Some(15.0), Some(20.0)]
+    );
+}
+
+#[tokio::test]
+async fn customer_pii_is_masked_in_gold() {
+    let lake = changing_lake().await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let d = rows(&engine, "SELECT * FROM dim_customer ORDER BY customer_sk").await;
+    assert!(d.column_by_name("email").is_none());
+    assert!(d.column_by_name("phone").is_none());
+    assert_eq!(
+        text(&d, "email_masked")[0].as_deref(),
+        Some("a***@example.com")
+    );
+    for (key, body) in snapshot(lake.store.as_ref()).await {
+        if key.starts_with("gold/") {
+            let hay = String::from_utf8_lossy(&body);
+            assert!(!hay.contains("ada.lovelace"), "{key} holds a clear email");
+        }
+    }
+}
+
+#[tokio::test]
+async fn aggregates_and_ltv_follow_the_facts() {
+    let lake = changing_lake().await;
+    let (engine, built) = lake.build("2026-01-12").await;
+    assert_eq!(built.sale_days.first(), Some(&day("2026-01-05")));
+    let daily = rows(
+        &engine,
+        "SELECT dt, revenue, transactions, unique_customers FROM agg_daily_sales ORDER BY dt",
+    )
+    .await;
+    assert_eq!(
+        text(&daily, "dt"),
+        [Some("2026-01-05".into()), Some("2026-01-12".into())]
+    );
+    assert_eq!(floats(&daily, "revenue"), [Some(20.0), Some(27.0)]);
+    assert_eq!(ints(&daily, "unique_customers"), [1, 2]);
+    let cat = rows(
+        &engine,
+        "SELECT category, revenue FROM agg_category_daily WHERE dt = DATE '2026-01-12' ORDER BY category",
+    )
+    .await;
+    assert_eq!(
+        text(&cat, "category"),
+        [Some("home".into()), Some("kitchen".into())]
+    );
+    let ltv = rows(
+        &engine,
+        "SELECT customer_id, orders, revenue, recency_days, segment FROM customer_ltv ORDER BY customer_id",
+    )
+    .await;
+    assert_eq!(ints(&ltv, "orders"), [2, 1]);
+    assert_eq!(floats(&ltv, "revenue"), [Some(32.0), Some(15.0)]);
+    assert_eq!(ints(&ltv, "recency_days"), [0, 0]);
+    assert!(text(&ltv, "segment").iter().all(Option::is_some));
+    let dates = rows(
+        &engine,
+        "SELECT MIN(calendar_date) AS a, MAX(calendar_date) AS b, COUNT(*) AS n FROM dim_date",
+    )
+    .await;
+    assert_eq!(ints(&dates, "n"), [8]);
+}
+
+#[tokio::test]
+async fn rebuilding_a_date_writes_the_same_bytes() {
+    let lake = changing_lake().await;
+    lake.build("2026-01-12").await;
+    let first = snapshot(lake.store.as_ref()).await;
+    lake.build("2026-01-12").await;
+    let second = snapshot(lake.store.as_ref()).await;
+    let gold = |s: &Vec<(String, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
+        s.iter()
+            .filter(|(k, _)| k.starts_with("gold/"))
+            .cloned()
+            .collect()
+    };
+    assert!(!gold(&first).is_empty());
+    assert_eq!(gold(&first), gold(&second));
+}
+
+#[tokio::test]
+async fn late_rows_inside_the_lookback_are_picked_up_by_the_next_run() {
+    let lake = changing_lake().await;
+    lake.build("2026-01-12").await;
+    // A row for 11 January arrives after that day's build; the run of the 13th picks it up.
+    lake.land(
+        "transactions",
+        "late.csv",
+        "transaction_id,customer_id,product_id,quantity,amount,transaction_date\nT9,C2,P2,1,5.00,2026-01-11T12:00:00Z\n",
+    )
+    .await;
+    let (engine, built) = lake.build("2026-01-13").await;
+    assert!(built.sale_days.contains(&day("2026-01-11")));
+    let d = rows(
+        &engine,
+        "SELECT revenue FROM agg_daily_sales WHERE dt = DATE '2026-01-11'",
+    )
+    .await;
+    assert_eq!(floats(&d, "revenue"), [Some(5.0)]);
+    // 5 January is outside the window and already built: it is not rebuilt.
+    assert!(!built.sale_days.contains(&day("2026-01-05")));
+}
+
+#[tokio::test]
+async fn duplicates_across_files_count_once_and_refunds_are_not_sales() {
+    let lake = changing_lake().await;
+    lake.land(
+        "transactions",
+        "again.csv",
+        "transaction_id,customer_id,product_id,quantity,amount,status,transaction_date\nT3,C2,P2,3,15.00,completed,2026-01-12T18:45:00Z\nT4,C2,P2,1,5.00,refunded,2026-01-12T19:00:00Z\n",
+    )
+    .await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let f = rows(
+        &engine,
+        "SELECT transaction_id, status FROM fact_sales WHERE dt = DATE '2026-01-12' ORDER BY transaction_id",
+    )
+    .await;
+    assert_eq!(
+        text(&f, "transaction_id"),
+        [Some("T2".into()), Some("T3".into())]
+    );
+    // The latest ingestion of T3 wins.
+    assert_eq!(text(&f, "status")[1].as_deref(), Some("completed"));
+}
+
+#[test]
+fn dim_date_numbers_weekdays_from_monday() {
+    let b = dim_date(day("2026-01-03"), day("2026-01-05")).unwrap();
+    assert_eq!(ints(&b, "iso_weekday"), [6, 7, 1]);
+    assert_eq!(
+        text(&b, "is_weekend"),
+        [
+            Some("true".into()),
+            Some("true".into()),
+            Some("false".into())
+        ]
+    );
+    assert_eq!(ints(&b, "date_key"), [20260103, 20260104, 20260105]);
+}
