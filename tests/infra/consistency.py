@@ -1,0 +1,496 @@
+"""Consistency between the Rust functions, the Terraform under infrastructure/ and the state
+machine in statemachine/: what `terraform validate` and a deploy would only reveal in AWS.
+
+Usage: python3 tests/infra/consistency.py [REPO_ROOT]     (exit 1 and one line per problem)
+
+What the code does is read from the code itself, never declared a second time:
+- Lambda crates: every crates/*/ with src/main.rs whose Cargo.toml depends on lambda_runtime.
+- Environment variables a function reads: the names passed to `config::required/parsed` in its
+  main.rs and its handler module (crates/core/src/functions/<name>.rs), PRODUCT_SOURCES where
+  it calls `product_sources`, RUST_LOG for the shared tracing set-up (crates/lambda), and
+  SHOPFLOW_S3_FORCE_PATH_STYLE (emulators only: may be left unset).
+- AWS actions a function calls: the adapters its main.rs constructs; for each adapter, the SDK
+  operations in that adapter's source, mapped to IAM actions. The object store is narrowed to
+  the port methods the function's code reaches (`store.put(`, `store.list(`, …, following
+  `crate::` references from its handler module), each method's actions being the SDK
+  operations of its body and of the adapter's helpers it calls.
+
+What Terraform grants: the statements of each function role's inline policy whose `sid` starts
+with `Code` must grant exactly the actions the code calls; statements whose `sid` starts with
+`Platform` may only grant the platform actions below (logs, tracing, keys, failure
+destinations, the Kinesis poller). No action anywhere may contain `*`.
+"""
+
+import json
+import pathlib
+import re
+import sys
+
+try:
+    import hcl2
+except ImportError:  # pragma: no cover - the message is the point
+    sys.stderr.write(
+        "python-hcl2 is missing: install it with `python3 -m pip install python-hcl2` "
+        "(the README's test command does this)\n"
+    )
+    sys.exit(3)
+
+SDK_TO_IAM = {
+    "get_object": "s3:GetObject",
+    "head_object": "s3:GetObject",
+    "put_object": "s3:PutObject",
+    "create_multipart_upload": "s3:PutObject",
+    "upload_part": "s3:PutObject",
+    "complete_multipart_upload": "s3:PutObject",
+    "abort_multipart_upload": "s3:AbortMultipartUpload",
+    "list_objects_v2": "s3:ListBucket",
+    "delete_object": "s3:DeleteObject",
+    "get_item": "dynamodb:GetItem",
+    "put_item": "dynamodb:PutItem",
+    "delete_item": "dynamodb:DeleteItem",
+    "update_item": "dynamodb:UpdateItem",
+    "query": "dynamodb:Query",
+    "put_records": "kinesis:PutRecords",
+    "put_record": "kinesis:PutRecord",
+    "publish": "sns:Publish",
+}
+
+# The object store adapter: its actions are narrowed to the port methods a function reaches.
+OBJECT_STORE = "S3ObjectStore"
+
+PLATFORM_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",
+    "sqs:SendMessage",
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:ListStreams",
+    "kinesis:SubscribeToShard",
+}
+
+OPTIONAL_ENV = {"SHOPFLOW_S3_FORCE_PATH_STYLE"}
+
+STATES_ERRORS = {
+    "States.ALL",
+    "States.Timeout",
+    "States.TaskFailed",
+    "States.Permissions",
+    "States.HeartbeatTimeout",
+    "States.DataLimitExceeded",
+    "States.Runtime",
+    "States.BranchFailed",
+    "States.NoChoiceMatched",
+    "States.IntrinsicFailure",
+    "States.ExceedToleratedFailureThreshold",
+    "States.ItemReaderFailed",
+    "States.ResultWriterFailed",
+    "States.QueryEvaluationError",
+}
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.Unknown",
+}
+# Errors of the optimised SNS integration: `SNS.` + the Publish API's exceptions.
+SNS_ERRORS = {
+    "SNS." + e
+    for e in (
+        "AmazonSNSException",
+        "SdkClientException",
+        "InternalErrorException",
+        "ThrottledException",
+        "KMSThrottlingException",
+        "KMSDisabledException",
+        "KMSInvalidStateException",
+        "KMSNotFoundException",
+        "KMSAccessDeniedException",
+        "KMSOptInRequired",
+        "InvalidParameterException",
+        "NotFoundException",
+        "AuthorizationErrorException",
+        "EndpointDisabledException",
+    )
+}
+
+
+# ---------------------------------------------------------------- what the code does
+
+
+def lambda_crates(root):
+    out = []
+    for cargo in sorted((root / "crates").glob("*/Cargo.toml")):
+        crate = cargo.parent
+        if (crate / "src" / "main.rs").exists() and "lambda_runtime" in cargo.read_text():
+            out.append(crate.name)
+    return out
+
+
+def handler_module(root, crate):
+    return root / "crates" / "core" / "src" / "functions" / (crate.replace("-", "_") + ".rs")
+
+
+def env_reads(root, crate):
+    sources = [root / "crates" / crate / "src" / "main.rs", handler_module(root, crate)]
+    text = "\n".join(p.read_text() for p in sources if p.exists())
+    names = set(re.findall(r'(?:required|parsed|optional)(?:::<[^>]*>)?\(\s*&?\w*\s*,\s*"([A-Z0-9_]+)"', text))
+    if "product_sources(" in text:
+        names.add("PRODUCT_SOURCES")
+    if "force_path_style_from_env" in text:
+        names.add("SHOPFLOW_S3_FORCE_PATH_STYLE")
+    shared = "\n".join(p.read_text() for p in (root / "crates" / "lambda" / "src").glob("*.rs"))
+    if "shopflow-lambda" in (root / "crates" / crate / "Cargo.toml").read_text() and (
+        "try_from_default_env" in shared
+    ):
+        names.add("RUST_LOG")
+    return names
+
+
+def adapter_actions(root):
+    """IAM actions of each AWS adapter struct, from the SDK operations in its source."""
+    out = {}
+    for path in sorted((root / "crates" / "core" / "src" / "adapters" / "aws").glob("*.rs")):
+        text = path.read_text()
+        starts = [(m.start(), m.group(1)) for m in re.finditer(r"^pub struct (\w+)", text, re.M)]
+        for i, (start, name) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+            ops = set(re.findall(r"\.(\w+)\(\)\s*\n?\s*\.", text[start:end]))
+            ops |= set(re.findall(r"\.(\w+)\(\)", text[start:end]))
+            actions = {SDK_TO_IAM[o] for o in ops if o in SDK_TO_IAM}
+            if actions:
+                out[name] = actions
+    return out
+
+
+def object_store_methods(root):
+    """IAM actions of each ObjectStore method of the S3 adapter (its body and the helpers it
+    calls on `self`)."""
+    text = (root / "crates" / "core" / "src" / "adapters" / "aws" / "s3.rs").read_text()
+    fns = [(m.start(), m.group(1)) for m in re.finditer(r"^\s*(?:pub )?(?:async )?fn (\w+)", text, re.M)]
+    bodies = {}
+    for i, (start, name) in enumerate(fns):
+        end = fns[i + 1][0] if i + 1 < len(fns) else len(text)
+        bodies[name] = text[start:end]
+
+    def ops(name, seen):
+        if name in seen or name not in bodies:
+            return set()
+        seen.add(name)
+        body = bodies[name]
+        out = {SDK_TO_IAM[o] for o in re.findall(r"\.(\w+)\(\)", body) if o in SDK_TO_IAM}
+        for helper in re.findall(r"self\.(\w+)\(", body):
+            out |= ops(helper, seen)
+        return out
+
+    port = (root / "crates" / "core" / "src" / "ports.rs").read_text()
+    trait = port[port.index("pub trait ObjectStore"):]
+    trait = trait[: trait.index("\n}\n")]
+    methods = re.findall(r"async fn (\w+)\(", trait)
+    return {m: ops(m, set()) for m in methods}
+
+
+def code_only(text):
+    """Rust source without comments and without its `#[cfg(test)]` module (kept last)."""
+    text = text.split("#[cfg(test)]")[0]
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def _block(text, start):
+    """The text from `start` to the brace that closes the first `{` after it."""
+    open_at = text.find("{", start)
+    if open_at < 0:
+        return ""
+    depth = 0
+    for i in range(open_at, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return text[start:]
+
+
+def _items(text, names):
+    """The code of the named items of a module: a function's body, a type's impl blocks."""
+    out = []
+    for name in names:
+        if name[:1].isupper():
+            pattern = rf"^\s*impl(?:<[^>]*>)?\s+(?:[\w:<>]+\s+for\s+)?{name}\b"
+        else:
+            pattern = rf"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?fn\s+{name}\b"
+        for m in re.finditer(pattern, text, re.M):
+            out.append(_block(text, m.start()))
+    return "\n".join(out)
+
+
+def reachable_core_text(root, crate):
+    """The code a function's handler module reaches in the core crate: following
+    `use crate::m::{Item, f}` and `crate::m::f(` paths to the named functions' bodies and the
+    named types' impl blocks (a whole module when it is used as a whole), transitively.
+    Comments and tests do not count."""
+    src = root / "crates" / "core" / "src"
+
+    def module_text(module):
+        for candidate in (src / f"{module}.rs", src / module / "mod.rs"):
+            if candidate.exists():
+                parts = [candidate]
+                if candidate.name == "mod.rs":
+                    parts += [p for p in candidate.parent.glob("*.rs") if p.name not in ("mod.rs", "tests.rs")]
+                return "\n".join(code_only(p.read_text()) for p in parts)
+        return ""
+
+    seen = set()
+    texts = []
+    todo = [("functions/" + crate.replace("-", "_"), None)]
+    while todo:
+        module, item = todo.pop()
+        if (module, item) in seen:
+            continue
+        seen.add((module, item))
+        if module.startswith("functions/"):
+            whole = code_only((src / f"{module}.rs").read_text())
+        else:
+            whole = module_text(module)
+        text = whole if item is None else _items(whole, [item])
+        if not text:
+            continue
+        texts.append(text)
+        for m in re.finditer(r"crate::(\w+)(?:::\{([^}]*)\}|::(\w+))?", text):
+            target = m.group(1)
+            if target in ("adapters", "functions"):
+                continue
+            names = []
+            if m.group(2):
+                names = [n.strip().split(" as ")[0] for n in m.group(2).split(",") if n.strip()]
+            elif m.group(3):
+                names = [m.group(3)]
+            if not names or "self" in names:
+                todo.append((target, None))
+            for n in names:
+                if n != "self" and re.fullmatch(r"\w+", n):
+                    todo.append((target, n))
+        # Items of the same module used by the code reached so far.
+        if item is not None:
+            for call in set(re.findall(r"\b([a-z_]\w*)\(", text)) | set(re.findall(r"\b([A-Z]\w*)::", text)):
+                if call != item and re.search(rf"fn\s+{call}\b|impl[^{{]*\b{call}\b", whole):
+                    todo.append((module, call))
+    return "\n".join(texts)
+
+
+def code_actions(root, crate, adapters):
+    main = (root / "crates" / crate / "src" / "main.rs").read_text()
+    actions = set()
+    for name, acts in adapters.items():
+        if name != OBJECT_STORE and re.search(rf"\b{name}::new\b", main):
+            actions |= acts
+    if re.search(rf"\b{OBJECT_STORE}::new\b", main):
+        reached = reachable_core_text(root, crate)
+        for method, acts in object_store_methods(root).items():
+            if re.search(rf"store\s*\.\s*{method}\(", reached):
+                actions |= acts
+    return actions
+
+
+def emitted_errors(root):
+    text = (root / "crates" / "core" / "src" / "functions" / "mod.rs").read_text()
+    return set(re.findall(r'"(ShopFlow\.[A-Za-z]+)"', text))
+
+
+# ---------------------------------------------------------------- what Terraform says
+
+
+def _unquote(x):
+    if isinstance(x, str) and len(x) >= 2 and x[0] == '"' and x[-1] == '"':
+        return x[1:-1]
+    return x
+
+
+def _norm(v):
+    if isinstance(v, dict):
+        return {_unquote(k): _norm(x) for k, x in v.items() if k not in ("__is_block__", "__comments__")}
+    if isinstance(v, list):
+        return [_norm(x) for x in v]
+    return _unquote(v)
+
+
+def load_hcl(infra):
+    """Every block of every .tf file: {(kind, type, name): (attributes, file)}."""
+    blocks = {}
+    texts = {}
+    for path in sorted(infra.rglob("*.tf")):
+        if ".terraform" in path.parts:
+            continue
+        texts[path] = path.read_text()
+        with path.open() as f:
+            doc = _norm(hcl2.load(f))
+        for kind in ("resource", "data"):
+            for entry in doc.get(kind, []):
+                for rtype, named in entry.items():
+                    for name, attrs in named.items():
+                        blocks[(kind, rtype, f"{path.parent}:{name}")] = (attrs, path)
+    return blocks, texts
+
+
+def _first(v):
+    return v[0] if isinstance(v, list) and v else v
+
+
+def _ref(text, prefix):
+    m = re.search(re.escape(prefix) + r"\.(\w+)", text or "")
+    return m.group(1) if m else None
+
+
+def function_resources(blocks):
+    return {k: v for k, v in blocks.items() if k[:2] == ("resource", "aws_lambda_function")}
+
+
+def role_statements(blocks, function_key):
+    """The inline policy statements of a function's role (same module)."""
+    attrs, path = blocks[function_key]
+    module = str(path.parent)
+    role = _ref(attrs.get("role", ""), "aws_iam_role")
+    statements = []
+    for (kind, rtype, name), (a, p) in blocks.items():
+        if rtype != "aws_iam_role_policy" or str(p.parent) != module:
+            continue
+        if _ref(a.get("role", ""), "aws_iam_role") != role:
+            continue
+        doc = _ref(a.get("policy", ""), "data.aws_iam_policy_document")
+        if doc is None:
+            continue
+        d = blocks.get(("data", "aws_iam_policy_document", f"{module}:{doc}"))
+        if d:
+            statements.extend(d[0].get("statement", []))
+    return role, statements
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def check(root, infra=None, asl=None):
+    root = pathlib.Path(root)
+    infra = pathlib.Path(infra) if infra else root / "infrastructure"
+    asl = pathlib.Path(asl) if asl else root / "statemachine" / "pipeline.asl.json"
+    problems = []
+    blocks, texts = load_hcl(infra)
+    functions = function_resources(blocks)
+    adapters = adapter_actions(root)
+    crates = lambda_crates(root)
+
+    by_crate = {}
+    for key, (attrs, _) in functions.items():
+        m = re.search(r"/([\w-]+)/bootstrap\.zip", attrs.get("filename", "") or "")
+        if m:
+            by_crate[m.group(1)] = key
+    for crate in crates:
+        if crate not in by_crate:
+            problems.append(f"{crate}: no aws_lambda_function with the artifact path {crate}/bootstrap.zip")
+    for crate, key in sorted(by_crate.items()):
+        if crate not in crates:
+            problems.append(f"{key[2]}: deploys {crate}/bootstrap.zip, which no Lambda crate builds")
+            continue
+        attrs, _ = blocks[key]
+        env = _first(attrs.get("environment", [])) or {}
+        set_vars = set((_first(env.get("variables", {})) or {}).keys()) if env else set()
+        read = env_reads(root, crate)
+        for var in sorted(read - set_vars - OPTIONAL_ENV):
+            problems.append(f"{crate}: reads environment variable {var}, which Terraform does not set")
+        for var in sorted(set_vars - read):
+            problems.append(f"{crate}: Terraform sets environment variable {var}, which the function never reads")
+
+        role, statements = role_statements(blocks, key)
+        if not statements:
+            problems.append(f"{crate}: no inline policy found for its role aws_iam_role.{role}")
+            continue
+        granted_code, granted_platform = set(), set()
+        for st in statements:
+            actions = st.get("actions", [])
+            for a in actions:
+                if "*" in a:
+                    problems.append(f"{crate}: role grants a wildcard action {a}")
+            sid = st.get("sid", "")
+            if sid.startswith("Code"):
+                granted_code |= set(actions)
+            elif sid.startswith("Platform"):
+                granted_platform |= set(actions)
+            else:
+                problems.append(f"{crate}: policy statement {sid or '(no sid)'} is neither Code* nor Platform*")
+        calls = code_actions(root, crate, adapters)
+        for a in sorted(calls - granted_code):
+            problems.append(f"{crate}: calls {a}, which its role does not grant")
+        for a in sorted(granted_code - calls):
+            problems.append(f"{crate}: role grants {a}, which the function never calls")
+        for a in sorted(granted_platform - PLATFORM_ACTIONS):
+            problems.append(f"{crate}: platform statement grants {a}, which is not a platform action")
+
+    for (kind, rtype, name), (attrs, _) in blocks.items():
+        if rtype == "aws_cloudwatch_metric_alarm":
+            actions = attrs.get("alarm_actions") or []
+            if not actions or actions == [[]]:
+                problems.append(f"alarm {name}: no alarm_actions")
+
+    definition = json.loads(asl.read_text())
+    placeholders = set(re.findall(r"\$\{(\w+)\}", asl.read_text()))
+    tf_vars = set()
+    for path, text in texts.items():
+        for m in re.finditer(r"templatefile\(\s*[^,]*pipeline\.asl\.json[^,]*,\s*\{(.*?)\}\s*\)", text, re.S):
+            tf_vars |= set(re.findall(r"^\s*(\w+)\s*=", m.group(1), re.M))
+    if not tf_vars:
+        problems.append("no templatefile() renders statemachine/pipeline.asl.json")
+    for v in sorted(placeholders - tf_vars):
+        problems.append(f"state machine uses ${{{v}}}, which templatefile() does not provide")
+    for v in sorted(tf_vars - placeholders):
+        problems.append(f"templatefile() provides {v}, which the state machine never uses")
+
+    allowed_errors = STATES_ERRORS | LAMBDA_ERRORS | SNS_ERRORS | emitted_errors(root)
+    for state_name, state in walk_states(definition):
+        if state.get("Type") == "Task":
+            params = state.get("Parameters") or state.get("Arguments") or {}
+            target = params.get("FunctionName") or ""
+            resource = state.get("Resource", "")
+            if "lambda:invoke" in resource or ":function:" in resource or target:
+                ref = target or resource
+                m = re.fullmatch(r"\$\{(\w+)_arn\}(?::\$LATEST)?", ref)
+                crate = m.group(1).replace("_", "-") if m else None
+                if crate is None or crate not in by_crate:
+                    problems.append(f"state {state_name}: invokes {ref}, which is no deployed function")
+        for clause in state.get("Retry", []) + state.get("Catch", []):
+            for err in clause.get("ErrorEquals", []):
+                if err not in allowed_errors:
+                    problems.append(f"state {state_name}: ErrorEquals {err}, which no function emits")
+    return problems
+
+
+def walk_states(definition):
+    for name, state in definition.get("States", {}).items():
+        yield name, state
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                yield from walk_states(state[key])
+        for branch in state.get("Branches", []):
+            yield from walk_states(branch)
+
+
+def main():
+    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
+    problems = check(root)
+    for p in problems:
+        print(p)
+    print(f"consistency: {len(problems)} problem(s)")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()

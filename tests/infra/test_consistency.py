@@ -1,0 +1,146 @@
+"""The consistency checks pass on the repository and fail, each with its own message, on a
+deliberately broken copy of the Terraform or the state machine.
+
+Run: python3 -m unittest discover -s tests/infra -v
+"""
+
+import pathlib
+import re
+import shutil
+import tempfile
+import unittest
+
+import consistency
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+class Copy:
+    """A scratch copy of infrastructure/ and statemachine/ to break."""
+
+    def __init__(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="shopflow-infra-"))
+        shutil.copytree(ROOT / "infrastructure", self.dir / "infrastructure",
+                        ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+        shutil.copytree(ROOT / "statemachine", self.dir / "statemachine")
+
+    def edit(self, relative, pattern, replacement, count=1, flags=0):
+        path = self.dir / relative
+        text = path.read_text()
+        new, n = re.subn(pattern, replacement, text, count=count, flags=flags)
+        assert n > 0, f"the fixture edit found nothing to change in {relative}: {pattern}"
+        path.write_text(new)
+
+    def edit_block(self, relative, header, pattern, replacement):
+        """Edits the first match of `pattern` inside the block that starts with `header`."""
+        path = self.dir / relative
+        text = path.read_text()
+        start = text.index(header)
+        block = consistency._block(text, start)
+        new_block, n = re.subn(pattern, replacement, block, count=1)
+        assert n > 0, f"nothing to change in {header}: {pattern}"
+        path.write_text(text[:start] + new_block + text[start + len(block):])
+
+    def problems(self):
+        return consistency.check(
+            ROOT,
+            infra=self.dir / "infrastructure",
+            asl=self.dir / "statemachine" / "pipeline.asl.json",
+        )
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+FUNCTIONS = "infrastructure/modules/functions/main.tf"
+ASL = "statemachine/pipeline.asl.json"
+
+
+class ConsistencyTest(unittest.TestCase):
+    def setUp(self):
+        self.copy = Copy()
+
+    def tearDown(self):
+        self.copy.close()
+
+    def assertProblem(self, expected):
+        problems = self.copy.problems()
+        self.assertTrue(
+            any(expected in p for p in problems),
+            f"expected a problem containing {expected!r}, got {problems}",
+        )
+
+    def test_the_repository_is_consistent(self):
+        self.assertEqual(consistency.check(ROOT), [])
+
+    def test_an_untouched_copy_is_consistent(self):
+        self.assertEqual(self.copy.problems(), [])
+
+    def test_a_lambda_crate_without_a_function_resource_fails(self):
+        self.copy.edit(FUNCTIONS, r"/transformer/bootstrap\.zip", "/transformer-old/bootstrap.zip", count=0)
+        self.assertProblem("transformer: no aws_lambda_function with the artifact path transformer/bootstrap.zip")
+
+    def test_a_variable_the_function_reads_but_terraform_does_not_set_fails(self):
+        self.copy.edit(FUNCTIONS, r"\n\s*LEDGER_TABLE\s*=[^\n]*", "")
+        self.assertProblem("transformer: reads environment variable LEDGER_TABLE, which Terraform does not set")
+
+    def test_a_variable_terraform_sets_but_no_function_reads_fails(self):
+        self.copy.edit(FUNCTIONS, r"(\n(\s*)LEDGER_TABLE\s*=[^\n]*)", r'\1\n\2LEDGER_TABEL = "typo"')
+        self.assertProblem("transformer: Terraform sets environment variable LEDGER_TABEL, which the function never reads")
+
+    def test_an_action_the_code_calls_but_the_role_lacks_fails(self):
+        self.copy.edit_block(FUNCTIONS, 'data "aws_iam_policy_document" "transformer"',
+                             r',\s*"dynamodb:DeleteItem"|"dynamodb:DeleteItem",\s*', "")
+        self.assertProblem("transformer: calls dynamodb:DeleteItem, which its role does not grant")
+
+    def test_an_action_the_role_grants_but_the_code_never_calls_fails(self):
+        self.copy.edit_block(FUNCTIONS, 'data "aws_iam_policy_document" "product_fetch"',
+                             r'"s3:PutObject"', '"s3:PutObject", "s3:DeleteObject"')
+        self.assertProblem("product-fetch: role grants s3:DeleteObject, which the function never calls")
+
+    def test_a_wildcard_action_fails(self):
+        self.copy.edit_block(FUNCTIONS, 'data "aws_iam_policy_document" "report_generator"',
+                             r'"sns:Publish"', '"sns:*"')
+        self.assertProblem("report-generator: role grants a wildcard action sns:*")
+
+    def test_a_task_naming_a_function_that_does_not_exist_fails(self):
+        self.copy.edit(ASL, r"\$\{report_generator_arn\}", "${report_builder_arn}", count=0)
+        self.assertProblem("invokes ${report_builder_arn}, which is no deployed function")
+        self.assertProblem("state machine uses ${report_builder_arn}, which templatefile() does not provide")
+
+    def test_an_error_type_no_function_emits_fails(self):
+        self.copy.edit(ASL, r'"ShopFlow\.Retryable"', '"ShopFlow.Transient"')
+        self.assertProblem("ErrorEquals ShopFlow.Transient, which no function emits")
+
+    def test_an_alarm_without_an_action_fails(self):
+        monitoring = "infrastructure/modules/monitoring/main.tf"
+        self.copy.edit(monitoring, r"\n\s*alarm_actions\s*=\s*[^\n]*", "")
+        self.assertProblem("no alarm_actions")
+
+
+class CodeFactsTest(unittest.TestCase):
+    """What the checker reads from the Rust code, on the real repository."""
+
+    def test_finds_the_four_lambda_crates(self):
+        self.assertEqual(
+            consistency.lambda_crates(ROOT),
+            ["ingest-trigger", "product-fetch", "report-generator", "transformer"],
+        )
+
+    def test_reads_required_and_optional_variables(self):
+        self.assertTrue({"LAKE_BUCKET", "LEDGER_TABLE", "BATCH_ROWS", "RUST_LOG"}
+                        <= consistency.env_reads(ROOT, "transformer"))
+        self.assertIn("PRODUCT_SOURCES", consistency.env_reads(ROOT, "ingest-trigger"))
+
+    def test_narrows_the_object_store_to_the_methods_reached(self):
+        adapters = consistency.adapter_actions(ROOT)
+        fetch = consistency.code_actions(ROOT, "product-fetch", adapters)
+        self.assertIn("s3:PutObject", fetch)
+        self.assertNotIn("s3:DeleteObject", fetch)
+        report = consistency.code_actions(ROOT, "report-generator", adapters)
+        self.assertIn("s3:DeleteObject", report)  # stale gold partitions are removed
+        self.assertIn("sns:Publish", report)
+
+
+if __name__ == "__main__":
+    unittest.main()
