@@ -15,12 +15,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n== %s\n' "$*"; }
+# Every step is timed: `say` closes the previous step and opens the next; the table is printed
+# at the end (and when the script stops early), so CI's log shows where the time went.
+step_names=()
+step_secs=()
+step_name=""
+step_start=0
+end_step() {
+  if [ -n "$step_name" ]; then
+    local secs=$(( $(date +%s) - step_start ))
+    step_names+=("$step_name")
+    step_secs+=("$secs")
+    printf -- '-- %s: %ss\n' "$step_name" "$secs"
+  fi
+  step_name=""
+}
+say() { end_step; step_name="$*"; step_start=$(date +%s); printf '\n== %s\n' "$*"; }
+steps_printed=0
+print_steps() {
+  end_step
+  [ "$steps_printed" = 0 ] && [ "${#step_names[@]}" -gt 0 ] || return 0
+  steps_printed=1
+  local total=0 i
+  printf '\n== step durations\n'
+  for i in "${!step_names[@]}"; do
+    printf '%7ss  %s\n' "${step_secs[$i]}" "${step_names[$i]}"
+    total=$((total + step_secs[i]))
+  done
+  printf '%7ss  total\n' "$total"
+}
 
 for tool in cargo python3 node npm terraform; do
   command -v "$tool" >/dev/null || { echo "missing $tool: install it first" >&2; exit 1; }
 done
 
+trap print_steps EXIT
 tools="${SHOPFLOW_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/shopflow-tools}"
 if [ "${SHOPFLOW_SKIP_INSTALL:-0}" != "1" ]; then
   say "installing test tools (pyarrow, moto[server], cargo-lambda: tests/python/requirements.txt)"
@@ -73,13 +102,18 @@ if node tests/workflows/lint.mjs tests/workflows/fixtures/broken.yml >/dev/null;
   exit 1
 fi
 
-say "cargo test"
 log=$(mktemp)
 blog=$(mktemp)
-trap 'rm -f "$log" "$blog"' EXIT
+trap 'print_steps; rm -f "$log" "$blog"' EXIT
+say "cargo test --no-run (build the test binaries)"
 set +e
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+cargo test --workspace --locked --no-run 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if [ "$status" -eq 0 ]; then
+  say "cargo test (run)"
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+fi
 set -e
 if [ "$status" -eq 0 ]; then
   say "Lambda functions under cargo lambda watch (moto + a local product API)"
