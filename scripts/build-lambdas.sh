@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 arch_flag=()
 if [ "${1:-}" = "--arm64" ]; then arch_flag=(--arm64); fi
-functions=(ingest-trigger product-fetch transformer report-generator)
+mapfile -t functions < <(./scripts/functions.sh)
+[ "${#functions[@]}" -gt 0 ] || { echo "no Lambda function packages found (scripts/functions.sh)" >&2; exit 1; }
 packages=()
 for f in "${functions[@]}"; do packages+=(--package "$f"); done
 cargo lambda build --release "${arch_flag[@]}" --output-format zip "${packages[@]}"

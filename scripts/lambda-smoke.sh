@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Smoke check of the four Lambda functions as real binaries: `cargo lambda watch` runs them
-# with their AWS clients pointed at a local moto server (and product-fetch at a local product
-# API), and `cargo lambda invoke` sends each one a sample event from events/. Everything listens
-# on 127.0.0.1 only; every background process is stopped on exit.
+# Smoke check of the four Lambda functions as real binaries: `cargo lambda watch` serves the
+# Lambda runtime API, each function's binary runs against it with its AWS clients pointed at a
+# local moto server (and product-fetch at a local product API), and `cargo lambda invoke` sends
+# each one a sample event from events/. Everything listens on 127.0.0.1 only; every background
+# process is stopped on exit.
+#
+# The binaries are the ones the test build makes (`cargo test --workspace --all-targets
+# --no-run`, run here first: a no-op after scripts/test.sh, which exports the same lint set-up),
+# so the smoke check compiles nothing of its own. `cargo lambda watch` would build each function
+# alone, with that package's features, which recompiles much of the dependency tree.
 #
 #   ./scripts/lambda-smoke.sh
 set -euo pipefail
@@ -46,10 +52,30 @@ export LAKE_BUCKET=shopflow-dev-lake LEDGER_TABLE=ledger RUNS_TABLE=runs PRODUCT
 export STREAM_NAME=shopflow-dev-fetch-tasks TOPIC_ARN="$topic"
 export PRODUCT_SOURCES="dummyjson=http://127.0.0.1:$api_port/products" RUST_LOG=info
 
+mapfile -t functions < <(./scripts/functions.sh)
+[ "${#functions[@]}" -gt 0 ] || { echo "no Lambda function packages found (scripts/functions.sh)" >&2; exit 1; }
+cargo test --workspace --all-targets --locked --no-run >"$work/build.log" 2>&1 || {
+  echo "building the function binaries failed:" >&2
+  tail -n 40 "$work/build.log" >&2
+  exit 1
+}
+bin_dir="${CARGO_TARGET_DIR:-target}/debug"
+for f in "${functions[@]}"; do
+  [ -x "$bin_dir/$f" ] || { echo "missing $bin_dir/$f after the test build" >&2; exit 1; }
+done
+
 watch_port=$(free_port)
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$watch_port" --ignore-changes >"$work/watch.log" 2>&1 &
+cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$watch_port" >"$work/watch.log" 2>&1 &
 pids+=($!)
 wait_port "$watch_port" "cargo lambda watch" "$work/watch.log"
+# What `cargo lambda watch` gives a function it starts itself: the runtime API under the
+# function's own name, so that `cargo lambda invoke NAME` reaches that binary.
+for f in "${functions[@]}"; do
+  AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=4096 \
+    AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$watch_port/.rt/$f" \
+    "$bin_dir/$f" >"$work/$f.log" 2>&1 &
+  pids+=($!)
+done
 
 passed=0
 failed=0
@@ -76,6 +102,10 @@ check report-generator events/report-generator/step-functions-date.json '"report
 echo "lambda smoke: $passed passed, $failed failed"
 if [ "$failed" -ne 0 ]; then
   echo "--- cargo lambda watch log (tail)" >&2
-  tail -n 60 "$work/watch.log" >&2
+  tail -n 30 "$work/watch.log" >&2
+  for f in "${functions[@]}"; do
+    echo "--- $f log (tail)" >&2
+    tail -n 20 "$work/$f.log" >&2
+  done
   exit 1
 fi
