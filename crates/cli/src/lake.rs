@@ -75,7 +75,12 @@ impl Lake {
         self.root.join(key)
     }
 
-    /// The object store.
+    /// The contracts in force (built-in, plus `--contracts`).
+    pub fn contracts(&self) -> &ContractSet {
+        self.ingestor.contracts()
+    }
+
+    /// The lake's object store.
     pub fn store(&self) -> &FsObjectStore {
         &self.store
     }
@@ -203,7 +208,13 @@ impl Lake {
         date: Option<chrono::NaiveDate>,
         options: &ReportOptions,
     ) -> anyhow::Result<ReportOutput> {
-        Ok(report::build_daily(self.store.as_ref(), date, options).await?)
+        Ok(report::build_daily(
+            self.store.as_ref(),
+            date,
+            self.ingestor.contracts(),
+            options,
+        )
+        .await?)
     }
 }
 

@@ -128,9 +128,10 @@ enum Command {
         #[command(flatten)]
         options: ReportArgs,
     },
-    /// Run SQL over the lake: every silver table (transactions, products, customers,
-    /// clickstream) and gold table (dim_*, fact_sales, agg_*, funnel_daily, customer_ltv) is
-    /// registered by name; `dt` is the partition date.
+    /// Run SQL over the lake: every dataset that has a contract (transactions, products,
+    /// customers, clickstream, and any added with --contracts) and every gold table (dim_*,
+    /// fact_sales, agg_*, funnel_daily, customer_ltv) is registered by name; `dt` is the
+    /// partition date.
     Query {
         /// The lake directory.
         #[arg(long, default_value = "shopflow-lake")]
@@ -276,7 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Query { lake, format, sql } => {
             let lake = lake::Lake::open(&lake, contracts)?;
-            query::run(lake.store(), &sql, format).await
+            query::run(lake.store(), lake.contracts(), &sql, format).await
         }
         Command::Run {
             lake,

@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use shopflow_core::contract::ContractSet;
 use shopflow_core::engine::Engine;
 use shopflow_core::ports::ObjectStore;
 
@@ -28,11 +29,16 @@ fn statement(arg: &str) -> anyhow::Result<String> {
 }
 
 /// Registers the lake's tables, runs `sql` and prints the result on standard output.
-pub async fn run(store: &dyn ObjectStore, sql: &str, format: Format) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    store: &dyn ObjectStore,
+    contracts: &ContractSet,
+    sql: &str,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let sql = statement(sql)?;
     let engine = Engine::new();
     let tables = engine
-        .register_lake(store)
+        .register_lake(store, contracts)
         .await
         .context("registering the lake's tables")?;
     let result = match engine.query("your query", &sql).await {

@@ -149,16 +149,21 @@ impl LocalRunner {
                 .map_err(|e| invalid(format!("{payload} is not a valid request: {e}")))?
         };
         let date = request.date_or_yesterday(Utc::now());
-        let out = report::build_daily(self.store.as_ref(), Some(date), &self.report)
-            .await
-            .map_err(|e| {
-                let kind = if e.is_retryable() {
-                    steps::RETRYABLE
-                } else {
-                    steps::INTERNAL
-                };
-                lambda_failure(kind, &shopflow_core::transform::error_chain(&e))
-            })?;
+        let out = report::build_daily(
+            self.store.as_ref(),
+            Some(date),
+            self.ingestor.contracts(),
+            &self.report,
+        )
+        .await
+        .map_err(|e| {
+            let kind = if e.is_retryable() {
+                steps::RETRYABLE
+            } else {
+                steps::INTERNAL
+            };
+            lambda_failure(kind, &shopflow_core::transform::error_chain(&e))
+        })?;
         Ok(json!({
             "date": date,
             "report_key": out.report_key,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, s3::S3ObjectStore, sns::SnsNotifier};
+use shopflow_core::contract::ContractSet;
 use shopflow_core::functions::config::{self, ProcessEnv};
 use shopflow_core::functions::report_generator::{Config, Deps};
 
@@ -24,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
             config.bucket.clone(),
         )),
         notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic_arn)),
+        contracts: Arc::new(ContractSet::defaults()?),
         config,
     };
     let deps = &deps;

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 mod analytics;
 mod workflow;
+mod real_shapes;
 
 fn shopflow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shopflow"))

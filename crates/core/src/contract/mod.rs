@@ -102,6 +102,138 @@ pub enum Classification {
     Secret,
 }
 
+/// How a `pii` column reaches gold. Silver keeps personal data as received (access to silver is
+/// restricted); every gold table applies the column's method, so no personal value is ever in
+/// clear where analysts read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mask {
+    /// Not carried into gold at all (the default for a `pii` column that names no method).
+    #[default]
+    Omit,
+    /// An e-mail address as its first character, `***` and the domain: `a***@example.com`
+    /// (`***` when the value has no `@` after its first character). Gold column `{name}_masked`.
+    Email,
+    /// A name as the upper-cased first letter of each word: `Ana María López` → `AML`.
+    /// Gold column `{name}_initials`.
+    Initials,
+}
+
+impl Mask {
+    /// The gold column a masked `pii` column becomes, or `None` when it is omitted.
+    pub fn gold_column(self, column: &str) -> Option<String> {
+        match self {
+            Self::Omit => None,
+            Self::Email => Some(format!("{column}_masked")),
+            Self::Initials => Some(format!("{column}_initials")),
+        }
+    }
+
+    /// Applies the method to one value (`None` for [`Mask::Omit`]).
+    pub fn apply(self, value: &str) -> Option<String> {
+        match self {
+            Self::Omit => None,
+            Self::Email => {
+                let value = value.trim();
+                let mut chars = value.char_indices();
+                match (chars.next(), value.find('@')) {
+                    (Some((_, first)), Some(at)) if at > 0 => {
+                        Some(format!("{first}***{}", &value[at..]))
+                    }
+                    _ => Some("***".into()),
+                }
+            }
+            Self::Initials => {
+                let initials: String = value
+                    .split(|c: char| c.is_whitespace() || c == '-' || c == '.')
+                    .filter_map(|w| w.chars().find(|c| c.is_alphanumeric()))
+                    .flat_map(char::to_uppercase)
+                    .collect();
+                (!initials.is_empty()).then_some(initials)
+            }
+        }
+    }
+}
+
+/// What a status value means for the business figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusClass {
+    /// The order was cancelled before it was fulfilled.
+    Cancelled,
+    /// The money was given back.
+    Refunded,
+    /// The goods came back.
+    Returned,
+}
+
+impl StatusClass {
+    /// Every class, in a stable order.
+    pub const ALL: [StatusClass; 3] = [Self::Cancelled, Self::Refunded, Self::Returned];
+}
+
+fn default_cancelled() -> Vec<String> {
+    vec!["cancelled".into(), "canceled".into()]
+}
+
+fn default_refunded() -> Vec<String> {
+    vec!["refunded".into()]
+}
+
+fn default_returned() -> Vec<String> {
+    vec!["returned".into()]
+}
+
+/// `[status]`: which values of which column mean that a row is not (or no longer) a sale.
+/// Values are compared ignoring case and surrounding spaces. A row whose status is in none of
+/// the lists (or has no status) counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSemantics {
+    /// The status column (a non-secret string column of the contract).
+    pub column: String,
+    /// Values meaning cancelled (default `cancelled`, `canceled`).
+    #[serde(default = "default_cancelled")]
+    pub cancelled: Vec<String>,
+    /// Values meaning refunded (default `refunded`).
+    #[serde(default = "default_refunded")]
+    pub refunded: Vec<String>,
+    /// Values meaning returned (default `returned`).
+    #[serde(default = "default_returned")]
+    pub returned: Vec<String>,
+}
+
+impl StatusSemantics {
+    /// The values of one class, as written.
+    pub fn values(&self, class: StatusClass) -> &[String] {
+        match class {
+            StatusClass::Cancelled => &self.cancelled,
+            StatusClass::Refunded => &self.refunded,
+            StatusClass::Returned => &self.returned,
+        }
+    }
+
+    /// Every value that excludes a row from the sales, normalised (trimmed, lower case), sorted.
+    pub fn excluded(&self) -> Vec<String> {
+        let mut all: Vec<String> = StatusClass::ALL
+            .iter()
+            .flat_map(|c| self.values(*c))
+            .map(|v| v.trim().to_lowercase())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The class of a value, if it has one.
+    pub fn classify(&self, value: &str) -> Option<StatusClass> {
+        let v = value.trim().to_lowercase();
+        StatusClass::ALL
+            .into_iter()
+            .find(|c| self.values(*c).iter().any(|s| s.trim().to_lowercase() == v))
+    }
+}
+
 /// What happens to a row (or file) when a rule fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,9 +273,19 @@ pub struct Column {
     /// Data class.
     #[serde(default)]
     pub classification: Classification,
+    /// For `pii` columns: how gold shows the value (`email`, `initials`, or `omit`, the
+    /// default). A load error on any other class.
+    #[serde(default)]
+    pub mask: Option<Mask>,
 }
 
 impl Column {
+    /// How this column reaches gold: `None` when it is not personal data (carried as is, or,
+    /// for secrets, never written at all), else its masking method.
+    pub fn pii_mask(&self) -> Option<Mask> {
+        (self.classification == Classification::Pii).then(|| self.mask.unwrap_or_default())
+    }
+
     /// The decimal scale (default 2).
     pub fn decimal_scale(&self) -> i8 {
         self.scale.unwrap_or(2)
@@ -230,9 +372,19 @@ pub struct Contract {
     /// What one row is.
     #[serde(default)]
     pub description: Option<String>,
-    /// Business key columns: rows with the same key are duplicates.
+    /// Business key columns: rows with the same key are duplicates (composite keys allowed:
+    /// `["order_id", "line_number"]`). Silver, gold's de-duplication and the fact grain use it.
     #[serde(default)]
     pub primary_key: Vec<String>,
+    /// The columns that identify an order when a row is one line of it (a subset of
+    /// `primary_key`; default: the whole key, one row = one order). Order counts and the
+    /// average order value count distinct values of these columns.
+    #[serde(default)]
+    pub order_key: Vec<String>,
+    /// Which status values mean cancelled, refunded or returned (rows gold leaves out of the
+    /// sales); absent = every row counts.
+    #[serde(default)]
+    pub status: Option<StatusSemantics>,
     /// Column whose value decides the silver partition; absent = partition by ingest date.
     #[serde(default)]
     pub event_time: Option<String>,
@@ -436,6 +588,33 @@ impl Contract {
                 )));
             }
         }
+        for key in &self.order_key {
+            if !self.primary_key.contains(key) {
+                return Err(self.invalid(format!(
+                    "`order_key` names {key:?}, which is not part of `primary_key` {:?}",
+                    self.primary_key
+                )));
+            }
+        }
+        for column in &self.columns {
+            if column.mask.is_some() && column.classification != Classification::Pii {
+                return Err(self.invalid(format!(
+                    "column {:?}: `mask` applies to `classification = \"pii\"` columns only",
+                    column.name
+                )));
+            }
+            if let Some(out) = column.pii_mask().and_then(|m| m.gold_column(&column.name))
+                && self.column(&out).is_some()
+            {
+                return Err(self.invalid(format!(
+                    "column {:?}: its masked gold column {out:?} collides with a declared column",
+                    column.name
+                )));
+            }
+        }
+        if let Some(status) = &self.status {
+            self.check_status(status)?;
+        }
         let mut rule_ids = std::collections::HashSet::new();
         for rule in &self.rules {
             if !rule_ids.insert(rule.id.as_str()) {
@@ -490,6 +669,79 @@ impl Contract {
             CompiledRule::compile(self, rule)?;
         }
         Ok(())
+    }
+
+    /// `[status]` must name a non-secret string column, and every value it gives a meaning
+    /// must pass that column's `allowed_values` rules: a rule rejecting `canceled` while the
+    /// semantics count it as cancelled would quarantine the very rows the semantics describe.
+    fn check_status(&self, status: &StatusSemantics) -> Result<(), ContractError> {
+        match self.column(&status.column) {
+            Some(c)
+                if c.column_type == ColumnType::String
+                    && c.classification != Classification::Secret => {}
+            _ => {
+                return Err(self.invalid(format!(
+                    "`status.column` names {:?}, which must be a non-secret string column",
+                    status.column
+                )));
+            }
+        }
+        let mut seen: BTreeMap<String, StatusClass> = BTreeMap::new();
+        for class in StatusClass::ALL {
+            for value in status.values(class) {
+                let norm = value.trim().to_lowercase();
+                if norm.is_empty() {
+                    return Err(self.invalid(format!("`status`: an empty {class:?} value")));
+                }
+                if let Some(other) = seen.insert(norm, class)
+                    && other != class
+                {
+                    return Err(self.invalid(format!(
+                        "`status`: {value:?} is declared both {other:?} and {class:?}"
+                    )));
+                }
+            }
+        }
+        for rule in self.rules.iter().filter(|r| {
+            r.kind == RuleKind::AllowedValues
+                && r.column == status.column
+                && matches!(r.severity, Severity::Reject | Severity::FailFile)
+        }) {
+            for (value, class) in &seen {
+                // Some spelling of the value passes the rule (a case-sensitive rule may list
+                // `Canceled`; the semantics then meet exactly that spelling).
+                let accepted = rule
+                    .values
+                    .iter()
+                    .any(|a| a.trim().to_lowercase() == *value);
+                if !accepted {
+                    return Err(self.invalid(format!(
+                        "rule {} rejects {value:?}, which `status` declares {class:?}: add it to the rule's `values` or remove it from `status`",
+                        rule.id
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The columns that identify an order (`order_key`, else `primary_key`).
+    pub fn order_columns(&self) -> &[String] {
+        if self.order_key.is_empty() {
+            &self.primary_key
+        } else {
+            &self.order_key
+        }
+    }
+
+    /// The column named by a `references` rule pointing at `dataset`, with the referenced
+    /// column: the foreign key gold joins on.
+    pub fn reference_to(&self, dataset: &str) -> Option<(&str, &str)> {
+        self.rules.iter().find_map(|r| {
+            (r.kind == RuleKind::References && r.dataset.as_deref() == Some(dataset))
+                .then_some(())
+                .and(r.target.as_deref().map(|t| (r.column.as_str(), t)))
+        })
     }
 
     /// The column with this canonical name.
@@ -898,6 +1150,133 @@ type = "string"
             Some("products")
         );
         assert_eq!(set.dataset_for_file("random.csv"), None);
+    }
+
+    const STATUS_BASE: &str = r#"
+dataset = "orders"
+version = 1
+primary_key = ["order_id", "line"]
+order_key = ["order_id"]
+[[columns]]
+name = "order_id"
+type = "string"
+required = true
+[[columns]]
+name = "line"
+type = "integer"
+required = true
+[[columns]]
+name = "state"
+type = "string"
+"#;
+
+    #[test]
+    fn status_semantics_default_to_both_spellings_of_cancelled() {
+        let text = format!("{STATUS_BASE}[status]\ncolumn = \"state\"\n");
+        let c = Contract::from_toml(&text, "t").unwrap();
+        let s = c.status.as_ref().unwrap();
+        assert_eq!(s.classify(" CANCELED "), Some(StatusClass::Cancelled));
+        assert_eq!(s.classify("Cancelled"), Some(StatusClass::Cancelled));
+        assert_eq!(s.classify("returned"), Some(StatusClass::Returned));
+        assert_eq!(s.classify("REFUNDED"), Some(StatusClass::Refunded));
+        assert_eq!(s.classify("delivered"), None);
+        assert_eq!(
+            s.excluded(),
+            ["canceled", "cancelled", "refunded", "returned"]
+        );
+        assert_eq!(c.order_columns(), ["order_id"]);
+    }
+
+    #[test]
+    fn an_allowed_values_rule_that_rejects_a_declared_status_is_a_load_error() {
+        let text = format!(
+            "{STATUS_BASE}[status]\ncolumn = \"state\"\n[[rules]]\nid = \"orders.state.allowed\"\ncolumn = \"state\"\nkind = \"allowed_values\"\nvalues = [\"delivered\", \"cancelled\", \"refunded\", \"returned\"]\ncase_insensitive = true\nseverity = \"reject\"\n"
+        );
+        let err = Contract::from_toml(&text, "t").unwrap_err().to_string();
+        assert!(
+            err.contains("orders.state.allowed") && err.contains("\"canceled\""),
+            "{err}"
+        );
+        let fixed = text.replace("\"delivered\", ", "\"delivered\", \"Canceled\", ");
+        Contract::from_toml(&fixed, "t").unwrap();
+    }
+
+    #[test]
+    fn a_value_in_two_status_classes_or_a_status_on_a_missing_column_is_a_load_error() {
+        let both = format!(
+            "{STATUS_BASE}[status]\ncolumn = \"state\"\nrefunded = [\"refunded\", \"CANCELED\"]\n"
+        );
+        assert!(
+            Contract::from_toml(&both, "t")
+                .unwrap_err()
+                .to_string()
+                .contains("both")
+        );
+        let missing = format!("{STATUS_BASE}[status]\ncolumn = \"status\"\n");
+        assert!(Contract::from_toml(&missing, "t").is_err());
+    }
+
+    #[test]
+    fn an_order_key_outside_the_primary_key_is_a_load_error() {
+        let text = STATUS_BASE.replace("order_key = [\"order_id\"]", "order_key = [\"state\"]");
+        let err = Contract::from_toml(&text, "t").unwrap_err().to_string();
+        assert!(err.contains("order_key"), "{err}");
+    }
+
+    #[test]
+    fn a_mask_on_a_column_that_is_not_pii_is_a_load_error() {
+        let text = format!("{STATUS_BASE}mask = \"email\"\n");
+        let err = Contract::from_toml(&text, "t").unwrap_err().to_string();
+        assert!(err.contains("mask"), "{err}");
+        let pii = format!("{STATUS_BASE}classification = \"pii\"\nmask = \"initials\"\n");
+        let c = Contract::from_toml(&pii, "t").unwrap();
+        assert_eq!(c.column("state").unwrap().pii_mask(), Some(Mask::Initials));
+    }
+
+    #[test]
+    fn masks_emails_to_first_letter_and_domain_and_names_to_initials() {
+        assert_eq!(
+            Mask::Email.apply("ana.lopez@example.com").as_deref(),
+            Some("a***@example.com")
+        );
+        assert_eq!(
+            Mask::Email.apply("Émile@x.fr").as_deref(),
+            Some("É***@x.fr")
+        );
+        assert_eq!(Mask::Email.apply("no-at-sign").as_deref(), Some("***"));
+        assert_eq!(Mask::Email.apply("@x.fr").as_deref(), Some("***"));
+        assert_eq!(
+            Mask::Initials.apply("Ana María López").as_deref(),
+            Some("AML")
+        );
+        assert_eq!(
+            Mask::Initials.apply("  jean-luc  picard ").as_deref(),
+            Some("JLP")
+        );
+        assert_eq!(Mask::Initials.apply("   "), None);
+        assert_eq!(Mask::Omit.apply("x"), None);
+        assert_eq!(
+            Mask::Email.gold_column("email").as_deref(),
+            Some("email_masked")
+        );
+        assert_eq!(Mask::Omit.gold_column("phone"), None);
+    }
+
+    #[test]
+    fn every_pii_column_of_the_builtin_contracts_has_a_gold_treatment() {
+        let set = ContractSet::defaults().unwrap();
+        let c = set.get("customers").unwrap();
+        assert_eq!(c.column("email").unwrap().pii_mask(), Some(Mask::Email));
+        assert_eq!(c.column("name").unwrap().pii_mask(), Some(Mask::Initials));
+        assert_eq!(c.column("phone").unwrap().pii_mask(), Some(Mask::Omit));
+        assert_eq!(c.column("country").unwrap().pii_mask(), None);
+        let t = set.get("transactions").unwrap();
+        assert_eq!(t.order_columns(), ["transaction_id"]);
+        assert_eq!(t.status.as_ref().unwrap().column, "status");
+        assert_eq!(
+            t.reference_to("products"),
+            Some(("product_id", "product_id"))
+        );
     }
 
     #[test]

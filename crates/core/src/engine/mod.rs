@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, RecordBatch, new_null_array};
+use arrow::array::{ArrayRef, AsArray, Date32Array, RecordBatch, StringArray, new_null_array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
@@ -21,15 +21,13 @@ use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SQLOptions, SessionContext};
 
+use crate::contract::{ContractSet, Mask};
 use crate::layer::{self, EncodeError, keys};
 use crate::ports::{ObjectStore, StoreError};
 use crate::validate::parse;
 
 /// The partition column added from `date=` key segments.
 pub const PARTITION_COLUMN: &str = "dt";
-
-/// The silver tables, by dataset name.
-pub const SILVER_TABLES: [&str; 4] = ["transactions", "products", "customers", "clickstream"];
 
 /// Errors of the SQL engine.
 #[derive(Debug, thiserror::Error)]
@@ -114,11 +112,14 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// An engine with no tables.
+    /// An engine with no tables, and the masking functions gold applies to `pii` columns
+    /// registered as SQL functions ([`mask_function`]).
     pub fn new() -> Self {
-        Self {
-            ctx: SessionContext::new(),
+        let ctx = SessionContext::new();
+        for mask in [Mask::Email, Mask::Initials] {
+            ctx.register_udf(mask_udf(mask));
         }
+        Self { ctx }
     }
 
     /// Registers (or replaces) a table from batches.
@@ -198,9 +199,12 @@ impl Engine {
             loaded.push((date, batches));
         }
         let partitioned = loaded.iter().any(|(d, _)| d.is_some());
-        let Some(schema) = unified_schema(loaded.iter().flat_map(|(_, b)| b), partitioned)
-            .or_else(|| fallback.map(|f| with_partition_column(&f, true)))
-        else {
+        let Some(schema) = unified_schema(
+            fallback.as_ref(),
+            loaded.iter().flat_map(|(_, b)| b),
+            partitioned,
+        )
+        .or_else(|| fallback.map(|f| with_partition_column(&f, true))) else {
             return Ok(0);
         };
         let mut batches = Vec::new();
@@ -219,18 +223,26 @@ impl Engine {
         Ok(rows)
     }
 
-    /// Registers every silver and gold table of the lake, by name: the silver datasets as
-    /// `transactions`, `products`, `customers`, `clickstream`; each `gold/{table}/` as `{table}`.
-    /// Returns the names registered.
-    pub async fn register_lake(&self, store: &dyn ObjectStore) -> Result<Vec<String>, EngineError> {
+    /// Registers every silver and gold table of the lake, by name: each dataset that has a
+    /// contract (built-in or the user's) as `{dataset}`, with the contract's schema even before
+    /// its first file arrives; each `gold/{table}/` as `{table}`. Returns the names registered.
+    pub async fn register_lake(
+        &self,
+        store: &dyn ObjectStore,
+        contracts: &ContractSet,
+    ) -> Result<Vec<String>, EngineError> {
         let mut names = Vec::new();
-        for ds in SILVER_TABLES {
-            let rows = self
-                .register_prefix(store, ds, &format!("silver/{ds}/"), Partitions::All, None)
-                .await?;
-            if rows > 0 || self.has_table(ds) {
-                names.push(ds.to_string());
-            }
+        for contract in contracts.iter() {
+            let ds = contract.dataset.as_str();
+            self.register_prefix(
+                store,
+                ds,
+                &format!("silver/{ds}/"),
+                Partitions::All,
+                Some(layer::silver_schema(contract)),
+            )
+            .await?;
+            names.push(ds.to_string());
         }
         let mut gold: BTreeSet<String> = BTreeSet::new();
         for o in store.list("gold/").await? {
@@ -273,13 +285,57 @@ impl Engine {
     }
 }
 
+/// The SQL function that applies a masking method to a text column (`mask_email(x)`,
+/// `mask_initials(x)`), or `None` for [`Mask::Omit`]. The function is [`Mask::apply`], so the
+/// SQL engine and the Rust code mask the same way; nulls stay null.
+pub fn mask_function(mask: Mask) -> Option<&'static str> {
+    match mask {
+        Mask::Omit => None,
+        Mask::Email => Some("mask_email"),
+        Mask::Initials => Some("mask_initials"),
+    }
+}
+
+fn mask_udf(mask: Mask) -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    let name = mask_function(mask).unwrap_or("mask_omit");
+    let apply = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let input = arrays
+            .first()
+            .ok_or_else(|| DataFusionError::Execution(format!("{name} takes one argument")))?;
+        let text = cast(input, &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let out: StringArray = text.iter().map(|v| v.and_then(|v| mask.apply(v))).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    };
+    create_udf(
+        name,
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(apply),
+    )
+}
+
 /// The union of the batches' schemas, in first-seen order, every field nullable (files written
-/// at different times may differ in nullability), plus `dt` when partitioned.
+/// at different times may differ in nullability), plus `dt` when partitioned. A declared
+/// schema (`declared`, the contract's) comes first and decides the types: a column the
+/// contract gained after older files were written reads as nulls, never as a missing column.
 fn unified_schema<'a>(
+    declared: Option<&SchemaRef>,
     batches: impl Iterator<Item = &'a RecordBatch>,
     partitioned: bool,
 ) -> Option<SchemaRef> {
-    let mut fields: Vec<Field> = Vec::new();
+    let mut fields: Vec<Field> = declared
+        .map(|d| {
+            d.fields()
+                .iter()
+                .filter(|f| f.name() != PARTITION_COLUMN)
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut any = false;
     for b in batches {
         any = true;
@@ -390,7 +446,10 @@ mod tests {
         put(&store, "gold/t/part-a.parquet", &old).await;
         put(&store, "gold/t/part-b.parquet", &new).await;
         let engine = Engine::new();
-        engine.register_lake(&store).await.unwrap();
+        engine
+            .register_lake(&store, &ContractSet::defaults().unwrap())
+            .await
+            .unwrap();
         let r = engine
             .query("test", "SELECT id, qty FROM t ORDER BY id")
             .await

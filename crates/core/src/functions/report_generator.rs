@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::config::{self, ConfigError, Env};
 use super::{ErrorKind, FunctionError};
+use crate::contract::ContractSet;
 use crate::gold::GoldOptions;
 use crate::ports::{Notification, Notifier, NotifyError, ObjectStore};
 use crate::report::{self, DailyReport, ReportOptions};
@@ -51,6 +52,9 @@ pub struct Deps {
     pub store: Arc<dyn ObjectStore>,
     /// Summaries and alerts (SNS).
     pub notifier: Arc<dyn Notifier>,
+    /// The contracts in force: gold's keys, status semantics and masking, and the datasets the
+    /// report's data quality lists.
+    pub contracts: Arc<ContractSet>,
     /// Settings.
     pub config: Config,
 }
@@ -200,16 +204,21 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
     let date = request
         .date
         .unwrap_or_else(|| Utc::now().date_naive() - Duration::days(1));
-    let out = report::build_daily(deps.store.as_ref(), Some(date), &deps.config.report)
-        .await
-        .map_err(|e| {
-            let kind = if e.is_retryable() {
-                ErrorKind::Retryable
-            } else {
-                ErrorKind::Internal
-            };
-            FunctionError::wrap(kind, e)
-        })?;
+    let out = report::build_daily(
+        deps.store.as_ref(),
+        Some(date),
+        &deps.contracts,
+        &deps.config.report,
+    )
+    .await
+    .map_err(|e| {
+        let kind = if e.is_retryable() {
+            ErrorKind::Retryable
+        } else {
+            ErrorKind::Internal
+        };
+        FunctionError::wrap(kind, e)
+    })?;
     let publish_err = |e: NotifyError| {
         let retryable = matches!(
             e,

@@ -7,7 +7,7 @@
 //! | `dim_product` | one row per product version (SCD type 2: price, name, category, brand) | no |
 //! | `dim_customer` | one row per customer version (SCD type 2: country, city); PII masked | no |
 //! | `dim_date` | one row per calendar day the facts span | no |
-//! | `fact_sales` | one row per sale (de-duplicated on `transaction_id`), with the dimension versions valid at the sale time | by sale date |
+//! | `fact_sales` | one row per sale line at the transactions contract's `primary_key` (composite keys included), with the dimension versions valid at the sale time | by sale date |
 //! | `agg_daily_sales` | one row per day | by day |
 //! | `agg_category_daily` | one row per day and category | by day |
 //! | `agg_product_daily` | one row per day and product | by day |
@@ -19,12 +19,18 @@
 //! not yet have (a first run, a backfill). Dimensions, `dim_date` and `customer_ltv` are
 //! rewritten whole. Every query orders its output, so rebuilding a date writes the same bytes.
 //!
-//! What counts as a sale: the latest ingestion of each `transaction_id` (latest `_ingested_at`,
-//! then source key, then row number), unless its status is `refunded` or `cancelled`. Revenue
-//! is `amount`, else `quantity × unit_price`, else `quantity ×` the price of the product
-//! version valid at the sale time; it is null (and the sale counted in
-//! `transactions_without_revenue`) when none is known. A sale before a product's or customer's
-//! first known version joins that first version.
+//! Every meaning comes from the contracts in force ([`ContractSet`], built-in or the user's):
+//! de-duplication and the fact grain use each dataset's `primary_key`; joins use the
+//! transactions contract's `references` rules; order counts ("transactions") and the average
+//! order value count distinct `order_key` values; the `[status]` declaration says which lines
+//! are cancelled, refunded or returned; `pii` columns reach gold only through their `mask`.
+//!
+//! What counts as a sale: the latest ingestion of each key (latest `_ingested_at`, then source
+//! key, then row number), unless its status is one the contract declares cancelled, refunded or
+//! returned (ignoring case). Revenue is `amount`, else `quantity × unit_price`, else
+//! `quantity ×` the price of the product version valid at the sale time; it is null (and the
+//! sale counted in `transactions_without_revenue`) when none is known. A sale before a
+//! product's or customer's first known version joins that first version.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -36,11 +42,13 @@ use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::{Datelike, Duration, NaiveDate};
 
-use crate::contract::{ContractError, ContractSet};
-use crate::engine::{Engine, EngineError, PARTITION_COLUMN, Partitions, QueryResult};
+use crate::contract::{Classification, ColumnType, Contract, ContractError, ContractSet};
+use crate::engine::{
+    Engine, EngineError, PARTITION_COLUMN, Partitions, QueryResult, mask_function,
+};
 use crate::layer::{self, EncodeError, keys};
 use crate::ports::{ObjectStore, StoreError};
-use crate::validate::{self, parse};
+use crate::validate::parse;
 
 /// Errors while building gold.
 #[derive(Debug, thiserror::Error)]
@@ -127,15 +135,6 @@ pub async fn latest_sale_day(store: &dyn ObjectStore) -> Result<Option<NaiveDate
     Ok(days_under(store, "silver/transactions/").await?.pop_last())
 }
 
-/// The silver schema of a dataset (typed columns + lineage + `dt`), for tables with no files
-/// yet and for columns older files lack.
-fn silver_schema(contracts: &ContractSet, dataset: &str) -> Result<SchemaRef, ContractError> {
-    let typed = validate::typed_schema(contracts.get(dataset)?);
-    let mut fields: Vec<Field> = typed.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.extend(layer::lineage_fields());
-    Ok(Arc::new(Schema::new(fields)))
-}
-
 fn date_list(days: &BTreeSet<NaiveDate>) -> String {
     if days.is_empty() {
         return "DATE '1970-01-01'".into();
@@ -146,145 +145,391 @@ fn date_list(days: &BTreeSet<NaiveDate>) -> String {
         .join(", ")
 }
 
+/// A SQL identifier, quoted (contract column names are checked words, but quoting keeps a
+/// name like `order` or `date` from meaning SQL).
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A SQL string literal.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// `a.x, a.y` for a list of columns.
+fn column_list(alias: &str, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{alias}{}", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One row key rendered as text (`CAST(k AS VARCHAR)`, or the parts joined by `|`).
+fn key_text(alias: &str, columns: &[String]) -> String {
+    match columns {
+        [one] => format!("CAST({alias}{} AS VARCHAR)", ident(one)),
+        many => format!(
+            "concat_ws('|', {})",
+            many.iter()
+                .map(|c| format!("CAST({alias}{} AS VARCHAR)", ident(c)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// What gold reads from one dataset's contract: which columns it may carry as they are
+/// (public ones), which it must mask, and the keys.
+struct Source<'a> {
+    contract: &'a Contract,
+}
+
+impl<'a> Source<'a> {
+    fn new(contracts: &'a ContractSet, dataset: &str) -> Result<Self, ContractError> {
+        let contract = contracts.get(dataset)?;
+        if contract.primary_key.is_empty() {
+            return Err(ContractError::Invalid {
+                dataset: dataset.into(),
+                problem: "gold needs a `primary_key` (de-duplication and the table grain)".into(),
+            });
+        }
+        Ok(Self { contract })
+    }
+
+    /// Whether `column` may reach gold in clear: declared and `public`.
+    fn public(&self, column: &str) -> bool {
+        self.contract
+            .column(column)
+            .is_some_and(|c| c.classification == Classification::Public)
+    }
+
+    /// The columns of `wanted` that may reach gold in clear.
+    fn public_of(&self, wanted: &[&str]) -> Vec<String> {
+        wanted
+            .iter()
+            .filter(|c| self.public(c))
+            .map(|c| (*c).to_string())
+            .collect()
+    }
+
+    /// `expr AS out` for every `pii` column with a masking method, in contract order: the
+    /// only way personal data reaches gold. Omitted columns are simply absent.
+    fn masked(&self, alias: &str) -> Vec<(String, String)> {
+        self.contract
+            .kept_columns()
+            .filter_map(|c| {
+                let mask = c.pii_mask()?;
+                let out = mask.gold_column(&c.name)?;
+                let function = mask_function(mask)?;
+                Some((format!("{function}({alias}{})", ident(&c.name)), out))
+            })
+            .collect()
+    }
+
+    /// The public column `name` as `{alias}name`, or a typed null when the contract does not
+    /// declare it (or classifies it as personal): gold's schema stays the same either way.
+    fn or_null(&self, alias: &str, name: &str, sql_type: &str) -> String {
+        if self.public(name) {
+            format!("{alias}{}", ident(name))
+        } else {
+            format!("CAST(NULL AS {sql_type})")
+        }
+    }
+
+    /// When a snapshot row took effect: its `updated_at` when the contract declares that
+    /// timestamp, else when it was ingested.
+    fn effective_at(&self) -> String {
+        match self.contract.column("updated_at") {
+            Some(c) if c.column_type == ColumnType::Timestamp && self.public("updated_at") => {
+                "COALESCE(updated_at, _ingested_at)".into()
+            }
+            _ => "_ingested_at".into(),
+        }
+    }
+
+    fn key(&self) -> &[String] {
+        &self.contract.primary_key
+    }
+}
+
 /// SCD type 2 from snapshots: one version per change of the tracked attributes, ordered by
-/// each snapshot row's effective time (`updated_at`, else when it was ingested).
-fn scd2_sql(
-    source: &str,
-    key: &str,
-    sk: &str,
-    tracked: &[&str],
-    carried: &[&str],
-    extra_select: &str,
-) -> String {
-    let cols: Vec<&str> = tracked.iter().chain(carried).copied().collect();
+/// each snapshot row's effective time, keyed on the dataset's primary key. Personal columns
+/// are masked before versioning (a masked value that did not change is not a new version).
+fn dim_sql(source: &Source<'_>, sk: &str, tracked: &[&str], carried: &[&str]) -> String {
+    let key = source.key();
+    let keys = column_list("", key);
+    let tracked = source.public_of(tracked);
+    let mut carried = source.public_of(carried);
+    let masked = source.masked("");
+    let mut projection: Vec<String> = tracked.iter().chain(&carried).map(|c| ident(c)).collect();
+    for (expr, out) in &masked {
+        projection.push(format!("{expr} AS {}", ident(out)));
+        carried.push(out.clone());
+    }
+    let cols: Vec<String> = tracked.iter().chain(&carried).map(|c| ident(c)).collect();
+    let cols_sql = if cols.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", cols.join(", "))
+    };
+    let projection_sql = if projection.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", projection.join(", "))
+    };
     let lags = tracked
         .iter()
-        .map(|c| format!("LAG({c}) OVER (PARTITION BY {key} ORDER BY effective_at) AS prev_{c}"))
-        .collect::<Vec<_>>()
-        .join(",\n       ");
-    let changed = tracked
-        .iter()
-        .map(|c| format!("({c} IS DISTINCT FROM prev_{c})"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
+        .map(|c| {
+            format!(
+                ", LAG({c}) OVER (PARTITION BY {keys} ORDER BY effective_at) AS {prev}",
+                c = ident(c),
+                prev = ident(&format!("prev_{c}"))
+            )
+        })
+        .collect::<String>();
+    let changed = if tracked.is_empty() {
+        "FALSE".to_string()
+    } else {
+        tracked
+            .iter()
+            .map(|c| {
+                format!(
+                    "({} IS DISTINCT FROM {})",
+                    ident(c),
+                    ident(&format!("prev_{c}"))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let sk_expr = format!(
+        "concat_ws(':', {}, CAST(version AS VARCHAR))",
+        key.iter()
+            .map(|c| format!("CAST({} AS VARCHAR)", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let source_table = ident(&source.contract.dataset);
+    let effective = source.effective_at();
     format!(
-        "WITH snap AS (
-  SELECT {key}, {cols}, COALESCE(updated_at, _ingested_at) AS effective_at,
-         ROW_NUMBER() OVER (PARTITION BY {key}, COALESCE(updated_at, _ingested_at)
-                            ORDER BY _ingested_at DESC, _source_key DESC, _row_number DESC) AS rn
-  FROM {source}
+        "WITH src AS (
+  SELECT {keys}{projection_sql}, {effective} AS effective_at, _ingested_at, _source_key, _row_number
+  FROM {source_table}
+), snap AS (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys}, effective_at
+                               ORDER BY _ingested_at DESC, _source_key DESC, _row_number DESC) AS rn
+  FROM src
 ), ordered AS (
-  SELECT *, {lags},
-       ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY effective_at) AS seq
+  SELECT *{lags},
+       ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY effective_at) AS seq
   FROM snap WHERE rn = 1
 ), versions AS (
   SELECT * FROM ordered WHERE seq = 1 OR {changed}
 ), numbered AS (
   SELECT *,
-         ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY effective_at) AS version,
-         LEAD(effective_at) OVER (PARTITION BY {key} ORDER BY effective_at) AS valid_to
+         ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY effective_at) AS version,
+         LEAD(effective_at) OVER (PARTITION BY {keys} ORDER BY effective_at) AS valid_to
   FROM versions
 )
-SELECT concat({key}, ':', CAST(version AS VARCHAR)) AS {sk}, {key}, CAST(version AS INT) AS version,
-       {cols}{extra_select},
+SELECT {sk_expr} AS {sk}, {keys}, CAST(version AS INT) AS version{cols_sql},
        effective_at AS valid_from, valid_to, valid_to IS NULL AS is_current
 FROM numbered
-ORDER BY {key}, version",
-        cols = cols.join(", "),
+ORDER BY {keys}, version",
+        sk = ident(sk),
     )
 }
 
-fn dim_product_sql() -> String {
-    scd2_sql(
-        "products",
-        "product_id",
+fn dim_product_sql(products: &Source<'_>) -> String {
+    dim_sql(
+        products,
         "product_sk",
         &["price", "name", "category", "brand"],
         &["sku", "stock"],
-        "",
     )
 }
 
-/// Customers: PII never reaches gold in clear — the email is masked (`e***@example.com`), the
-/// name reduced to initials; phone and birth date are dropped.
-fn dim_customer_sql() -> String {
-    let inner = scd2_sql(
-        "customers_masked",
-        "customer_id",
+/// Customers: `pii` columns reach gold only through their contract `mask` (the built-in
+/// contract masks `email` to `email_masked` and names to initials, and omits phone and birth
+/// date); a `pii` column a user adds is handled the same way, with no code change.
+fn dim_customer_sql(customers: &Source<'_>) -> String {
+    dim_sql(
+        customers,
         "customer_sk",
         &["country", "city"],
-        &["email_masked", "name_initials", "signup_date"],
-        "",
-    );
-    format!(
-        "WITH customers_masked AS (
-  SELECT customer_id, country, city, signup_date, updated_at, _ingested_at, _source_key, _row_number,
-         CASE WHEN email IS NULL THEN NULL
-              WHEN strpos(email, '@') > 1 THEN concat(substr(email, 1, 1), '***', substr(email, strpos(email, '@')))
-              ELSE '***' END AS email_masked,
-         NULLIF(concat(
-           upper(substr(COALESCE(first_name, split_part(name, ' ', 1)), 1, 1)),
-           upper(substr(COALESCE(last_name, CASE WHEN strpos(name, ' ') > 0 THEN substr(name, strpos(name, ' ') + 1) END), 1, 1))
-         ), '') AS name_initials
-  FROM customers
-)
-SELECT * FROM ({inner}) AS d
-ORDER BY customer_id, version"
+        &["signup_date"],
     )
 }
 
-fn fact_sales_sql() -> &'static str {
-    "WITH ranked AS (
-  SELECT t.*, ROW_NUMBER() OVER (PARTITION BY transaction_id
+/// A dimension join: the fact's foreign key (from the contract's `references` rule) to the
+/// dimension version valid at the sale time. A sale before the first known version joins that
+/// first version.
+struct DimJoin {
+    fk: Option<String>,
+    target: String,
+}
+
+impl DimJoin {
+    fn new(facts: &Source<'_>, dim: &Source<'_>) -> Self {
+        let dataset = &dim.contract.dataset;
+        let fk = facts
+            .contract
+            .reference_to(dataset)
+            .filter(|(_, target)| dim.key() == [target.to_string()])
+            .map(|(fk, _)| fk.to_string());
+        Self {
+            fk,
+            target: dim.key()[0].clone(),
+        }
+    }
+
+    fn on(&self, alias: &str, at: &str) -> String {
+        match &self.fk {
+            Some(fk) => format!(
+                "{alias}.{target} = l.{fk}
+ AND ({alias}.version = 1 OR {at} >= {alias}.valid_from)
+ AND ({alias}.valid_to IS NULL OR {at} < {alias}.valid_to)",
+                target = ident(&self.target),
+                fk = ident(fk),
+            ),
+            None => "FALSE".into(),
+        }
+    }
+
+    fn fk_or_null(&self) -> String {
+        match &self.fk {
+            Some(fk) => format!("CAST(l.{} AS VARCHAR)", ident(fk)),
+            None => "CAST(NULL AS VARCHAR)".into(),
+        }
+    }
+}
+
+/// The name of the fact column that identifies the order a line belongs to.
+pub const ORDER_KEY_COLUMN: &str = "order_key";
+
+/// One row per sale line at the contract's grain (its `primary_key`, composite keys
+/// included): the latest ingestion of each key, unless the contract's `[status]` says the line
+/// was cancelled, refunded or returned. The fact carries the key columns, `order_key` (the
+/// contract's `order_key` as text: what order counts count) and masked `pii` columns.
+fn fact_sales_sql(
+    tx: &Source<'_>,
+    products: &Source<'_>,
+    customers: &Source<'_>,
+) -> Result<String, ContractError> {
+    let contract = tx.contract;
+    let event_time = contract
+        .event_time
+        .as_deref()
+        .filter(|e| {
+            contract
+                .column(e)
+                .is_some_and(|c| c.column_type == ColumnType::Timestamp)
+        })
+        .ok_or_else(|| ContractError::Invalid {
+            dataset: contract.dataset.clone(),
+            problem: "gold's fact_sales needs `event_time` naming a timestamp column".into(),
+        })?;
+    if contract.primary_key.iter().any(|k| k == ORDER_KEY_COLUMN) {
+        return Err(ContractError::Invalid {
+            dataset: contract.dataset.clone(),
+            problem: format!("a key column cannot be named {ORDER_KEY_COLUMN:?}, gold derives it"),
+        });
+    }
+    let keys = column_list("", tx.key());
+    let key_out = column_list("l.", tx.key());
+    let order_key = key_text("l.", contract.order_columns());
+    let status_col = contract.status.as_ref().map(|s| s.column.as_str());
+    let excluded = match &contract.status {
+        Some(s) if !s.excluded().is_empty() => format!(
+            " AND ({col} IS NULL OR lower(trim({col})) NOT IN ({values}))",
+            col = ident(&s.column),
+            values = s
+                .excluded()
+                .iter()
+                .map(|v| literal(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    };
+    let status = match status_col {
+        Some(c) if tx.public(c) => format!("l.{}", ident(c)),
+        _ => tx.or_null("l.", "status", "VARCHAR"),
+    };
+    let at = format!("l.{}", ident(event_time));
+    let product = DimJoin::new(tx, products);
+    let customer = DimJoin::new(tx, customers);
+    let quantity = tx.or_null("l.", "quantity", "BIGINT");
+    let unit_price = tx.or_null("l.", "unit_price", "DECIMAL(18, 2)");
+    let amount = tx.or_null("l.", "amount", "DECIMAL(18, 2)");
+    let masked: String = tx
+        .masked("l.")
+        .iter()
+        .map(|(expr, out)| format!("       {expr} AS {},\n", ident(out)))
+        .collect();
+    let source = ident(&contract.dataset);
+    Ok(format!(
+        "WITH ranked AS (
+  SELECT t.*, ROW_NUMBER() OVER (PARTITION BY {keys}
                                  ORDER BY _ingested_at DESC, _source_key DESC, _row_number DESC) AS rn
-  FROM transactions t
+  FROM {source} t
 ), latest AS (
   SELECT * FROM ranked
-  WHERE rn = 1 AND (status IS NULL OR lower(status) NOT IN ('refunded', 'cancelled'))
+  WHERE rn = 1{excluded}
 )
-SELECT l.transaction_id,
-       l.transaction_date AS sold_at,
-       l.customer_id,
+SELECT {key_out},
+       {order_key} AS {order_key_column},
+       {at} AS sold_at,
+       {customer_fk} AS customer_id,
        c.customer_sk,
-       l.product_id,
+       {product_fk} AS product_id,
        p.product_sk,
-       l.quantity,
-       COALESCE(l.unit_price, p.price) AS unit_price,
-       l.amount,
-       CAST(COALESCE(l.amount,
-                     CAST(l.quantity AS DECIMAL(18, 2)) * l.unit_price,
-                     CAST(l.quantity AS DECIMAL(18, 2)) * p.price) AS DECIMAL(18, 2)) AS revenue,
-       CASE WHEN l.amount IS NOT NULL THEN 'amount'
-            WHEN l.unit_price IS NOT NULL THEN 'unit_price'
+       {quantity} AS quantity,
+       COALESCE({unit_price}, p.price) AS unit_price,
+       {amount} AS amount,
+       CAST(COALESCE({amount},
+                     CAST({quantity} AS DECIMAL(18, 2)) * {unit_price},
+                     CAST({quantity} AS DECIMAL(18, 2)) * p.price) AS DECIMAL(18, 2)) AS revenue,
+       CASE WHEN {amount} IS NOT NULL THEN 'amount'
+            WHEN {unit_price} IS NOT NULL THEN 'unit_price'
             WHEN p.price IS NOT NULL THEN 'catalog' END AS revenue_source,
-       l.currency,
-       l.payment_method,
-       l.status,
-       CAST((CAST(date_part('dow', l.transaction_date) AS INT) + 6) % 7 + 1 AS INT) AS weekday,
-       CAST(date_part('hour', l.transaction_date) AS INT) AS hour,
+       {currency} AS currency,
+       {payment} AS payment_method,
+       {status} AS status,
+{masked}       CAST((CAST(date_part('dow', {at}) AS INT) + 6) % 7 + 1 AS INT) AS weekday,
+       CAST(date_part('hour', {at}) AS INT) AS hour,
        l._source_key AS source_key,
        l._run_id AS run_id,
        l.dt
 FROM latest l
 LEFT JOIN dim_product p
-  ON p.product_id = l.product_id
- AND (p.version = 1 OR l.transaction_date >= p.valid_from)
- AND (p.valid_to IS NULL OR l.transaction_date < p.valid_to)
+  ON {product_on}
 LEFT JOIN dim_customer c
-  ON c.customer_id = l.customer_id
- AND (c.version = 1 OR l.transaction_date >= c.valid_from)
- AND (c.valid_to IS NULL OR l.transaction_date < c.valid_to)
-ORDER BY l.dt, l.transaction_date, l.transaction_id"
+  ON {customer_on}
+ORDER BY l.dt, {at}, {key_out}",
+        order_key_column = ORDER_KEY_COLUMN,
+        customer_fk = customer.fk_or_null(),
+        product_fk = product.fk_or_null(),
+        currency = tx.or_null("l.", "currency", "VARCHAR"),
+        payment = tx.or_null("l.", "payment_method", "VARCHAR"),
+        product_on = product.on("p", &at),
+        customer_on = customer.on("c", &at),
+    ))
 }
+
+/// Order counts: distinct `order_key` values (an order of three lines is one transaction), and
+/// distinct orders with a known revenue (the average order value's denominator).
+const ORDER_COUNTS: &str = "COUNT(DISTINCT order_key) AS transactions,
+       COUNT(DISTINCT CASE WHEN revenue IS NOT NULL THEN order_key END) AS priced_transactions,
+       COUNT(*) AS sale_lines";
 
 fn agg_daily_sales_sql(days: &str) -> String {
     format!(
         "SELECT CAST(COALESCE(SUM(revenue), 0) AS DECIMAL(18, 2)) AS revenue,
-       COUNT(*) AS transactions,
-       COUNT(revenue) AS priced_transactions,
+       {ORDER_COUNTS},
        SUM(quantity) AS units,
        COUNT(DISTINCT customer_id) AS unique_customers,
-       CAST(SUM(revenue) / NULLIF(COUNT(revenue), 0) AS DECIMAL(18, 2)) AS average_order_value,
+       CAST(SUM(revenue) / NULLIF(COUNT(DISTINCT CASE WHEN revenue IS NOT NULL THEN order_key END), 0) AS DECIMAL(18, 2)) AS average_order_value,
        dt
 FROM fact_sales WHERE dt IN ({days})
 GROUP BY dt ORDER BY dt"
@@ -295,7 +540,7 @@ fn agg_category_daily_sql(days: &str) -> String {
     format!(
         "SELECT COALESCE(p.category, 'unknown') AS category,
        CAST(COALESCE(SUM(f.revenue), 0) AS DECIMAL(18, 2)) AS revenue,
-       COUNT(*) AS transactions,
+       COUNT(DISTINCT f.order_key) AS transactions,
        SUM(f.quantity) AS units,
        f.dt
 FROM fact_sales f LEFT JOIN dim_product p ON p.product_sk = f.product_sk
@@ -310,7 +555,7 @@ fn agg_product_daily_sql(days: &str) -> String {
        MAX(p.name) AS product_name,
        MAX(p.category) AS category,
        CAST(COALESCE(SUM(f.revenue), 0) AS DECIMAL(18, 2)) AS revenue,
-       COUNT(*) AS transactions,
+       COUNT(DISTINCT f.order_key) AS transactions,
        SUM(f.quantity) AS units,
        f.dt
 FROM fact_sales f LEFT JOIN dim_product p ON p.product_sk = f.product_sk
@@ -320,12 +565,14 @@ GROUP BY f.dt, f.product_id ORDER BY f.dt, f.product_id"
 }
 
 /// Sessions reaching each step, in order: a session reaches a step when it reached the step
-/// before and has an event of the step (on that day).
-fn funnel_daily_sql() -> &'static str {
-    "WITH events AS (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id
+/// before and has an event of the step (on that day). Events are de-duplicated on the
+/// clickstream contract's primary key.
+fn funnel_daily_sql(clicks: &Source<'_>) -> String {
+    format!(
+        "WITH events AS (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys}
                                ORDER BY _ingested_at DESC, _source_key DESC, _row_number DESC) AS rn
-  FROM clickstream
+  FROM {source}
 ), sessions AS (
   SELECT dt, session_id,
          MAX(CASE WHEN event_type = 'product_view' THEN 1 ELSE 0 END) AS viewed,
@@ -346,15 +593,30 @@ fn funnel_daily_sql() -> &'static str {
 SELECT sessions, product_view_sessions, add_to_cart_sessions, checkout_sessions, purchase_sessions,
        CAST(purchase_sessions AS DOUBLE) / CAST(sessions AS DOUBLE) AS conversion_rate,
        dt
-FROM steps ORDER BY dt"
+FROM steps ORDER BY dt",
+        keys = column_list("", clicks.key()),
+        source = ident(&clicks.contract.dataset),
+    )
 }
 
-fn customer_ltv_sql(date: NaiveDate) -> String {
+/// Lifetime value per customer: orders are distinct `order_key` values; the customer's
+/// current masked columns (whatever the contract masks) and country come from `dim_customer`.
+fn customer_ltv_sql(date: NaiveDate, customers: &Source<'_>) -> String {
+    let carried: String = customers
+        .masked("")
+        .into_iter()
+        .map(|(_, out)| format!("d.{}, ", ident(&out)))
+        .collect();
+    let country = if customers.public("country") {
+        "d.country"
+    } else {
+        "CAST(NULL AS VARCHAR) AS country"
+    };
     format!(
         "WITH c AS (
   SELECT customer_id,
-         COUNT(*) AS orders,
-         COUNT(revenue) AS priced_orders,
+         COUNT(DISTINCT order_key) AS orders,
+         COUNT(DISTINCT CASE WHEN revenue IS NOT NULL THEN order_key END) AS priced_orders,
          CAST(COALESCE(SUM(revenue), 0) AS DECIMAL(18, 2)) AS revenue,
          MIN(dt) AS first_purchase,
          MAX(dt) AS last_purchase
@@ -367,7 +629,7 @@ fn customer_ltv_sql(date: NaiveDate) -> String {
          CAST(NTILE(5) OVER (ORDER BY revenue, customer_id) AS INT) AS m_score
   FROM c
 )
-SELECT s.customer_id, d.customer_sk, d.email_masked, d.country,
+SELECT s.customer_id, d.customer_sk, {carried}{country},
        s.first_purchase, s.last_purchase,
        CAST(date_part('day', CAST(DATE '{date}' AS TIMESTAMP) - CAST(s.last_purchase AS TIMESTAMP)) AS INT) AS recency_days,
        s.orders, s.revenue,
@@ -382,8 +644,9 @@ SELECT s.customer_id, d.customer_sk, d.email_masked, d.country,
             ELSE 'Needs attention' END AS segment,
        DATE '{date}' AS as_of
 FROM scored s
-LEFT JOIN dim_customer d ON d.customer_id = s.customer_id AND d.is_current
-ORDER BY s.revenue DESC, s.customer_id"
+LEFT JOIN dim_customer d ON d.{key} = s.customer_id AND d.is_current
+ORDER BY s.revenue DESC, s.customer_id",
+        key = ident(&customers.key()[0]),
     )
 }
 
@@ -580,10 +843,15 @@ impl Writer<'_> {
 pub async fn build(
     store: &dyn ObjectStore,
     engine: &Engine,
+    contracts: &ContractSet,
     date: NaiveDate,
     options: GoldOptions,
 ) -> Result<GoldBuild, GoldError> {
-    let contracts = ContractSet::defaults()?;
+    let tx = Source::new(contracts, "transactions")?;
+    let products = Source::new(contracts, "products")?;
+    let customers = Source::new(contracts, "customers")?;
+    let clicks = Source::new(contracts, "clickstream")?;
+    let fact_sql = fact_sales_sql(&tx, &products, &customers)?;
     let window: BTreeSet<NaiveDate> = (0..=i64::from(options.lookback_days))
         .map(|back| date - Duration::days(back))
         .collect();
@@ -615,7 +883,7 @@ pub async fn build(
                 table,
                 &format!("silver/{table}/"),
                 partitions,
-                Some(silver_schema(&contracts, table)?),
+                Some(layer::silver_schema(contracts.get(table)?)),
             )
             .await?;
     }
@@ -630,12 +898,16 @@ pub async fn build(
             ..GoldBuild::default()
         },
     };
-    let r = engine.query("dim_product", &dim_product_sql()).await?;
+    let r = engine
+        .query("dim_product", &dim_product_sql(&products))
+        .await?;
     w.whole("dim_product", r).await?;
-    let r = engine.query("dim_customer", &dim_customer_sql()).await?;
+    let r = engine
+        .query("dim_customer", &dim_customer_sql(&customers))
+        .await?;
     w.whole("dim_customer", r).await?;
 
-    let r = engine.query("fact_sales", fact_sales_sql()).await?;
+    let r = engine.query("fact_sales", &fact_sql).await?;
     w.partitioned("fact_sales", r, &sale_days).await?;
     let days = date_list(&sale_days);
     for (table, sql) in [
@@ -646,7 +918,9 @@ pub async fn build(
         let r = engine.query(table, &sql).await?;
         w.partitioned(table, r, &sale_days).await?;
     }
-    let r = engine.query("funnel_daily", funnel_daily_sql()).await?;
+    let r = engine
+        .query("funnel_daily", &funnel_daily_sql(&clicks))
+        .await?;
     w.partitioned("funnel_daily", r, &funnel_days).await?;
 
     let span = engine
@@ -684,7 +958,7 @@ pub async fn build(
     .await?;
 
     let r = engine
-        .query("customer_ltv", &customer_ltv_sql(date))
+        .query("customer_ltv", &customer_ltv_sql(date, &customers))
         .await?;
     w.whole("customer_ltv", r).await?;
     Ok(w.build)

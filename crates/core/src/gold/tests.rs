@@ -23,12 +23,26 @@ struct Lake {
 
 impl Lake {
     fn new() -> Self {
+        Self::with_contracts(ContractSet::defaults().unwrap())
+    }
+
+    /// A lake whose contracts are the defaults with `replace` (TOML texts) in force, as
+    /// `--contracts` gives them.
+    fn with_user_contracts(replace: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, text) in replace.iter().enumerate() {
+            std::fs::write(dir.path().join(format!("c{i}.toml")), text).unwrap();
+        }
+        Self::with_contracts(ContractSet::load_dir(dir.path()).unwrap())
+    }
+
+    fn with_contracts(contracts: ContractSet) -> Self {
         let store = Arc::new(MemoryObjectStore::new());
         let ingestor = Ingestor::new(
             store.clone(),
             Arc::new(MemoryLedger::new()) as Arc<dyn Ledger>,
             Arc::new(LogMetrics),
-            Arc::new(ContractSet::defaults().unwrap()),
+            Arc::new(contracts),
             IngestOptions::default(),
         );
         Self { store, ingestor }
@@ -58,6 +72,7 @@ impl Lake {
         let b = build(
             self.store.as_ref(),
             &engine,
+            self.ingestor.contracts(),
             day(date),
             GoldOptions::default(),
         )
@@ -397,4 +412,146 @@ fn dim_date_numbers_weekdays_from_monday() {
         ]
     );
     assert_eq!(ints(&b, "date_key"), [20260103, 20260104, 20260105]);
+}
+
+/// The built-in transactions contract as a user edits it for an export of order lines: a
+/// composite key, the export's column names as aliases, a new `pii` column with a mask and one
+/// without. No code changes.
+fn order_lines_contract() -> String {
+    let builtin = include_str!("../../../../contracts/transactions.toml");
+    let edited = builtin
+        .replace(
+            "primary_key = [\"transaction_id\"]",
+            "primary_key = [\"transaction_id\", \"line_number\"]",
+        )
+        .replace(
+            "[[columns]]\nname = \"customer_id\"",
+            "[[columns]]\nname = \"line_number\"\ntype = \"integer\"\nrequired = true\naliases = [\"order_item_id\"]\n\n[[columns]]\nname = \"buyer_email\"\ntype = \"string\"\nclassification = \"pii\"\nmask = \"email\"\n\n[[columns]]\nname = \"buyer_phone\"\ntype = \"string\"\nclassification = \"pii\"\n\n[[columns]]\nname = \"customer_id\"",
+        );
+    assert_ne!(edited, builtin);
+    edited
+}
+
+/// Three orders: O1 with two lines, O2 with three lines of which one is cancelled (US spelling),
+/// O3 cancelled in capitals. Line 2 of O1 is sent again, corrected, in a later file.
+const ORDER_LINES: &str = "order_id,order_item_id,customer_id,product_id,quantity,unit_price,status,transaction_date,buyer_email,buyer_phone
+O1,1,C1,P1,1,10.00,delivered,2026-01-12T10:00:00Z,ada@example.com,+34 600 111 222
+O1,2,C1,P2,2,5.00,delivered,2026-01-12T10:00:00Z,ada@example.com,+34 600 111 222
+O2,1,C2,P1,1,10.00,shipped,2026-01-12T11:00:00Z,bob@example.org,+39 300 333 444
+O2,2,C2,P2,1,5.00,canceled,2026-01-12T11:00:00Z,bob@example.org,+39 300 333 444
+O2,3,C2,P2,3,5.00,Returned,2026-01-12T11:00:00Z,bob@example.org,+39 300 333 444
+O3,1,C1,P1,4,10.00,CANCELLED,2026-01-12T12:00:00Z,ada@example.com,+34 600 111 222
+";
+
+const ORDER_LINES_CORRECTION: &str = "order_id,order_item_id,customer_id,product_id,quantity,unit_price,status,transaction_date,buyer_email,buyer_phone
+O1,2,C1,P2,3,5.00,delivered,2026-01-12T10:00:00Z,ada@example.com,+34 600 111 222
+";
+
+async fn order_lines_lake() -> Lake {
+    let lake = Lake::with_user_contracts(&[&order_lines_contract()]);
+    lake.land("products", "products_v1.json", PRODUCTS_V1).await;
+    lake.land("customers", "customers_v1.csv", CUSTOMERS_V1)
+        .await;
+    lake.land("transactions", "orders.csv", ORDER_LINES).await;
+    lake.land("transactions", "orders_fix.csv", ORDER_LINES_CORRECTION)
+        .await;
+    lake
+}
+
+#[tokio::test]
+async fn every_line_of_an_order_is_a_fact_on_a_composite_key() {
+    let lake = order_lines_lake().await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let f = rows(
+        &engine,
+        "SELECT transaction_id, line_number, order_key, quantity, revenue FROM fact_sales
+         ORDER BY transaction_id, line_number",
+    )
+    .await;
+    // O1's two lines (line 2 as corrected later), O2's one line that still counts.
+    assert_eq!(
+        text(&f, "transaction_id"),
+        [Some("O1".into()), Some("O1".into()), Some("O2".into())]
+    );
+    assert_eq!(ints(&f, "line_number"), [1, 2, 1]);
+    assert_eq!(ints(&f, "quantity"), [1, 3, 1]);
+    assert_eq!(floats(&f, "revenue"), [Some(10.0), Some(15.0), Some(10.0)]);
+}
+
+#[tokio::test]
+async fn orders_count_once_and_every_spelling_of_cancelled_is_left_out() {
+    let lake = order_lines_lake().await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let d = rows(
+        &engine,
+        "SELECT revenue, transactions, sale_lines, average_order_value FROM agg_daily_sales",
+    )
+    .await;
+    assert_eq!(floats(&d, "revenue"), [Some(35.0)]);
+    assert_eq!(ints(&d, "transactions"), [2]);
+    assert_eq!(ints(&d, "sale_lines"), [3]);
+    assert_eq!(floats(&d, "average_order_value"), [Some(17.5)]);
+    let ltv = rows(
+        &engine,
+        "SELECT customer_id, orders, revenue FROM customer_ltv ORDER BY customer_id",
+    )
+    .await;
+    assert_eq!(ints(&ltv, "orders"), [1, 1]);
+    assert_eq!(floats(&ltv, "revenue"), [Some(25.0), Some(10.0)]);
+}
+
+#[tokio::test]
+async fn a_pii_column_a_user_adds_is_masked_or_omitted_as_its_contract_says() {
+    let lake = order_lines_lake().await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let f = rows(
+        &engine,
+        "SELECT * FROM fact_sales ORDER BY transaction_id, line_number",
+    )
+    .await;
+    assert!(f.column_by_name("buyer_email").is_none());
+    assert!(f.column_by_name("buyer_phone").is_none());
+    assert_eq!(
+        text(&f, "buyer_email_masked")[2].as_deref(),
+        Some("b***@example.org")
+    );
+    for (key, body) in snapshot(lake.store.as_ref()).await {
+        if key.starts_with("gold/") {
+            let hay = String::from_utf8_lossy(&body);
+            for clear in [
+                "ada@example.com",
+                "bob@example.org",
+                "600 111 222",
+                "300 333 444",
+            ] {
+                assert!(!hay.contains(clear), "{key} holds {clear:?} in clear");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn customer_names_become_initials_per_the_contract_mask() {
+    let lake = Lake::new();
+    lake.land(
+        "customers",
+        "customers.csv",
+        "customer_id,name,email,phone,country\nC1,Ana María López,ana@example.com,+34 600,Spain\nC2,,x@example.com,,Italy\n",
+    )
+    .await;
+    lake.land("transactions", "sales.csv", SALES).await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let d = rows(&engine, "SELECT * FROM dim_customer ORDER BY customer_id").await;
+    assert_eq!(text(&d, "name_initials"), [Some("AML".into()), None]);
+    assert!(d.column_by_name("name").is_none());
+    assert!(d.column_by_name("phone").is_none());
+    assert!(d.column_by_name("phone_masked").is_none());
+    let ltv = rows(&engine, "SELECT * FROM customer_ltv ORDER BY customer_id").await;
+    assert_eq!(
+        text(&ltv, "email_masked"),
+        [
+            Some("a***@example.com".into()),
+            Some("x***@example.com".into())
+        ]
+    );
 }

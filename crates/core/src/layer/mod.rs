@@ -134,6 +134,16 @@ pub fn lineage_fields() -> [Field; 4] {
     ]
 }
 
+/// The silver schema of a dataset: its typed, non-secret columns in contract order,
+/// `_row_number`, then the lineage columns (`dt` is the partition, not a stored column). Tables
+/// with no files yet, and files written before a column was added, read with this schema.
+pub fn silver_schema(contract: &crate::contract::Contract) -> SchemaRef {
+    let typed = crate::validate::typed_schema(contract);
+    let mut fields: Vec<Field> = typed.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(lineage_fields());
+    Arc::new(Schema::new(fields))
+}
+
 fn lineage_arrays(lineage: &Lineage, n: usize) -> [ArrayRef; 4] {
     [
         Arc::new(StringArray::from(vec![lineage.source_key.as_str(); n])),

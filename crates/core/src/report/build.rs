@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::model::*;
 use super::{ReportError, html, load_manifests};
+use crate::contract::ContractSet;
 use crate::engine::Engine;
 use crate::gold::{self, GoldBuild, GoldOptions};
 use crate::ingest::Manifest;
@@ -143,7 +144,8 @@ async fn kpis(engine: &Engine, first: NaiveDate, last: NaiveDate) -> Result<Kpis
         "period KPIs",
         &format!(
             "SELECT CAST(COALESCE(SUM(revenue), 0) AS DECIMAL(18, 2)) AS revenue,
-                    COUNT(*) AS transactions, COUNT(revenue) AS priced,
+                    COUNT(DISTINCT order_key) AS transactions,
+                    COUNT(DISTINCT CASE WHEN revenue IS NOT NULL THEN order_key END) AS priced,
                     COALESCE(SUM(quantity), 0) AS units,
                     COUNT(DISTINCT customer_id) AS customers
              FROM fact_sales WHERE {}",
@@ -464,9 +466,10 @@ async fn aov_by_country(
         engine,
         "average order value by country",
         &format!(
-            "SELECT COALESCE(c.country, 'unknown') AS country, COUNT(f.revenue) AS transactions,
-                    SUM(f.revenue) AS revenue,
-                    CAST(SUM(f.revenue) AS DOUBLE) / CAST(COUNT(f.revenue) AS DOUBLE) AS aov
+            "SELECT COALESCE(c.country, 'unknown') AS country,
+                    COUNT(DISTINCT f.order_key) AS transactions,
+                    CAST(SUM(f.revenue) AS DECIMAL(18, 2)) AS revenue,
+                    CAST(SUM(f.revenue) AS DOUBLE) / CAST(COUNT(DISTINCT f.order_key) AS DOUBLE) AS aov
              FROM fact_sales f LEFT JOIN dim_customer c ON c.customer_sk = f.customer_sk
              WHERE f.{} AND f.revenue IS NOT NULL
              GROUP BY COALESCE(c.country, 'unknown')
@@ -502,7 +505,8 @@ async fn heatmap(
         engine,
         "sales heatmap",
         &format!(
-            "SELECT weekday, hour, COUNT(*) AS transactions, COALESCE(SUM(revenue), 0) AS revenue
+            "SELECT weekday, hour, COUNT(DISTINCT order_key) AS transactions,
+                    CAST(COALESCE(SUM(revenue), 0) AS DECIMAL(18, 2)) AS revenue
              FROM fact_sales WHERE {} GROUP BY weekday, hour",
             between(first, last)
         ),
@@ -582,8 +586,8 @@ async fn customers(
     let r = Rows::query(
         engine,
         "top customers",
-        "SELECT customer_id, email_masked, country, orders, revenue, last_purchase, segment
-         FROM customer_ltv ORDER BY revenue DESC, customer_id LIMIT 10",
+        // `*`: which masked columns exist follows the customers contract.
+        "SELECT * FROM customer_ltv ORDER BY revenue DESC, customer_id LIMIT 10",
     )
     .await?;
     let top = (0..r.len())
@@ -672,17 +676,17 @@ async fn last_transactions(
         engine,
         "last transactions",
         &format!(
-            "SELECT f.transaction_id, f.sold_at, f.customer_id, f.product_id, p.name, f.quantity, f.revenue
+            "SELECT f.order_key, f.sold_at, f.customer_id, f.product_id, p.name, f.quantity, f.revenue
              FROM fact_sales f LEFT JOIN dim_product p ON p.product_sk = f.product_sk
              WHERE f.dt = DATE '{date}'
-             ORDER BY f.sold_at DESC, f.transaction_id DESC LIMIT 10"
+             ORDER BY f.sold_at DESC, f.order_key DESC, f.product_id DESC LIMIT 10"
         ),
     )
     .await?;
     Ok((0..r.len())
         .filter_map(|i| {
             Some(RecentTransaction {
-                transaction_id: r.text("transaction_id", i)?,
+                transaction_id: r.text("order_key", i)?,
                 sold_at: r.time("sold_at", i)?,
                 customer_id: r.text("customer_id", i).unwrap_or_default(),
                 product_id: r.text("product_id", i).unwrap_or_default(),
@@ -696,7 +700,14 @@ async fn last_transactions(
 
 /// Data quality of the report date's ingestion (or the latest ingest day when nothing was
 /// ingested on the date: a backfill or a demo reports on past sales ingested today).
-pub fn data_quality(date: NaiveDate, manifests: &[Manifest]) -> DataQuality {
+///
+/// `datasets` lists every dataset that has a contract (built-in or the user's), with zeros for
+/// one that received nothing that day, and any dataset a manifest names without a contract.
+pub fn data_quality(
+    date: NaiveDate,
+    manifests: &[Manifest],
+    contracts: &ContractSet,
+) -> DataQuality {
     let quality_day = if manifests.iter().any(|m| m.ingest_date == date) {
         Some(date)
     } else {
@@ -711,7 +722,31 @@ pub fn data_quality(date: NaiveDate, manifests: &[Manifest]) -> DataQuality {
         .filter(|m| Some(m.ingest_date) == quality_day)
         .collect();
     day.sort_by(|a, b| a.source_key.cmp(&b.source_key));
+    let mut datasets: BTreeMap<String, DatasetQuality> = contracts
+        .names()
+        .map(|d| {
+            (
+                d.to_string(),
+                DatasetQuality {
+                    dataset: d.to_string(),
+                    ..DatasetQuality::default()
+                },
+            )
+        })
+        .collect();
     for m in day {
+        let ds = datasets
+            .entry(m.dataset.clone())
+            .or_insert_with(|| DatasetQuality {
+                dataset: m.dataset.clone(),
+                ..DatasetQuality::default()
+            });
+        ds.files_processed += 1;
+        ds.files_quarantined += m.files_quarantined;
+        ds.rows_in += m.rows_in;
+        ds.rows_accepted += m.rows_silver;
+        ds.rows_rejected += m.rows_quarantined;
+        ds.duplicates_removed += m.duplicates_removed;
         dq.files_processed += 1;
         dq.files_quarantined += m.files_quarantined;
         dq.rows_in += m.rows_in;
@@ -735,6 +770,17 @@ pub fn data_quality(date: NaiveDate, manifests: &[Manifest]) -> DataQuality {
             });
         }
     }
+    dq.datasets = datasets
+        .into_values()
+        .map(|mut d| {
+            d.rejected_pct = if d.rows_in == 0 {
+                0.0
+            } else {
+                round2(d.rows_rejected as f64 * 100.0 / d.rows_in as f64)
+            };
+            d
+        })
+        .collect();
     dq.rejected_pct = if dq.rows_in == 0 {
         0.0
     } else {
@@ -748,6 +794,7 @@ pub async fn compute(
     engine: &Engine,
     date: NaiveDate,
     manifests: &[Manifest],
+    contracts: &ContractSet,
     options: &ReportOptions,
 ) -> Result<DailyReport, ReportError> {
     let periods = periods(engine, date).await?;
@@ -790,7 +837,7 @@ pub async fn compute(
         cheapest_products,
         price_changes,
         last_transactions: last_transactions(engine, date).await?,
-        data_quality: data_quality(date, manifests),
+        data_quality: data_quality(date, manifests, contracts),
         anomalies,
         kpis,
         periods,
@@ -917,6 +964,7 @@ pub fn csv_tables(report: &DailyReport) -> Result<Vec<(String, Vec<u8>)>, Report
     table!("price_changes.csv", &report.price_changes);
     table!("last_transactions.csv", &report.last_transactions);
     table!("data_quality_rules.csv", &rules);
+    table!("data_quality_datasets.csv", &dq.datasets);
     table!("quarantined_files.csv", &dq.quarantined_files);
     table!("anomalies.csv", &report.anomalies);
     Ok(out)
@@ -927,6 +975,7 @@ pub fn csv_tables(report: &DailyReport) -> Result<Vec<(String, Vec<u8>)>, Report
 pub async fn build_daily(
     store: &dyn ObjectStore,
     date: Option<NaiveDate>,
+    contracts: &ContractSet,
     options: &ReportOptions,
 ) -> Result<ReportOutput, ReportError> {
     let date = match date {
@@ -936,9 +985,9 @@ pub async fn build_daily(
             .ok_or(ReportError::NoSales)?,
     };
     let engine = Engine::new();
-    let gold = gold::build(store, &engine, date, options.gold).await?;
+    let gold = gold::build(store, &engine, contracts, date, options.gold).await?;
     let manifests = load_manifests(store).await?;
-    let report = compute(&engine, date, &manifests, options).await?;
+    let report = compute(&engine, date, &manifests, contracts, options).await?;
 
     let report_key = keys::report(date, "report.json");
     let body = serde_json::to_vec_pretty(&report).map_err(|source| ReportError::Json {

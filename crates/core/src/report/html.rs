@@ -1511,6 +1511,40 @@ fn data_quality(out: &mut String, dq: &DataQuality) {
             }
             o.push_str("</p>\n");
         }
+        if !dq.datasets.is_empty() {
+            o.push_str("<h3>By dataset</h3>\n");
+            let rows: Vec<Vec<String>> = dq
+                .datasets
+                .iter()
+                .map(|d| {
+                    vec![
+                        format!("<code>{}</code>", esc(&d.dataset)),
+                        count(d.files_processed),
+                        count(d.rows_in),
+                        count(d.rows_accepted),
+                        count(d.rows_rejected),
+                        pct(d.rejected_pct, 2),
+                        count(d.duplicates_removed),
+                        count(d.files_quarantined),
+                    ]
+                })
+                .collect();
+            table(
+                o,
+                "Data quality by dataset",
+                &[
+                    ("Dataset", false),
+                    ("Files", true),
+                    ("Rows in", true),
+                    ("Accepted", true),
+                    ("Rejected", true),
+                    ("Rejected %", true),
+                    ("Duplicates", true),
+                    ("Files quarantined", true),
+                ],
+                &rows,
+            );
+        }
         o.push_str("<div class=\"dq-grid\">\n<div>\n<h3>Rejected rows by rule</h3>\n");
         if dq.rejected_by_rule.is_empty() {
             empty_state(o, "No row was rejected.");
@@ -1732,8 +1766,8 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::super::model::{
-        CategoryBestSeller, CountryAov, CustomerSpend, PriceChange, ProductPrice, QuarantinedFile,
-        RecentTransaction, SegmentSummary,
+        CategoryBestSeller, CountryAov, CustomerSpend, DatasetQuality, PriceChange, ProductPrice,
+        QuarantinedFile, RecentTransaction, SegmentSummary,
     };
     use super::super::model::{PeriodKpis, Periods};
     use super::*;
@@ -1931,6 +1965,13 @@ mod tests {
                     source_key: "landing/products/catalog-<2>.json".into(),
                     reason: "unreadable: expected value at line 1".into(),
                 }],
+                datasets: vec![DatasetQuality {
+                    dataset: "returns<x>".into(),
+                    files_processed: 1,
+                    rows_in: 12,
+                    rows_accepted: 12,
+                    ..DatasetQuality::default()
+                }],
             },
             anomalies: vec![Anomaly {
                 kpi: "revenue".into(),
@@ -2100,6 +2141,10 @@ mod tests {
         assert!(html.contains("unreadable: expected value at line 1"));
         assert!(html.contains("1.35%"));
         assert!(html.contains("52,000"));
+        // Every dataset has a row, user datasets included, escaped like any value.
+        assert!(html.contains(
+            "<td><code>returns&lt;x&gt;</code></td><td class=\"n\">1</td><td class=\"n\">12</td>"
+        ));
     }
 
     #[test]

@@ -295,6 +295,30 @@ pub struct DataQuality {
     pub warnings_by_rule: BTreeMap<String, u64>,
     /// The files quarantined whole, with their reasons.
     pub quarantined_files: Vec<QuarantinedFile>,
+    /// The same counts per dataset: every dataset with a contract, built-in or the user's.
+    #[serde(default)]
+    pub datasets: Vec<DatasetQuality>,
+}
+
+/// One dataset's share of a day's data quality.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetQuality {
+    /// The dataset (its contract's name).
+    pub dataset: String,
+    /// Landing objects processed.
+    pub files_processed: u64,
+    /// Files quarantined whole.
+    pub files_quarantined: u64,
+    /// Rows read.
+    pub rows_in: u64,
+    /// Rows accepted into silver.
+    pub rows_accepted: u64,
+    /// Rows quarantined.
+    pub rows_rejected: u64,
+    /// Exact duplicates removed.
+    pub duplicates_removed: u64,
+    /// Rejected share of rows read, percent.
+    pub rejected_pct: f64,
 }
 
 /// A KPI that moved more than the configured share against its trailing 7-day average.

@@ -69,6 +69,7 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
     let deps_with = |threshold: f64, anomaly_pct: f64| Deps {
         store: Arc::new(store.clone()),
         notifier: Arc::new(SnsNotifier::new(moto.sns(), topic.clone())),
+        contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {
             alert_rejected_pct: threshold,
             bucket: "lake".into(),
@@ -206,6 +207,7 @@ async fn defaults_to_yesterday_and_refuses_bad_input() {
     let deps = Deps {
         store: Arc::new(S3ObjectStore::new(moto.s3(), "lake")),
         notifier: Arc::new(SnsNotifier::new(moto.sns(), topic)),
+        contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {
             alert_rejected_pct: 5.0,
             bucket: "lake".into(),
