@@ -635,7 +635,10 @@ fn place_record(
             (Slot::Column(idx, priority), v) if !v.is_object() => {
                 if priority < priorities[idx] {
                     priorities[idx] = priority;
-                    values[idx] = json_text(v);
+                    values[idx] = match v {
+                        Value::Array(_) => json_text(&scrub(&path, v, mapper, report)),
+                        v => json_text(v),
+                    };
                     report
                         .mapping
                         .entry(path)
@@ -649,7 +652,8 @@ fn place_record(
             }
             (_, v) => {
                 if !v.is_null() {
-                    extra.insert(path.clone(), v.clone());
+                    let kept = scrub(&path, v, mapper, report);
+                    extra.insert(path.clone(), kept);
                 }
                 if !report.unknown_fields.contains(&path) {
                     report.unknown_fields.insert(path);
@@ -658,6 +662,38 @@ fn place_record(
         }
     }
     (!extra.is_empty()).then(|| Value::Object(extra).to_string())
+}
+
+/// A copy of `value` without its secret fields, at any depth: objects inside arrays inside
+/// objects (`cards: [{"cardNumber": …}]`, `accounts: [{"iban": …}]`) are walked like the top
+/// level, and every field the contract declares secret, or whose name looks secret, is dropped
+/// and recorded (array elements as `path[]`).
+fn scrub(path: &str, value: &Value, mapper: &ColumnMapper, report: &mut ReadReport) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| {
+                    let child = format!("{path}.{k}");
+                    if mapper.slot(&child) == Slot::Secret || mapper.slot(k) == Slot::Secret {
+                        report.secret_fields_dropped.insert(child);
+                        None
+                    } else {
+                        Some((k.clone(), scrub(&child, v, mapper, report)))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => {
+            let element = format!("{path}[]");
+            Value::Array(
+                items
+                    .iter()
+                    .map(|v| scrub(&element, v, mapper, report))
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    }
 }
 
 fn json_text(value: &Value) -> Option<String> {
@@ -1188,6 +1224,29 @@ mod tests {
         assert_eq!(errors[0], None);
         assert!(errors[1].as_deref().unwrap().contains("not a JSON value"));
         assert!(errors[2].as_deref().unwrap().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn drops_secrets_nested_in_arrays_at_any_depth() {
+        let body = r#"[{"id": "C1", "email": "a@b.co",
+            "cards": [{"cardNumber": "4111111111111111", "holder": "Ana"}],
+            "accounts": [{"iban": "DE89370400440532013000", "bank": {"name": "B", "pin": {"password": "hunter2"}}}],
+            "orders": [[{"apiKey": "k-123", "sku": "S1"}]]}]"#;
+        let (b, report) = read("customers", "customers.json", body.as_bytes()).unwrap();
+        let extra = column(&b, EXTRA_COLUMN)[0].clone().unwrap();
+        for secret in ["4111111111111111", "DE89370400440532013000", "hunter2", "k-123"] {
+            assert!(!extra.contains(secret), "{secret} kept in {extra}");
+        }
+        // What is not secret stays, so nothing else is lost.
+        assert!(extra.contains("Ana") && extra.contains("S1"), "{extra}");
+        assert!(
+            report
+                .secret_fields_dropped
+                .contains("cards[].cardNumber"),
+            "{:?}",
+            report.secret_fields_dropped
+        );
+        assert!(report.secret_fields_dropped.contains("accounts[].iban"));
     }
 
     #[test]
