@@ -2,7 +2,7 @@
 //! Lambda functions run, with local adapters (the filesystem instead of S3, a file ledger
 //! instead of DynamoDB, log lines instead of CloudWatch metrics).
 //!
-//! Commands: `demo`, `generate`, `ingest`, `replay`, `validate`, `report`, `query`, `run`.
+//! Commands: `demo`, `generate`, `ingest`, `replay`, `validate`, `report`, `query`, `run`, `catalog`.
 //! Exit status 0 on success; otherwise one line on standard error saying why, and status 1 (2
 //! for bad usage).
 
@@ -142,6 +142,13 @@ enum Command {
         /// The SQL statement, or `@file.sql` to read it from a file.
         sql: String,
     },
+    /// Print the table catalog (every silver and gold table with its Glue columns) derived from
+    /// the contracts in force, as the JSON Terraform's Glue tables read.
+    Catalog {
+        /// Write the document to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Run the daily workflow from the state machine definition Step Functions runs
     /// (statemachine/pipeline.asl.json): the day's pending landing files → transform → quality
     /// gate → report → notification (files in <lake>/_notifications/). Exit status 1 when the
@@ -235,6 +242,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let contracts = load_contracts(cli.contracts.as_ref())?;
     match cli.command {
         Command::Demo { lake, sizes } => lake::demo(&lake, contracts, &sizes).await,
+        Command::Catalog { out } => {
+            let catalog = shopflow_core::catalog::derive(&contracts)
+                .await
+                .context("deriving the catalog from the contracts")?;
+            let mut text = serde_json::to_string_pretty(&catalog)?;
+            text.push('\n');
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate { out, sizes } => {
             let report = lake::generate(&out, &sizes)?;
             summary::print_generation(&out, &report);

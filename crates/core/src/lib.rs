@@ -15,6 +15,8 @@
 //! - [`ingest`] — one landing object through the ports: ledger claim, transform, upload,
 //!   manifest, metrics.
 //! - `engine` (feature `analytics`) — the SQL engine (DataFusion) over the lake's tables.
+//! - `catalog` (feature `analytics`) — every silver and gold table with its Glue columns, derived
+//!   from the contracts (the source of `infrastructure/modules/catalog/tables.json`).
 //! - `gold` (feature `analytics`) — the star schema and aggregates, built from silver with SQL.
 //! - [`report`] — the daily report: its model, the HTML dashboard and (feature `analytics`)
 //!   its computation.
@@ -28,6 +30,8 @@
 //!   pending landing objects, the day's counts).
 
 pub mod adapters;
+#[cfg(feature = "analytics")]
+pub mod catalog;
 pub mod contract;
 #[cfg(feature = "analytics")]
 pub mod engine;

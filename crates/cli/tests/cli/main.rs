@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod analytics;
-mod workflow;
 mod real_shapes;
+mod workflow;
 
 fn shopflow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shopflow"))
@@ -325,4 +325,68 @@ fn generate_is_deterministic_with_a_seed() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(a.join("generation_report.json")).unwrap()).unwrap();
     assert_eq!(report["config"]["seed"], 3);
+}
+
+#[test]
+fn the_glue_catalog_terraform_reads_is_the_one_the_contracts_derive() {
+    let committed_path = workspace_root().join("infrastructure/modules/catalog/tables.json");
+    let committed = std::fs::read_to_string(&committed_path).unwrap();
+    let derived = ok(&["catalog"]);
+    assert!(
+        committed == derived,
+        "{} is stale: a contract or the gold SQL changed. Regenerate it with\n  \
+         cargo run -p shopflow -- catalog --out infrastructure/modules/catalog/tables.json",
+        committed_path.display()
+    );
+    let catalog: serde_json::Value = serde_json::from_str(&derived).unwrap();
+    // Every contract column, in Glue types, and the lineage columns.
+    let columns = |table: &str| -> Vec<(String, String)> {
+        catalog["tables"][table]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c[0].as_str().unwrap().to_string(),
+                    c[1].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let tx = columns("transactions");
+    assert!(tx.contains(&("amount".into(), "decimal(18,2)".into())));
+    assert!(tx.contains(&("_ingested_at".into(), "timestamp".into())));
+    assert!(!tx.iter().any(|(n, _)| n == "card_number"));
+}
+
+#[test]
+fn a_dataset_added_with_contracts_gets_a_glue_table() {
+    let contracts = workspace_root().join("tests/fixtures/real_shapes/contracts");
+    let derived = ok(&["--contracts", contracts.to_str().unwrap(), "catalog"]);
+    let catalog: serde_json::Value = serde_json::from_str(&derived).unwrap();
+    let returns = &catalog["tables"]["returns"];
+    assert_eq!(returns["layer"], "silver");
+    assert!(
+        returns["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c[0] == "return_id"),
+        "{returns}"
+    );
+    // The user's composite key and masked pii column reach the gold tables' columns.
+    let fact: Vec<&str> = catalog["tables"]["fact_sales"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[0].as_str().unwrap())
+        .collect();
+    assert!(
+        fact.contains(&"line_number") && fact.contains(&"buyer_email_masked"),
+        "{fact:?}"
+    );
+    assert!(
+        !fact.contains(&"buyer_email") && !fact.contains(&"shipping_phone"),
+        "{fact:?}"
+    );
 }

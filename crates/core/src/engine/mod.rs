@@ -141,6 +141,19 @@ impl Engine {
         Ok(())
     }
 
+    /// The schema of a registered table.
+    pub async fn table_schema(&self, table: &str) -> Result<SchemaRef, EngineError> {
+        let frame = self
+            .ctx
+            .table(table)
+            .await
+            .map_err(|source| EngineError::Query {
+                context: format!("schema of table {table}"),
+                source,
+            })?;
+        Ok(Arc::new(frame.schema().as_arrow().clone()))
+    }
+
     /// Whether a table is registered.
     pub fn has_table(&self, table: &str) -> bool {
         self.ctx.table_exist(table).unwrap_or(false)

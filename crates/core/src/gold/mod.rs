@@ -112,6 +112,68 @@ pub struct GoldBuild {
     pub rows: BTreeMap<String, usize>,
 }
 
+/// One gold table: its name, whether it is partitioned by day (`gold/{name}/date=D/…`, else one
+/// object `gold/{name}/part-0.parquet`), and what one row is. The catalog and the docs read
+/// this list; the build writes exactly these tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoldTable {
+    /// Table name (the prefix under `gold/`, the SQL name).
+    pub name: &'static str,
+    /// Partitioned by day (`dt`).
+    pub partitioned: bool,
+    /// What one row is.
+    pub description: &'static str,
+}
+
+/// Every gold table, in build order.
+pub const TABLES: [GoldTable; 9] = [
+    GoldTable {
+        name: "dim_product",
+        partitioned: false,
+        description: "Product dimension, SCD type 2 on price, name, category, brand.",
+    },
+    GoldTable {
+        name: "dim_customer",
+        partitioned: false,
+        description: "Customer dimension, SCD type 2 on country, city; pii columns only as their contract masks them.",
+    },
+    GoldTable {
+        name: "fact_sales",
+        partitioned: true,
+        description: "One row per sale line at the transactions contract's primary key, joined to the dimension versions valid at sold_at; dt = UTC day of the sale.",
+    },
+    GoldTable {
+        name: "agg_daily_sales",
+        partitioned: true,
+        description: "One row per day with sales; transactions = distinct orders (order_key).",
+    },
+    GoldTable {
+        name: "agg_category_daily",
+        partitioned: true,
+        description: "One row per day and product category.",
+    },
+    GoldTable {
+        name: "agg_product_daily",
+        partitioned: true,
+        description: "One row per day and product_id.",
+    },
+    GoldTable {
+        name: "funnel_daily",
+        partitioned: true,
+        description: "Clickstream funnel: one row per day with events.",
+    },
+    GoldTable {
+        name: "dim_date",
+        partitioned: false,
+        description: "Calendar dimension over the build's date range.",
+    },
+    GoldTable {
+        name: "customer_ltv",
+        partitioned: false,
+        description: "Customer lifetime value and RFM segment as of the last build date.",
+    },
+];
+
 /// `gold/{table}/part-0.parquet`: the key of an unpartitioned gold table.
 pub fn table_key(table: &str) -> String {
     format!("gold/{table}/part-0.parquet")

@@ -1234,15 +1234,18 @@ mod tests {
             "orders": [[{"apiKey": "k-123", "sku": "S1"}]]}]"#;
         let (b, report) = read("customers", "customers.json", body.as_bytes()).unwrap();
         let extra = column(&b, EXTRA_COLUMN)[0].clone().unwrap();
-        for secret in ["4111111111111111", "DE89370400440532013000", "hunter2", "k-123"] {
+        for secret in [
+            "4111111111111111",
+            "DE89370400440532013000",
+            "hunter2",
+            "k-123",
+        ] {
             assert!(!extra.contains(secret), "{secret} kept in {extra}");
         }
         // What is not secret stays, so nothing else is lost.
         assert!(extra.contains("Ana") && extra.contains("S1"), "{extra}");
         assert!(
-            report
-                .secret_fields_dropped
-                .contains("cards[].cardNumber"),
+            report.secret_fields_dropped.contains("cards[].cardNumber"),
             "{:?}",
             report.secret_fields_dropped
         );
