@@ -117,7 +117,9 @@ impl Engine {
     pub fn new() -> Self {
         let ctx = SessionContext::new();
         for mask in [Mask::Email, Mask::Initials] {
-            ctx.register_udf(mask_udf(mask));
+            if let Some(name) = mask_function(mask) {
+                ctx.register_udf(mask_udf(mask, name));
+            }
         }
         Self { ctx }
     }
@@ -309,9 +311,9 @@ pub fn mask_function(mask: Mask) -> Option<&'static str> {
     }
 }
 
-fn mask_udf(mask: Mask) -> datafusion::logical_expr::ScalarUDF {
+/// The SQL function `name` applying `mask` to a text column.
+fn mask_udf(mask: Mask, name: &'static str) -> datafusion::logical_expr::ScalarUDF {
     use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
-    let name = mask_function(mask).unwrap_or("mask_omit");
     let apply = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(args)?;
         let input = arrays

@@ -698,6 +698,15 @@ async fn last_transactions(
         .collect())
 }
 
+/// `rejected` as a percentage of `rows_in`, to the hundredth; 0 when nothing was read.
+fn rejected_pct(rejected: u64, rows_in: u64) -> f64 {
+    if rows_in == 0 {
+        0.0
+    } else {
+        round2(rejected as f64 * 100.0 / rows_in as f64)
+    }
+}
+
 /// Data quality of the report date's ingestion (or the latest ingest day when nothing was
 /// ingested on the date: a backfill or a demo reports on past sales ingested today).
 ///
@@ -747,12 +756,6 @@ pub fn data_quality(
         ds.rows_accepted += m.rows_silver;
         ds.rows_rejected += m.rows_quarantined;
         ds.duplicates_removed += m.duplicates_removed;
-        dq.files_processed += 1;
-        dq.files_quarantined += m.files_quarantined;
-        dq.rows_in += m.rows_in;
-        dq.rows_accepted += m.rows_silver;
-        dq.rows_rejected += m.rows_quarantined;
-        dq.duplicates_removed += m.duplicates_removed;
         for (r, n) in &m.rejected_by_rule {
             *dq.rejected_by_rule.entry(r.clone()).or_default() += n;
         }
@@ -770,22 +773,18 @@ pub fn data_quality(
             });
         }
     }
-    dq.datasets = datasets
-        .into_values()
-        .map(|mut d| {
-            d.rejected_pct = if d.rows_in == 0 {
-                0.0
-            } else {
-                round2(d.rows_rejected as f64 * 100.0 / d.rows_in as f64)
-            };
-            d
-        })
-        .collect();
-    dq.rejected_pct = if dq.rows_in == 0 {
-        0.0
-    } else {
-        round2(dq.rows_rejected as f64 * 100.0 / dq.rows_in as f64)
-    };
+    // The day's totals are the sums of the datasets' counts.
+    for d in datasets.values_mut() {
+        d.rejected_pct = rejected_pct(d.rows_rejected, d.rows_in);
+        dq.files_processed += d.files_processed;
+        dq.files_quarantined += d.files_quarantined;
+        dq.rows_in += d.rows_in;
+        dq.rows_accepted += d.rows_accepted;
+        dq.rows_rejected += d.rows_rejected;
+        dq.duplicates_removed += d.duplicates_removed;
+    }
+    dq.rejected_pct = rejected_pct(dq.rows_rejected, dq.rows_in);
+    dq.datasets = datasets.into_values().collect();
     dq
 }
 
