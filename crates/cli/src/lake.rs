@@ -17,6 +17,7 @@ use shopflow_core::ingest::{IngestOptions, IngestOutcome, Ingestor, new_run_id};
 use shopflow_core::layer::keys;
 use shopflow_core::ports::ObjectStore;
 use shopflow_core::report::{self, ReportOptions, ReportOutput};
+use shopflow_core::tables::{self, DeltaLake, MaintainReport};
 use shopflow_core::transform;
 use shopflow_core::validate::ReferenceSets;
 
@@ -27,6 +28,7 @@ use crate::summary;
 pub struct Lake {
     root: PathBuf,
     store: Arc<FsObjectStore>,
+    tables: DeltaLake,
     ingestor: Ingestor,
 }
 
@@ -53,8 +55,10 @@ impl Lake {
             FsLedger::new(root.join("_state").join("ledger")).context("opening the ledger")?,
         );
         let work = root.join(".tmp");
+        let tables = DeltaLake::new(store.clone());
         let ingestor = Ingestor::new(
             store.clone(),
+            Arc::new(tables.clone()),
             ledger,
             Arc::new(LogMetrics),
             Arc::new(contracts),
@@ -66,6 +70,7 @@ impl Lake {
         Ok(Self {
             root: root.to_path_buf(),
             store,
+            tables,
             ingestor,
         })
     }
@@ -83,6 +88,11 @@ impl Lake {
     /// The lake's object store.
     pub fn store(&self) -> &FsObjectStore {
         &self.store
+    }
+
+    /// The lake's Delta tables.
+    pub fn tables(&self) -> &DeltaLake {
+        &self.tables
     }
 
     /// Copies files into landing/ (unless an identical object is there) and returns their keys,
@@ -202,6 +212,33 @@ impl Lake {
         self.run(keys, true).await
     }
 
+    /// Compacts and vacuums the lake's tables (every table, or one dataset's silver and
+    /// quarantine tables), emitting each table's figures as metrics.
+    pub async fn maintain(
+        &self,
+        dataset: Option<&str>,
+        retention: chrono::Duration,
+    ) -> anyhow::Result<Vec<MaintainReport>> {
+        let tables = match dataset {
+            Some(d) => {
+                self.contracts().get(d)?;
+                vec![tables::silver_table(d), tables::quarantine_table(d)]
+            }
+            None => self.tables.tables().await?,
+        };
+        let mut out = Vec::new();
+        for t in tables {
+            let r = self
+                .tables
+                .maintain(&t, retention)
+                .await
+                .with_context(|| format!("maintaining {t}"))?;
+            tables::emit_maintain_metrics(&LogMetrics, &r);
+            out.push(r);
+        }
+        Ok(out)
+    }
+
     /// Builds gold and the report.
     pub async fn report(
         &self,
@@ -209,7 +246,7 @@ impl Lake {
         options: &ReportOptions,
     ) -> anyhow::Result<ReportOutput> {
         Ok(report::build_daily(
-            self.store.as_ref(),
+            &self.tables,
             date,
             self.ingestor.contracts(),
             options,

@@ -139,8 +139,32 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = query::Format::Table)]
         format: query::Format,
+        /// Read the tables as they were: a table version (every table at that version; tables
+        /// without one are left out), an RFC 3339 time, or a date (its end, UTC).
+        #[arg(long, value_name = "VERSION|TIME")]
+        as_of: Option<shopflow_core::tables::AsOf>,
         /// The SQL statement, or `@file.sql` to read it from a file.
         sql: String,
+    },
+    /// Compact the lake's tables (OPTIMIZE small files into files of the target size) and
+    /// delete the data files no version within the retention still references (VACUUM).
+    Maintain {
+        /// The lake directory.
+        #[arg(long, default_value = "shopflow-lake")]
+        lake: PathBuf,
+        /// Only this dataset's silver and quarantine tables (default: every table).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Keep files a version from the last HOURS still references (time travel and running
+        /// queries read them). Below 168 (7 days) needs --force.
+        #[arg(long, value_name = "HOURS", default_value_t = 168)]
+        retention_hours: u32,
+        /// Allow a retention below 7 days.
+        #[arg(long)]
+        force: bool,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the table catalog (every silver and gold table with its Glue columns) derived from
     /// the contracts in force, as the JSON Terraform's Glue tables read.
@@ -295,9 +319,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("dashboard: {}", lake.path_of(&out.html_key).display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Query { lake, format, sql } => {
+        Command::Query {
+            lake,
+            format,
+            as_of,
+            sql,
+        } => {
             let lake = lake::Lake::open(&lake, contracts)?;
-            query::run(lake.store(), lake.contracts(), &sql, format).await
+            query::run(lake.tables(), lake.contracts(), &sql, format, as_of).await
+        }
+        Command::Maintain {
+            lake,
+            dataset,
+            retention_hours,
+            force,
+            json,
+        } => {
+            if retention_hours < 168 && !force {
+                anyhow::bail!(
+                    "--retention-hours {retention_hours} is below 7 days: files a running query or a time-travel read still needs could be deleted; add --force if no reader needs them"
+                );
+            }
+            let lake = lake::Lake::open(&lake, contracts)?;
+            let reports = lake
+                .maintain(dataset.as_deref(), chrono::Duration::hours(i64::from(retention_hours)))
+                .await?;
+            summary::print_maintain(&reports, json)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Run {
             lake,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use shopflow_core::contract::ContractSet;
 use shopflow_core::engine::Engine;
-use shopflow_core::ports::ObjectStore;
+use shopflow_core::tables::{AsOf, DeltaLake};
 
 /// How a result is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,19 +28,29 @@ fn statement(arg: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Registers the lake's tables, runs `sql` and prints the result on standard output.
+/// Registers the lake's tables (their current snapshots, or their state at `as_of`), runs
+/// `sql` and prints the result on standard output.
 pub async fn run(
-    store: &dyn ObjectStore,
+    lake: &DeltaLake,
     contracts: &ContractSet,
     sql: &str,
     format: Format,
+    as_of: Option<AsOf>,
 ) -> anyhow::Result<ExitCode> {
     let sql = statement(sql)?;
     let engine = Engine::new();
-    let tables = engine
-        .register_lake(store, contracts)
+    let registered = engine
+        .register_lake(lake, contracts, as_of)
         .await
         .context("registering the lake's tables")?;
+    if let Some(at) = as_of {
+        let versions: Vec<String> = registered
+            .iter()
+            .filter_map(|(t, v)| v.map(|v| format!("{t}@{v}")))
+            .collect();
+        eprintln!("as of {at:?}: {}", versions.join(", "));
+    }
+    let tables: Vec<String> = registered.keys().cloned().collect();
     let result = match engine.query("your query", &sql).await {
         Ok(r) => r,
         Err(e) => {

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 use shopflow_core::adapters::local::{FileNotifier, FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
+use shopflow_core::tables::DeltaLake;
 use shopflow_core::ingest::{IngestOptions, Ingestor, new_run_id};
 use shopflow_core::ports::{Notification, Notifier};
 use shopflow_core::report::{self, ReportOptions};
@@ -79,6 +80,7 @@ fn invalid(message: impl std::fmt::Display) -> TaskFailure {
 /// The Tasks' local adapters.
 struct LocalRunner {
     store: Arc<FsObjectStore>,
+    tables: DeltaLake,
     ingestor: Ingestor,
     notifier: FileNotifier,
     report: ReportOptions,
@@ -150,7 +152,7 @@ impl LocalRunner {
         };
         let date = request.date_or_yesterday(Utc::now());
         let out = report::build_daily(
-            self.store.as_ref(),
+            &self.tables,
             Some(date),
             self.ingestor.contracts(),
             &self.report,
@@ -307,8 +309,10 @@ pub async fn run(root: &Path, contracts: ContractSet, args: &RunArgs) -> anyhow:
     );
     let ledger =
         Arc::new(FsLedger::new(root.join("_state").join("ledger")).context("opening the ledger")?);
+    let tables = DeltaLake::new(store.clone());
     let ingestor = Ingestor::new(
         store.clone(),
+        Arc::new(tables.clone()),
         ledger,
         Arc::new(LogMetrics),
         Arc::new(contracts),
@@ -321,6 +325,7 @@ pub async fn run(root: &Path, contracts: ContractSet, args: &RunArgs) -> anyhow:
     let notifications = root.join("_notifications");
     let runner = LocalRunner {
         store,
+        tables,
         ingestor,
         notifier: FileNotifier::new(&notifications),
         report: args.report,

@@ -6,6 +6,7 @@ use std::path::Path;
 use shopflow_core::generate::GenerationReport;
 use shopflow_core::ingest::{IngestOutcome, ManifestStatus};
 use shopflow_core::report::DailyReport;
+use shopflow_core::tables::MaintainReport;
 use shopflow_core::transform::QualityReport;
 
 fn table(headers: &[&str], rows: &[Vec<String>]) {
@@ -108,10 +109,12 @@ pub fn print_ingest(outcomes: &[IngestOutcome]) {
                 m.rows_silver.to_string(),
                 m.rows_quarantined.to_string(),
                 m.duplicates_removed.to_string(),
+                m.rows_replaced.to_string(),
             ],
             IngestOutcome::Skipped { key, .. } => vec![
                 key.clone(),
                 "skipped (already processed)".into(),
+                "-".into(),
                 "-".into(),
                 "-".into(),
                 "-".into(),
@@ -127,6 +130,7 @@ pub fn print_ingest(outcomes: &[IngestOutcome]) {
             "silver",
             "quarantined",
             "duplicates",
+            "replaced",
         ],
         &rows,
     );
@@ -137,6 +141,39 @@ pub fn print_ingest(outcomes: &[IngestOutcome]) {
             println!("  {}: {reason}", m.source_key);
         }
     }
+}
+
+/// After `maintain`: files before and after compaction, files and bytes VACUUM deleted.
+pub fn print_maintain(reports: &[MaintainReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.table.clone(),
+                r.files_before.to_string(),
+                r.files_after.to_string(),
+                r.files_deleted.to_string(),
+                r.bytes_deleted.to_string(),
+                r.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "table",
+            "files before",
+            "files after",
+            "files deleted",
+            "bytes deleted",
+            "version",
+        ],
+        &rows,
+    );
+    Ok(())
 }
 
 /// After `report`.

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::adapters::memory::MemoryObjectStore;
 use crate::contract::ContractSet;
+use crate::tables::DeltaLake;
 use crate::engine::{Engine, EngineError, PARTITION_COLUMN};
 use crate::gold::{self, GoldError, GoldOptions};
 use crate::layer;
@@ -126,10 +127,10 @@ pub async fn derive(contracts: &ContractSet) -> Result<Catalog, CatalogError> {
             },
         );
     }
-    let store = MemoryObjectStore::new();
+    let lake = DeltaLake::new(std::sync::Arc::new(MemoryObjectStore::new()));
     let engine = Engine::new();
     let day = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
-    gold::build(&store, &engine, contracts, day, GoldOptions::default()).await?;
+    gold::build(&lake, &engine, contracts, day, GoldOptions::default()).await?;
     for t in gold::TABLES {
         let schema = engine.table_schema(t.name).await?;
         tables.insert(

@@ -5,22 +5,19 @@
 //! The same [`Ingestor`] serves the `shopflow` command (filesystem store and ledger) and the
 //! transformer Lambda (S3 and DynamoDB).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray};
 use chrono::{DateTime, NaiveDate, Utc};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{ContractError, ContractSet};
 use crate::layer::{self, Lineage, keys};
 use crate::ports::{
-    Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, MetricSet, Metrics, ObjectStore,
-    StoreError, Unit,
+    Claim, ClaimRequest, LakeTables, Ledger, LedgerEntry, LedgerError, MetricSet, Metrics,
+    ObjectStore, QuarantineWrite, SilverWrite, StoreError, TableError, Unit,
 };
 use crate::transform::{TransformError, TransformOutput, TransformSettings, transform_file};
 use crate::validate::ReferenceSets;
@@ -74,15 +71,9 @@ pub enum IngestError {
         #[source]
         source: serde_json::Error,
     },
-    /// A silver file used for reference checks could not be read.
-    #[error("cannot read silver object {key} for reference checks")]
-    ReferenceRead {
-        /// The key.
-        key: String,
-        /// The Parquet error.
-        #[source]
-        source: parquet::errors::ParquetError,
-    },
+    /// A lake table could not be read or written.
+    #[error(transparent)]
+    Table(#[from] TableError),
 }
 
 impl IngestError {
@@ -93,6 +84,7 @@ impl IngestError {
             Self::Store(e) => e.is_retryable(),
             Self::Ledger(LedgerError::Backend { retryable, .. }) => *retryable,
             Self::Ledger(LedgerError::Io { .. }) => true,
+            Self::Table(e) => e.is_retryable(),
             _ => false,
         }
     }
@@ -125,20 +117,26 @@ pub struct SchemaReport {
     pub missing_optional: BTreeSet<String>,
 }
 
-/// Keys written for this file.
+/// What this file was written to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outputs {
-    /// Bronze objects.
+    /// Bronze objects (one per landing object version).
     pub bronze: Vec<String>,
-    /// Silver objects (one per event date).
+    /// The silver table committed to (`silver/{dataset}`).
     pub silver: Vec<String>,
-    /// Quarantine objects (rows, or the whole file and its reason).
+    /// The quarantine table committed to, or the quarantined file and its reason.
     pub quarantine: Vec<String>,
+    /// The version each table committed to is at after this file's commit.
+    #[serde(default)]
+    pub table_versions: BTreeMap<String, u64>,
 }
 
 /// The record of one landing object's processing: every count, every output.
 ///
-/// Invariant: `rows_in = rows_silver + rows_quarantined + duplicates_removed`.
+/// Invariant: `rows_in = rows_silver + rows_quarantined + duplicates_removed`. Of the
+/// `rows_silver` valid rows, `rows_replaced` replaced the table's row for their key (another
+/// file's, or this key's earlier version's) and `rows_superseded` were not applied because the
+/// table holds a newer version of their key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// The run.
@@ -175,6 +173,16 @@ pub struct Manifest {
     pub rows_quarantined: u64,
     /// Exact duplicates removed.
     pub duplicates_removed: u64,
+    /// Valid rows that replaced the silver row of an existing key.
+    #[serde(default)]
+    pub rows_replaced: u64,
+    /// Valid rows not applied: silver holds a newer version of their key.
+    #[serde(default)]
+    pub rows_superseded: u64,
+    /// Silver rows an earlier version of this landing key contributed that this version no
+    /// longer has: removed by this file's commit.
+    #[serde(default)]
+    pub rows_retracted: u64,
     /// Files quarantined whole (0 or 1).
     pub files_quarantined: u64,
     /// Rejected rows by rule.
@@ -187,7 +195,8 @@ pub struct Manifest {
     pub schema: SchemaReport,
     /// Keys written.
     pub outputs: Outputs,
-    /// Bytes written to the lake.
+    /// Bytes handed to the lake: bronze and quarantined objects, and the Parquet staged for
+    /// the silver and quarantine commits.
     pub bytes_written: u64,
 }
 
@@ -237,6 +246,7 @@ impl Default for IngestOptions {
 #[derive(Debug, Clone)]
 pub struct Ingestor {
     store: Arc<dyn ObjectStore>,
+    tables: Arc<dyn LakeTables>,
     ledger: Arc<dyn Ledger>,
     metrics: Arc<dyn Metrics>,
     contracts: Arc<ContractSet>,
@@ -244,9 +254,11 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    /// An ingestor over the given ports.
+    /// An ingestor over the given ports: landing, bronze and manifests in `store`, silver and
+    /// quarantine in `tables`.
     pub fn new(
         store: Arc<dyn ObjectStore>,
+        tables: Arc<dyn LakeTables>,
         ledger: Arc<dyn Ledger>,
         metrics: Arc<dyn Metrics>,
         contracts: Arc<ContractSet>,
@@ -254,6 +266,7 @@ impl Ingestor {
     ) -> Self {
         Self {
             store,
+            tables,
             ledger,
             metrics,
             contracts,
@@ -272,18 +285,30 @@ impl Ingestor {
         key: &str,
         run_id: &str,
     ) -> Result<IngestOutcome, IngestError> {
-        self.ingest(key, run_id, false).await
+        self.ingest(key, run_id, false, None).await
+    }
+
+    /// Ingests one landing object named by an S3 event, whose `sequencer` (when the event
+    /// carried one) orders this version among the key's versions.
+    pub async fn ingest_event(
+        &self,
+        key: &str,
+        run_id: &str,
+        sequencer: Option<&str>,
+    ) -> Result<IngestOutcome, IngestError> {
+        self.ingest(key, run_id, false, sequencer).await
     }
 
     /// Processes a landing object again even though the ledger says it was done (an operator's
-    /// replay). The first ingestion's date is kept, so the same bronze, silver, quarantine and
-    /// manifest keys are overwritten; a live claim of another run is still refused.
+    /// replay). The first ingestion's date and sequence are kept, so the bronze object and the
+    /// manifest are overwritten and the table commits replace this object's rows with the same
+    /// rows; a live claim of another run is still refused.
     pub async fn replay_object(
         &self,
         key: &str,
         run_id: &str,
     ) -> Result<IngestOutcome, IngestError> {
-        self.ingest(key, run_id, true).await
+        self.ingest(key, run_id, true, None).await
     }
 
     #[tracing::instrument(skip(self), fields(dataset))]
@@ -292,6 +317,7 @@ impl Ingestor {
         key: &str,
         run_id: &str,
         force: bool,
+        sequencer: Option<&str>,
     ) -> Result<IngestOutcome, IngestError> {
         let (dataset, _) = keys::parse_landing(key).ok_or_else(|| IngestError::NotLanding {
             key: key.to_string(),
@@ -317,6 +343,7 @@ impl Ingestor {
             now: Utc::now(),
             lease: self.options.lease,
             force,
+            sequencer: sequencer.map(str::to_string),
         };
         let entry = match self.ledger.claim(&request).await? {
             Claim::Acquired(entry) => entry,
@@ -382,6 +409,7 @@ impl Ingestor {
             source_etag: entry.etag.clone(),
             ingested_at: entry.ingested_at,
             run_id: entry.run_id.clone(),
+            sequence: layer::sequence_of(entry.sequencer.as_deref(), entry.ingested_at),
         };
         let settings = TransformSettings {
             batch_rows: self.options.batch_rows,
@@ -418,6 +446,9 @@ impl Ingestor {
             rows_silver: 0,
             rows_quarantined: 0,
             duplicates_removed: 0,
+            rows_replaced: 0,
+            rows_superseded: 0,
+            rows_retracted: 0,
             files_quarantined: 0,
             rejected_by_rule: BTreeMap::new(),
             warnings_by_rule: BTreeMap::new(),
@@ -439,17 +470,47 @@ impl Ingestor {
                     bytes_written += self.store.upload(&k, &part.path).await?.size;
                     outputs.bronze.push(k);
                 }
-                for (date, part) in &silver {
-                    let k = keys::silver(dataset, *date, id);
-                    bytes_written += self.store.upload(&k, &part.path).await?.size;
+                let staged_size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                for part in silver.values() {
                     manifest.rows_silver += part.rows;
-                    outputs.silver.push(k);
+                    bytes_written += staged_size(&part.path);
                 }
-                if let Some(part) = quarantine {
-                    let k = keys::quarantine_rows(dataset, d, id);
-                    bytes_written += self.store.upload(&k, &part.path).await?.size;
+                let commit = self
+                    .tables
+                    .write_silver(SilverWrite {
+                        contract: &contract,
+                        source_key: key,
+                        sequence: &lineage.sequence,
+                        run_id: &entry.run_id,
+                        parts: silver.iter().map(|(date, part)| (*date, part.path.clone())).collect(),
+                    })
+                    .await?;
+                manifest.rows_replaced = commit.rows_replaced;
+                manifest.rows_superseded = commit.rows_superseded;
+                manifest.rows_retracted = commit.rows_retracted;
+                let silver_table = format!("silver/{dataset}");
+                if let Some(v) = commit.version {
+                    outputs.table_versions.insert(silver_table.clone(), v);
+                    outputs.silver.push(silver_table);
+                }
+                if let Some(part) = &quarantine {
                     manifest.rows_quarantined += part.rows;
-                    outputs.quarantine.push(k);
+                    bytes_written += staged_size(&part.path);
+                }
+                let q = self
+                    .tables
+                    .write_quarantine(QuarantineWrite {
+                        dataset,
+                        source_key: key,
+                        source_etag: &entry.etag,
+                        run_id: &entry.run_id,
+                        ingest_date: d,
+                        part: quarantine.as_ref().map(|p| p.path.clone()),
+                    })
+                    .await?;
+                if let Some(v) = q.version {
+                    outputs.table_versions.insert(q.table.clone(), v);
+                    outputs.quarantine.push(q.table);
                 }
                 manifest.rows_in = counts.rows_in;
                 manifest.duplicates_removed = counts.duplicates_removed;
@@ -583,51 +644,17 @@ impl Ingestor {
         }
     }
 
-    /// Loads the values referenced by the contract's `references` rules from silver.
+    /// Loads the values referenced by the contract's `references` rules from the referenced
+    /// datasets' silver tables (their current snapshots).
     pub async fn load_references(
         &self,
         contract: &crate::contract::Contract,
     ) -> Result<ReferenceSets, IngestError> {
         let mut refs = ReferenceSets::default();
         for (dataset, column) in ReferenceSets::needed(contract) {
-            let objects = self.store.list(&keys::silver_prefix(&dataset)).await?;
-            let objects: Vec<_> = objects
-                .into_iter()
-                .filter(|o| o.key.ends_with(".parquet"))
-                .collect();
-            if objects.is_empty() {
-                continue;
+            if let Some(values) = self.tables.column_values(&dataset, &column).await? {
+                refs.insert(&dataset, &column, values);
             }
-            let mut values = HashSet::new();
-            for object in objects {
-                let bytes = self.store.get(&object.key).await?;
-                let read_err = |source| IngestError::ReferenceRead {
-                    key: object.key.clone(),
-                    source,
-                };
-                let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-                    .map_err(read_err)?;
-                let mask = ProjectionMask::columns(builder.parquet_schema(), [column.as_str()]);
-                let reader = builder.with_projection(mask).build().map_err(read_err)?;
-                for batch in reader {
-                    let batch = batch.map_err(|e| IngestError::ReferenceRead {
-                        key: object.key.clone(),
-                        source: e.into(),
-                    })?;
-                    if let Some(col) = batch.column_by_name(&column)
-                        && let Ok(text) =
-                            arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8)
-                        && let Some(strings) = text.as_string_opt::<i32>()
-                    {
-                        for i in 0..strings.len() {
-                            if strings.is_valid(i) {
-                                values.insert(strings.value(i).to_string());
-                            }
-                        }
-                    }
-                }
-            }
-            refs.insert(&dataset, &column, values);
         }
         Ok(refs)
     }

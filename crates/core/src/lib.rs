@@ -14,6 +14,8 @@
 //! - [`layer`] — lake key layout, lineage columns, Parquet encoding.
 //! - [`ingest`] — one landing object through the ports: ledger claim, transform, upload,
 //!   manifest, metrics.
+//! - `tables` (feature `tables`) — silver, quarantine and gold as Delta Lake tables (delta-rs
+//!   through the storage port): upserts on the contract's key, replaces, compaction, time travel.
 //! - `engine` (feature `analytics`) — the SQL engine (DataFusion) over the lake's tables.
 //! - `catalog` (feature `analytics`) — every silver and gold table with its Glue columns, derived
 //!   from the contracts (the source of `infrastructure/modules/catalog/tables.json`).
@@ -45,6 +47,8 @@ pub mod layer;
 pub mod ports;
 pub mod read;
 pub mod report;
+#[cfg(feature = "tables")]
+pub mod tables;
 pub mod transform;
 pub mod validate;
 pub mod workflow;

@@ -5,6 +5,7 @@
 //! its adapter, never in pipeline code.
 
 use std::fmt::Debug;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -96,6 +97,148 @@ pub trait ObjectStore: Send + Sync + Debug {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
     /// Deletes the object (no error when absent).
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Bytes `range` (start inclusive, end exclusive; an end past the object's end is cut to
+    /// it) of the object: what table readers fetch (a Parquet footer, one column chunk)
+    /// without reading the whole object.
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError>;
+    /// The object's size and modification time, or `None`. Unlike [`ObjectStore::head`] the
+    /// fingerprint may be missing: stores where it costs a read of the object leave it out.
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+}
+
+/// One landing object's valid rows for its dataset's silver table, staged on local disk.
+#[derive(Debug, Clone)]
+pub struct SilverWrite<'a> {
+    /// The dataset's contract: its `primary_key` is the upsert key, its `version_column` (if
+    /// any) decides which version of a key wins before the landing order does.
+    pub contract: &'a crate::contract::Contract,
+    /// The landing key the rows came from. Rows an earlier version of this key contributed
+    /// that the new version no longer has are removed by the same commit.
+    pub source_key: &'a str,
+    /// The landing object's place in the order of versions (the `_sequence` of its rows): a
+    /// row replaces the table's row for its key only when its sequence is not older.
+    pub sequence: &'a str,
+    /// The run, recorded in the commit.
+    pub run_id: &'a str,
+    /// Staged Parquet files of typed rows with lineage (the silver schema without `dt`), by
+    /// event date.
+    pub parts: Vec<(NaiveDate, PathBuf)>,
+}
+
+/// What one silver commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilverCommit {
+    /// The table version committed (`None` when there was nothing to commit).
+    pub version: Option<u64>,
+    /// Rows whose key the table did not hold.
+    pub rows_inserted: u64,
+    /// Rows that replaced the table's row for their key (another object's, or this object's
+    /// earlier version's).
+    pub rows_replaced: u64,
+    /// Rows not applied because the table holds a newer version of their key.
+    pub rows_superseded: u64,
+    /// Rows an earlier version of this landing key contributed that this version no longer
+    /// has: removed.
+    pub rows_retracted: u64,
+    /// Commit attempts (more than 1 when concurrent writers conflicted).
+    pub attempts: u32,
+}
+
+/// One landing object's rejected rows for its dataset's quarantine table.
+#[derive(Debug, Clone)]
+pub struct QuarantineWrite<'a> {
+    /// The dataset.
+    pub dataset: &'a str,
+    /// The landing key.
+    pub source_key: &'a str,
+    /// The landing object version: quarantine rows are keyed by (key, version, row), so a
+    /// replay replaces them instead of adding them again.
+    pub source_etag: &'a str,
+    /// The run, recorded in the commit.
+    pub run_id: &'a str,
+    /// The ingest date (the table's partition).
+    pub ingest_date: NaiveDate,
+    /// The staged Parquet file of quarantine rows (`None`: the object has none now).
+    pub part: Option<PathBuf>,
+}
+
+/// What a commit to a table did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableCommit {
+    /// The table's key prefix (`quarantine/transactions`, `gold/fact_sales`, ...).
+    pub table: String,
+    /// The table version committed (`None` when there was nothing to commit).
+    pub version: Option<u64>,
+    /// Rows written.
+    pub rows: u64,
+    /// Commit attempts.
+    pub attempts: u32,
+}
+
+/// Errors from the lake's tables.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// Concurrent writers kept winning: the commit was retried `attempts` times.
+    #[error("table {table}: commit still conflicting after {attempts} attempts")]
+    Conflict {
+        /// The table.
+        table: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A staged file could not be read.
+    #[error("cannot read the staged file {path}")]
+    Staged {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The table format library or the storage under it failed.
+    #[error("table {table}: {operation} failed")]
+    Backend {
+        /// The operation (`merge`, `write`, `load`, ...).
+        operation: &'static str,
+        /// The table.
+        table: String,
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// The error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl TableError {
+    /// Whether trying again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Conflict { .. } => true,
+            Self::Backend { retryable, .. } => *retryable,
+            Self::Staged { .. } => false,
+        }
+    }
+}
+
+/// The lake's tables as the ingestion writes them: silver upserts and quarantine rows, each
+/// one atomic commit; reference values read from the current snapshot.
+#[async_trait]
+pub trait LakeTables: Send + Sync + Debug {
+    /// Upserts a landing object's valid rows into `silver/{dataset}` on the contract's
+    /// primary key, and removes the rows an earlier version of the same landing key
+    /// contributed that this one no longer has: one commit.
+    async fn write_silver(&self, write: SilverWrite<'_>) -> Result<SilverCommit, TableError>;
+    /// Replaces a landing object's rows in `quarantine/{dataset}`: one commit.
+    async fn write_quarantine(&self, write: QuarantineWrite<'_>)
+    -> Result<TableCommit, TableError>;
+    /// The distinct non-null values of `column` in `silver/{dataset}`, as text; `None` when
+    /// the table does not exist yet.
+    async fn column_values(
+        &self,
+        dataset: &str,
+        column: &str,
+    ) -> Result<Option<std::collections::HashSet<String>>, TableError>;
 }
 
 /// The state of a ledger entry.
@@ -131,6 +274,11 @@ pub struct LedgerEntry {
     pub ingested_at: DateTime<Utc>,
     /// Claims so far (1 for the first).
     pub attempts: u32,
+    /// The S3 event `sequencer` of the object version, when an event carried one: it orders
+    /// this version among the key's versions (see [`crate::layer::sequence_of`]); kept for
+    /// replays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
     /// Current state.
     #[serde(flatten)]
     pub state: LedgerState,
@@ -206,6 +354,8 @@ pub struct ClaimRequest {
     pub lease: chrono::Duration,
     /// Take over a completed entry too (a replay), keeping its ingest date.
     pub force: bool,
+    /// The S3 event `sequencer`, when the claim comes from an event that carried one.
+    pub sequencer: Option<String>,
 }
 
 /// The idempotency ledger: at most one run processes an object version, a completed one is
@@ -233,6 +383,7 @@ impl ClaimRequest {
             ingest_date: self.now.date_naive(),
             ingested_at: self.now,
             attempts: 1,
+            sequencer: self.sequencer.clone(),
             state: LedgerState::InProgress {
                 lease_until: self.now + self.lease,
             },
@@ -250,6 +401,7 @@ impl ClaimRequest {
                 Claim::Acquired(LedgerEntry {
                     run_id: self.run_id.clone(),
                     attempts: existing.attempts + 1,
+                    sequencer: existing.sequencer.clone().or_else(|| self.sequencer.clone()),
                     state: LedgerState::InProgress {
                         lease_until: self.now + self.lease,
                     },

@@ -6,6 +6,8 @@ use report_generator::handler;
 
 use std::sync::Arc;
 
+use shopflow_core::tables::DeltaLake;
+
 use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, s3::S3ObjectStore, sns::SnsNotifier};
 use shopflow_core::contract::ContractSet;
@@ -20,10 +22,10 @@ async fn main() -> anyhow::Result<()> {
     let topic_arn = config::required(&env, "TOPIC_ARN")?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
-        store: Arc::new(S3ObjectStore::new(
+        lake: DeltaLake::new(Arc::new(S3ObjectStore::new(
             aws::s3_client(&sdk, aws::force_path_style_from_env()),
             config.bucket.clone(),
-        )),
+        ))),
         notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic_arn)),
         contracts: Arc::new(ContractSet::defaults()?),
         config,

@@ -1,5 +1,5 @@
 //! transformer Lambda: S3 notifications on `landing/` (and direct `{bucket, key}` calls from
-//! the state machine) → bronze, silver, quarantine. Wiring only; the logic is
+//! the state machine) → bronze, and the silver and quarantine Delta tables. Wiring only; the logic is
 //! `shopflow_core::functions::transformer` over the core data plane.
 
 use transformer::handler;
@@ -13,6 +13,7 @@ use shopflow_core::contract::ContractSet;
 use shopflow_core::functions::config::{self, ProcessEnv};
 use shopflow_core::functions::transformer::Deps;
 use shopflow_core::ingest::{IngestOptions, Ingestor};
+use shopflow_core::tables::DeltaLake;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     ));
     let ingestor = Ingestor::new(
         store.clone(),
+        Arc::new(DeltaLake::new(store.clone())),
         Arc::new(DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             ledger_table,

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
+use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
@@ -284,6 +285,27 @@ impl ObjectStore for FsObjectStore {
             Err(e) => Err(StoreError::Io { path, source: e }),
         }
     }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        use std::io::{Seek, SeekFrom};
+        let path = self.path_of(key)?;
+        let mut file = fs::File::open(&path).map_err(not_found(key))?;
+        let size = file.metadata().map_err(Self::io(&path))?.len();
+        let start = range.start.min(size);
+        let end = range.end.clamp(start, size);
+        file.seek(SeekFrom::Start(start)).map_err(Self::io(&path))?;
+        let mut buf = vec![0u8; usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact(&mut buf).map_err(Self::io(&path))?;
+        Ok(buf)
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        let path = self.path_of(key)?;
+        if !path.is_file() {
+            return Ok(None);
+        }
+        self.meta(key, &path, None).map(Some)
+    }
 }
 
 /// The idempotency ledger as one JSON file per object under a directory.
@@ -561,6 +583,7 @@ mod tests {
             now,
             lease: chrono::Duration::minutes(15),
             force: false,
+            sequencer: None,
         }
     }
 

@@ -2,11 +2,12 @@
 //! keep everything in maps behind a mutex.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::local::hex;
@@ -24,10 +25,26 @@ fn etag(body: &[u8]) -> String {
     hex(&Sha256::digest(body)[..16])
 }
 
+/// One stored object: its bytes and when they were written.
+#[derive(Debug, Clone)]
+struct Stored {
+    body: Vec<u8>,
+    modified: DateTime<Utc>,
+}
+
+impl Stored {
+    fn new(body: Vec<u8>) -> Self {
+        Self {
+            body,
+            modified: Utc::now(),
+        }
+    }
+}
+
 /// Objects in a map.
 #[derive(Debug, Default)]
 pub struct MemoryObjectStore {
-    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    objects: Mutex<BTreeMap<String, Stored>>,
 }
 
 impl MemoryObjectStore {
@@ -36,12 +53,12 @@ impl MemoryObjectStore {
         Self::default()
     }
 
-    fn meta(key: &str, body: &[u8]) -> ObjectMeta {
+    fn meta(key: &str, stored: &Stored) -> ObjectMeta {
         ObjectMeta {
             key: key.to_string(),
-            size: body.len() as u64,
-            etag: Some(etag(body)),
-            last_modified: Some(Utc::now()),
+            size: stored.body.len() as u64,
+            etag: Some(etag(&stored.body)),
+            last_modified: Some(stored.modified),
         }
     }
 }
@@ -51,7 +68,7 @@ impl ObjectStore for MemoryObjectStore {
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         lock(&self.objects)
             .get(key)
-            .cloned()
+            .map(|s| s.body.clone())
             .ok_or_else(|| StoreError::NotFound {
                 key: key.to_string(),
             })
@@ -63,13 +80,14 @@ impl ObjectStore for MemoryObjectStore {
             path: dest.to_path_buf(),
             source,
         })?;
-        Ok(Self::meta(key, &body))
+        Ok(Self::meta(key, &Stored::new(body)))
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
         super::local::check_key(key)?;
-        let meta = Self::meta(key, &body);
-        lock(&self.objects).insert(key.to_string(), body);
+        let stored = Stored::new(body);
+        let meta = Self::meta(key, &stored);
+        lock(&self.objects).insert(key.to_string(), stored);
         Ok(meta)
     }
 
@@ -87,7 +105,7 @@ impl ObjectStore for MemoryObjectStore {
         if objects.contains_key(key) {
             return Ok(false);
         }
-        objects.insert(key.to_string(), body);
+        objects.insert(key.to_string(), Stored::new(body));
         Ok(true)
     }
 
@@ -106,6 +124,26 @@ impl ObjectStore for MemoryObjectStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         lock(&self.objects).remove(key);
         Ok(())
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        let objects = lock(&self.objects);
+        let stored = objects.get(key).ok_or_else(|| StoreError::NotFound {
+            key: key.to_string(),
+        })?;
+        let len = stored.body.len();
+        let start = usize::try_from(range.start).unwrap_or(len).min(len);
+        let end = usize::try_from(range.end).unwrap_or(len).clamp(start, len);
+        Ok(stored.body[start..end].to_vec())
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        Ok(lock(&self.objects).get(key).map(|s| ObjectMeta {
+            key: key.to_string(),
+            size: s.body.len() as u64,
+            etag: None,
+            last_modified: Some(s.modified),
+        }))
     }
 }
 

@@ -381,6 +381,18 @@ pub struct Contract {
     /// average order value count distinct values of these columns.
     #[serde(default)]
     pub order_key: Vec<String>,
+    /// A column whose greater value marks the later version of a row (an `updated_at`): when
+    /// two landing objects hold the same key, silver keeps the row with the greater value, and
+    /// the later landing object only on a tie (or when neither has one). Absent: the later
+    /// landing object wins (S3 event `sequencer`, else ingestion order).
+    #[serde(default)]
+    pub version_column: Option<String>,
+    /// Silver keeps every version of a key instead of the latest only: one row per key and
+    /// `version_column` value (per key and landing object when the row has none). For
+    /// snapshots (a catalog, a customer list) that gold's SCD type 2 dimensions are built
+    /// from. The same version in two files is still one row.
+    #[serde(default)]
+    pub keep_versions: bool,
     /// Which status values mean cancelled, refunded or returned (rows gold leaves out of the
     /// sales); absent = every row counts.
     #[serde(default)]
@@ -585,6 +597,28 @@ impl Contract {
             if !self.column(key).is_some_and(|c| c.required) {
                 return Err(self.invalid(format!(
                     "`primary_key` column {key:?} must be `required = true`"
+                )));
+            }
+        }
+        if let Some(v) = &self.version_column {
+            match self.column(v) {
+                Some(c)
+                    if matches!(
+                        c.column_type,
+                        ColumnType::Date
+                            | ColumnType::Timestamp
+                            | ColumnType::Integer
+                            | ColumnType::Decimal
+                    ) && c.classification != Classification::Secret => {}
+                _ => {
+                    return Err(self.invalid(format!(
+                        "`version_column` names {v:?}, which must be a declared date, timestamp, integer or decimal column"
+                    )));
+                }
+            }
+            if self.primary_key.contains(v) {
+                return Err(self.invalid(format!(
+                    "`version_column` {v:?} is part of `primary_key`; name it in one of the two"
                 )));
             }
         }

@@ -1,58 +1,39 @@
-//! The SQL engine over the lake: DataFusion on Arrow, fed through the [`ObjectStore`] port, so
-//! the same queries run on a local lake directory, in memory and on S3.
+//! The SQL engine over the lake: DataFusion on Arrow, reading the lake's Delta tables
+//! ([`crate::tables`]) through the storage port, so the same queries run on a local lake
+//! directory, in memory and on S3.
 //!
-//! Tables are registered by name from their lake prefix. Hive-style `date=YYYY-MM-DD` key
-//! segments become a `dt DATE` column (the partition column, as Athena's partition projection
-//! exposes it), so `SELECT … FROM transactions WHERE dt = DATE '2026-11-20'` means the same
-//! locally and on Athena. Files of one table whose schemas drifted (a column added later, a
-//! nullability change) are aligned to one schema: missing columns become nulls.
-//!
-//! Tables are loaded into memory ([`MemTable`]): the daily build reads only the partitions it
-//! rebuilds plus the (small) dimensions and gold aggregates; see `docs/adr/0004-sql-engine-and-gold.md`.
+//! Tables are registered by name from a table snapshot (the current one, or a past one for
+//! time travel), never from a directory listing: only the data files the snapshot references
+//! are read, and filters on the `dt` partition column (event date, as Athena's tables name it)
+//! skip the other partitions' files. `SELECT … FROM transactions WHERE dt = DATE '2026-11-20'`
+//! means the same locally and on Athena. See `docs/adr/0004-sql-engine-and-gold.md` and
+//! `docs/adr/0007-delta-lake-tables.md`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Date32Array, RecordBatch, StringArray, new_null_array};
+use arrow::array::{AsArray, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
-use datafusion::prelude::{SQLOptions, SessionContext};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use deltalake_core::DeltaTable;
 
 use crate::contract::{ContractSet, Mask};
-use crate::layer::{self, EncodeError, keys};
-use crate::ports::{ObjectStore, StoreError};
+use crate::ports::TableError;
+use crate::tables::{AsOf, DeltaLake};
 use crate::validate::parse;
 
-/// The partition column added from `date=` key segments.
-pub const PARTITION_COLUMN: &str = "dt";
+pub use crate::layer::PARTITION_COLUMN;
 
 /// Errors of the SQL engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// Object store failure.
+    /// A lake table could not be read.
     #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A Parquet object could not be decoded.
-    #[error("Parquet object {key} cannot be read")]
-    Parquet {
-        /// The object.
-        key: String,
-        /// The error.
-        #[source]
-        source: EncodeError,
-    },
-    /// A table's files could not be aligned to one schema.
-    #[error("objects of table {table} cannot be aligned to one schema")]
-    Schema {
-        /// The table.
-        table: String,
-        /// The error.
-        #[source]
-        source: arrow::error::ArrowError,
-    },
+    Table(#[from] TableError),
     /// Planning or running a query failed.
     #[error("query failed: {context}")]
     Query {
@@ -85,15 +66,6 @@ impl QueryResult {
     }
 }
 
-/// Which partitions of a table to load.
-#[derive(Debug, Clone, Copy)]
-pub enum Partitions<'a> {
-    /// Every object under the prefix.
-    All,
-    /// Only objects under `date=D` for these dates (and unpartitioned objects).
-    Dates(&'a BTreeSet<NaiveDate>),
-}
-
 /// A DataFusion session with lake tables registered by name.
 pub struct Engine {
     ctx: SessionContext,
@@ -115,7 +87,10 @@ impl Engine {
     /// An engine with no tables, and the masking functions gold applies to `pii` columns
     /// registered as SQL functions ([`mask_function`]).
     pub fn new() -> Self {
-        let ctx = SessionContext::new();
+        // Parquet strings read as `Utf8` (the tables' type), not as string views.
+        let mut config = SessionConfig::new();
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        let ctx = SessionContext::new_with_config(config);
         for mask in [Mask::Email, Mask::Initials] {
             if let Some(name) = mask_function(mask) {
                 ctx.register_udf(mask_udf(mask, name));
@@ -180,100 +155,116 @@ impl Engine {
         names
     }
 
-    /// Loads every Parquet object under `prefix` (optionally only some `date=` partitions) and
-    /// registers it as `table`. With no objects, registers an empty table of `fallback` when
-    /// given (so queries over a table with no data yet still plan) and returns 0. Returns the
-    /// rows loaded.
-    pub async fn register_prefix(
+    /// Registers `table` (a Delta table already loaded: its current snapshot, or a past one)
+    /// as `name`. With `days`, only the rows of those `dt` partitions are visible under
+    /// `name` (the table is scanned with that filter, so other partitions are not read).
+    pub async fn register_delta(
         &self,
-        store: &dyn ObjectStore,
-        table: &str,
-        prefix: &str,
-        partitions: Partitions<'_>,
-        fallback: Option<SchemaRef>,
-    ) -> Result<usize, EngineError> {
-        let mut loaded = Vec::new();
-        let mut objects = store.list(prefix).await?;
-        objects.sort_by(|a, b| a.key.cmp(&b.key));
-        for o in objects {
-            if !o.key.ends_with(".parquet") {
-                continue;
-            }
-            let date = keys::partition_value(&o.key, "date")
-                .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok());
-            if let (Partitions::Dates(wanted), Some(d)) = (partitions, date)
-                && !wanted.contains(&d)
-            {
-                continue;
-            }
-            let bytes = store.get(&o.key).await?;
-            let batches = layer::decode_parquet(bytes).map_err(|source| EngineError::Parquet {
-                key: o.key.clone(),
-                source,
-            })?;
-            loaded.push((date, batches));
-        }
-        let partitioned = loaded.iter().any(|(d, _)| d.is_some());
-        let Some(schema) = unified_schema(
-            fallback.as_ref(),
-            loaded.iter().flat_map(|(_, b)| b),
-            partitioned,
-        )
-        .or_else(|| fallback.map(|f| with_partition_column(&f, true))) else {
-            return Ok(0);
+        name: &str,
+        table: &DeltaTable,
+        days: Option<&BTreeSet<NaiveDate>>,
+    ) -> Result<(), EngineError> {
+        let query_error = |source| EngineError::Query {
+            context: format!("registering table {name}"),
+            source,
         };
-        let mut batches = Vec::new();
-        for (date, parts) in loaded {
-            for b in parts {
-                batches.push(
-                    align(&b, &schema, date).map_err(|source| EngineError::Schema {
-                        table: table.to_string(),
-                        source,
-                    })?,
-                );
+        let table_error = |source: deltalake_core::DeltaTableError| EngineError::Query {
+            context: format!("registering table {name}"),
+            source: DataFusionError::External(Box::new(source)),
+        };
+        let provider = table.table_provider().build().await.map_err(query_error)?;
+        table
+            .update_datafusion_session(&self.ctx.state())
+            .map_err(table_error)?;
+        self.ctx.deregister_table(name).map_err(query_error)?;
+        match days {
+            None => {
+                self.ctx
+                    .register_table(name, Arc::new(provider))
+                    .map_err(query_error)?;
+            }
+            Some(days) => {
+                use datafusion::prelude::{col, lit};
+                let values = days
+                    .iter()
+                    .map(|d| lit(datafusion::scalar::ScalarValue::Date32(Some(parse::days_since_epoch(*d)))))
+                    .collect();
+                let view = self
+                    .ctx
+                    .read_table(Arc::new(provider))
+                    .and_then(|f| f.filter(col(PARTITION_COLUMN).in_list(values, false)))
+                    .map_err(query_error)?
+                    .into_view();
+                self.ctx.register_table(name, view).map_err(query_error)?;
             }
         }
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        self.register(table, schema, batches)?;
-        Ok(rows)
+        Ok(())
+    }
+
+    /// Registers the lake table `table` (`silver/transactions`, `gold/fact_sales`) as `name`:
+    /// its current snapshot, or its state at `as_of`, optionally only some `dt` days. A table
+    /// that does not exist (yet, or at `as_of`) is registered empty with `fallback` and a `dt`
+    /// column when given, and left out otherwise. Returns the version registered.
+    pub async fn register_lake_table(
+        &self,
+        lake: &DeltaLake,
+        name: &str,
+        table: &str,
+        as_of: Option<AsOf>,
+        days: Option<&BTreeSet<NaiveDate>>,
+        fallback: Option<SchemaRef>,
+    ) -> Result<Option<u64>, EngineError> {
+        let loaded = match as_of {
+            None => lake.load(table).await?,
+            Some(at) => lake.load_as_of(table, at).await?,
+        };
+        match loaded {
+            Some(t) => {
+                self.register_delta(name, &t, days).await?;
+                Ok(t.version().and_then(|v| u64::try_from(v).ok()))
+            }
+            None => {
+                if let Some(schema) = fallback {
+                    let schema = with_partition_column(&schema);
+                    self.register(name, schema, Vec::new())?;
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Registers every silver and gold table of the lake, by name: each dataset that has a
     /// contract (built-in or the user's) as `{dataset}`, with the contract's schema even before
-    /// its first file arrives; each `gold/{table}/` as `{table}`. Returns the names registered.
+    /// its first file arrives; each gold table as `{table}`. `as_of` reads each table as it was
+    /// then (a version number pins every table at that version; tables without it are left
+    /// out). Returns the names registered with the version read (`None`: empty, no table yet).
     pub async fn register_lake(
         &self,
-        store: &dyn ObjectStore,
+        lake: &DeltaLake,
         contracts: &ContractSet,
-    ) -> Result<Vec<String>, EngineError> {
-        let mut names = Vec::new();
+        as_of: Option<AsOf>,
+    ) -> Result<BTreeMap<String, Option<u64>>, EngineError> {
+        let mut names = BTreeMap::new();
         for contract in contracts.iter() {
             let ds = contract.dataset.as_str();
-            self.register_prefix(
-                store,
-                ds,
-                &format!("silver/{ds}/"),
-                Partitions::All,
-                Some(layer::silver_schema(contract)),
-            )
-            .await?;
-            names.push(ds.to_string());
-        }
-        let mut gold: BTreeSet<String> = BTreeSet::new();
-        for o in store.list("gold/").await? {
-            if let Some(t) = o
-                .key
-                .strip_prefix("gold/")
-                .and_then(|r| r.split('/').next())
-                && o.key.ends_with(".parquet")
-            {
-                gold.insert(t.to_string());
+            let fallback = as_of.is_none().then(|| crate::tables::silver_table_schema(contract));
+            let v = self
+                .register_lake_table(lake, ds, &crate::tables::silver_table(ds), as_of, None, fallback)
+                .await?;
+            if v.is_some() || as_of.is_none() {
+                names.insert(ds.to_string(), v);
             }
         }
-        for t in gold {
-            self.register_prefix(store, &t, &format!("gold/{t}/"), Partitions::All, None)
-                .await?;
-            names.push(t);
+        for table in lake.tables().await? {
+            let Some(name) = table.strip_prefix("gold/") else {
+                continue;
+            };
+            if let Some(v) = self
+                .register_lake_table(lake, name, &table, as_of, None, None)
+                .await?
+            {
+                names.insert(name.to_string(), Some(v));
+            }
         }
         Ok(names)
     }
@@ -296,7 +287,10 @@ impl Engine {
             .map_err(query_error)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await.map_err(query_error)?;
-        Ok(QueryResult { schema, batches })
+        plain_strings(QueryResult { schema, batches }).map_err(|e| EngineError::Query {
+            context: context.to_string(),
+            source: e.into(),
+        })
     }
 }
 
@@ -333,173 +327,161 @@ fn mask_udf(mask: Mask, name: &'static str) -> datafusion::logical_expr::ScalarU
     )
 }
 
-/// The union of the batches' schemas, in first-seen order, every field nullable (files written
-/// at different times may differ in nullability), plus `dt` when partitioned. A declared
-/// schema (`declared`, the contract's) comes first and decides the types: a column the
-/// contract gained after older files were written reads as nulls, never as a missing column.
-fn unified_schema<'a>(
-    declared: Option<&SchemaRef>,
-    batches: impl Iterator<Item = &'a RecordBatch>,
-    partitioned: bool,
-) -> Option<SchemaRef> {
-    let mut fields: Vec<Field> = declared
-        .map(|d| {
-            d.fields()
+/// Table scans and some functions produce string views (`Utf8View`, `LargeUtf8`); results are
+/// plain `Utf8`, the type every reader (Athena, pyarrow, the report code) knows, and what gold
+/// stores.
+fn plain_strings(result: QueryResult) -> Result<QueryResult, arrow::error::ArrowError> {
+    let is_view = |t: &DataType| matches!(t, DataType::Utf8View | DataType::LargeUtf8);
+    if !result
+        .schema
+        .fields()
+        .iter()
+        .any(|f| is_view(f.data_type()))
+    {
+        return Ok(result);
+    }
+    let schema: SchemaRef = Arc::new(Schema::new(
+        result
+            .schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let t = if is_view(f.data_type()) {
+                    DataType::Utf8
+                } else {
+                    f.data_type().clone()
+                };
+                f.as_ref().clone().with_data_type(t)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let batches = result
+        .batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
                 .iter()
-                .filter(|f| f.name() != PARTITION_COLUMN)
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect()
+                .zip(schema.fields())
+                .map(|(c, f)| cast(c, f.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), columns)
         })
-        .unwrap_or_default();
-    let mut any = false;
-    for b in batches {
-        any = true;
-        for f in b.schema().fields() {
-            if !fields.iter().any(|g| g.name() == f.name()) {
-                fields.push(f.as_ref().clone().with_nullable(true));
-            }
-        }
-    }
-    if !any {
-        return None;
-    }
-    Some(with_partition_column(
-        &Arc::new(Schema::new(fields)),
-        partitioned,
-    ))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(QueryResult { schema, batches })
 }
 
-/// `schema` with every field nullable and, when `partitioned`, a trailing `dt DATE` column.
-fn with_partition_column(schema: &SchemaRef, partitioned: bool) -> SchemaRef {
+/// `schema` with every field nullable and a trailing `dt DATE` column (if it has none).
+fn with_partition_column(schema: &SchemaRef) -> SchemaRef {
     let mut fields: Vec<Field> = schema
         .fields()
         .iter()
         .filter(|f| f.name() != PARTITION_COLUMN)
         .map(|f| f.as_ref().clone().with_nullable(true))
         .collect();
-    if partitioned {
-        fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, true));
-    }
+    fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, true));
     Arc::new(Schema::new(fields))
-}
-
-/// Aligns a batch to `schema`: same columns in schema order (cast when a type drifted, nulls
-/// when missing) and `dt` filled from the object's partition date.
-fn align(
-    batch: &RecordBatch,
-    schema: &SchemaRef,
-    date: Option<NaiveDate>,
-) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let n = batch.num_rows();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for f in schema.fields() {
-        if f.name() == PARTITION_COLUMN {
-            let day = date.map(parse::days_since_epoch);
-            columns.push(Arc::new(Date32Array::from(vec![day; n])));
-            continue;
-        }
-        match batch.column_by_name(f.name()) {
-            Some(c) if c.data_type() == f.data_type() => columns.push(c.clone()),
-            Some(c) => columns.push(cast(c, f.data_type())?),
-            None => columns.push(new_null_array(f.data_type(), n)),
-        }
-    }
-    RecordBatch::try_new(schema.clone(), columns)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::adapters::memory::MemoryObjectStore;
-    use arrow::array::{Array, AsArray, Int64Array, StringArray};
-    use arrow::datatypes::Int64Type;
+    use arrow::array::{ArrayRef, Date32Array, StringArray};
 
-    fn batch(cols: &[(&str, ArrayRef)]) -> RecordBatch {
-        let schema = Arc::new(Schema::new(
-            cols.iter()
-                .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
-                .collect::<Vec<_>>(),
-        ));
-        RecordBatch::try_new(schema, cols.iter().map(|(_, a)| a.clone()).collect()).unwrap()
+    fn rows(ids: &[&str], days: &[NaiveDate]) -> (SchemaRef, RecordBatch) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, true),
+            Field::new(PARTITION_COLUMN, DataType::Date32, true),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(ids.to_vec())),
+            Arc::new(Date32Array::from(
+                days.iter().map(|d| parse::days_since_epoch(*d)).collect::<Vec<_>>(),
+            )),
+        ];
+        (schema.clone(), RecordBatch::try_new(schema, cols).unwrap())
     }
 
-    async fn put(store: &MemoryObjectStore, key: &str, b: &RecordBatch) {
-        let bytes = layer::encode_parquet(b.schema(), std::slice::from_ref(b)).unwrap();
-        store.put(key, bytes).await.unwrap();
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
+    }
+
+    async fn lake_with_two_days() -> DeltaLake {
+        let lake = DeltaLake::new(Arc::new(MemoryObjectStore::default()));
+        let (schema, batch) = rows(&["a", "b", "c"], &[day(1), day(1), day(2)]);
+        let days: BTreeSet<NaiveDate> = [day(1), day(2)].into();
+        lake.replace_gold("t", schema, vec![batch], Some(&days), "run")
+            .await
+            .unwrap();
+        lake
     }
 
     #[tokio::test]
-    async fn partition_dates_become_a_dt_column() {
-        let store = MemoryObjectStore::default();
-        let a = batch(&[("id", Arc::new(StringArray::from(vec!["a", "b"])))]);
-        let b = batch(&[("id", Arc::new(StringArray::from(vec!["c"])))]);
-        put(&store, "silver/t/date=2026-01-01/x.parquet", &a).await;
-        put(&store, "silver/t/date=2026-01-02/x.parquet", &b).await;
+    async fn a_table_reads_through_its_snapshot_with_dt_as_a_column() {
+        let lake = lake_with_two_days().await;
         let engine = Engine::new();
-        let rows = engine
-            .register_prefix(&store, "t", "silver/t/", Partitions::All, None)
+        let v = engine
+            .register_lake_table(&lake, "t", "gold/t", None, None, None)
             .await
             .unwrap();
-        assert_eq!(rows, 3);
+        assert_eq!(v, Some(0));
         let r = engine
             .query("test", "SELECT id FROM t WHERE dt = DATE '2026-01-02'")
-            .await
-            .unwrap();
-        let b = r.concat().unwrap();
-        assert_eq!(b.column(0).as_string::<i32>().value(0), "c");
-        assert_eq!(b.num_rows(), 1);
-    }
-
-    #[tokio::test]
-    async fn aligns_files_whose_columns_drifted() {
-        let store = MemoryObjectStore::default();
-        let old = batch(&[("id", Arc::new(StringArray::from(vec!["a"])))]);
-        let new = batch(&[
-            ("id", Arc::new(StringArray::from(vec!["b"]))),
-            ("qty", Arc::new(Int64Array::from(vec![3]))),
-        ]);
-        put(&store, "gold/t/part-a.parquet", &old).await;
-        put(&store, "gold/t/part-b.parquet", &new).await;
-        let engine = Engine::new();
-        engine
-            .register_lake(&store, &ContractSet::defaults().unwrap())
-            .await
-            .unwrap();
-        let r = engine
-            .query("test", "SELECT id, qty FROM t ORDER BY id")
             .await
             .unwrap()
             .concat()
             .unwrap();
-        let qty = r.column(1).as_primitive::<Int64Type>();
-        assert!(qty.is_null(0));
-        assert_eq!(qty.value(1), 3);
+        assert_eq!(r.num_rows(), 1);
+        assert_eq!(r.column(0).as_string::<i32>().value(0), "c");
     }
 
     #[tokio::test]
-    async fn loads_only_the_partitions_asked_for() {
-        let store = MemoryObjectStore::default();
-        let a = batch(&[("id", Arc::new(StringArray::from(vec!["a"])))]);
-        put(&store, "silver/t/date=2026-01-01/x.parquet", &a).await;
-        put(&store, "silver/t/date=2026-01-02/x.parquet", &a).await;
-        let wanted: BTreeSet<NaiveDate> = [NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()].into();
+    async fn only_the_days_asked_for_are_visible() {
+        let lake = lake_with_two_days().await;
         let engine = Engine::new();
-        let rows = engine
-            .register_prefix(&store, "t", "silver/t/", Partitions::Dates(&wanted), None)
+        let wanted: BTreeSet<NaiveDate> = [day(2)].into();
+        engine
+            .register_lake_table(&lake, "t", "gold/t", None, Some(&wanted), None)
             .await
             .unwrap();
-        assert_eq!(rows, 1);
+        let r = engine.query("test", "SELECT id FROM t").await.unwrap();
+        assert_eq!(r.rows(), 1);
     }
 
     #[tokio::test]
-    async fn an_empty_prefix_registers_the_fallback_schema() {
-        let store = MemoryObjectStore::default();
-        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
+    async fn a_past_version_reads_as_it_was() {
+        let lake = lake_with_two_days().await;
+        let (schema, batch) = rows(&["z"], &[day(1)]);
+        let one: BTreeSet<NaiveDate> = [day(1)].into();
+        lake.replace_gold("t", schema, vec![batch], Some(&one), "run")
+            .await
+            .unwrap();
         let engine = Engine::new();
         engine
-            .register_prefix(&store, "t", "silver/t/", Partitions::All, Some(schema))
+            .register_lake_table(&lake, "now", "gold/t", None, None, None)
             .await
             .unwrap();
+        engine
+            .register_lake_table(&lake, "then", "gold/t", Some(AsOf::Version(0)), None, None)
+            .await
+            .unwrap();
+        let now = engine.query("now", "SELECT id FROM now ORDER BY id").await.unwrap();
+        let then = engine.query("then", "SELECT id FROM then ORDER BY id").await.unwrap();
+        assert_eq!(now.rows(), 2, "day 1 replaced by one row, day 2 kept");
+        assert_eq!(then.rows(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_table_with_no_commits_yet_registers_the_fallback_schema() {
+        let lake = DeltaLake::new(Arc::new(MemoryObjectStore::default()));
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
+        let engine = Engine::new();
+        let v = engine
+            .register_lake_table(&lake, "t", "silver/t", None, None, Some(schema))
+            .await
+            .unwrap();
+        assert_eq!(v, None);
         let r = engine
             .query("test", "SELECT count(*) AS n, max(dt) AS d FROM t")
             .await

@@ -14,8 +14,9 @@ use super::config::{self, ConfigError, Env};
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::gold::GoldOptions;
-use crate::ports::{Notification, Notifier, NotifyError, ObjectStore};
+use crate::ports::{Notification, Notifier, NotifyError};
 use crate::report::{self, DailyReport, ReportOptions};
+use crate::tables::DeltaLake;
 
 /// Settings read at cold start.
 #[derive(Debug, Clone)]
@@ -48,8 +49,8 @@ impl Config {
 /// What the handler needs.
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The lake (S3).
-    pub store: Arc<dyn ObjectStore>,
+    /// The lake's tables (Delta tables on S3; reports and manifests in its store).
+    pub lake: DeltaLake,
     /// Summaries and alerts (SNS).
     pub notifier: Arc<dyn Notifier>,
     /// The contracts in force: gold's keys, status semantics and masking, and the datasets the
@@ -205,7 +206,7 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
         .date
         .unwrap_or_else(|| Utc::now().date_naive() - Duration::days(1));
     let out = report::build_daily(
-        deps.store.as_ref(),
+        &deps.lake,
         Some(date),
         &deps.contracts,
         &deps.config.report,

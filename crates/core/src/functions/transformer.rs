@@ -47,6 +47,10 @@ pub struct DirectRequest {
     /// Process again even if the ledger says the object is done (keeps its first ingest date).
     #[serde(default)]
     pub replay: bool,
+    /// The S3 event's `sequencer` for this object version (from a notification only): orders
+    /// the versions of one key when they arrive out of order.
+    #[serde(default, skip_deserializing)]
+    pub sequencer: Option<String>,
 }
 
 /// The `(bucket, key)` pairs an event asks for; empty for the S3 test event.
@@ -86,6 +90,7 @@ pub fn requests_of(event: &Value) -> Result<Vec<DirectRequest>, FunctionError> {
                 bucket,
                 key: decode_s3_key(&key)?,
                 replay: false,
+                sequencer: r.s3.object.sequencer,
             });
         }
         return Ok(out);
@@ -180,6 +185,7 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
         bucket,
         key,
         replay,
+        sequencer,
     } in objects
     {
         if bucket != deps.bucket {
@@ -200,7 +206,9 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
         let outcome = if replay {
             deps.ingestor.replay_object(&key, run_id).await
         } else {
-            deps.ingestor.ingest_object(&key, run_id).await
+            deps.ingestor
+                .ingest_event(&key, run_id, sequencer.as_deref())
+                .await
         };
         match outcome {
             Ok(outcome) => results.push(steps::object_result(outcome)),

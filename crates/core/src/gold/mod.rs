@@ -1,6 +1,6 @@
 //! Gold: the star schema and the aggregates, built from silver with SQL on the [`Engine`].
 //!
-//! Tables (Parquet under `gold/`; `dt` is the Hive partition `date=YYYY-MM-DD`):
+//! Tables (Delta tables under `gold/`; `dt` is the partition column, `dt=YYYY-MM-DD/`):
 //!
 //! | table | grain | partitioned |
 //! |---|---|---|
@@ -16,8 +16,10 @@
 //!
 //! A build for date `D` rebuilds the partitions of `D` and the `lookback_days` before it (so
 //! late-arriving rows are picked up by the next run), plus any day silver has and gold does
-//! not yet have (a first run, a backfill). Dimensions, `dim_date` and `customer_ltv` are
-//! rewritten whole. Every query orders its output, so rebuilding a date writes the same bytes.
+//! not yet have (a first run, a backfill): one commit per table replaces exactly those days, so
+//! a reader sees the old days or the new ones, never half a day. Dimensions, `dim_date` and
+//! `customer_ltv` are rewritten whole, one commit each. Every query orders its output, so
+//! rebuilding a date writes the same rows.
 //!
 //! Every meaning comes from the contracts in force ([`ContractSet`], built-in or the user's):
 //! de-duplication and the fact grain use each dataset's `primary_key`; joins use the
@@ -38,16 +40,13 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int32Array, RecordBatch, StringArray,
 };
-use arrow::compute::filter_record_batch;
-use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::contract::{Classification, ColumnType, Contract, ContractError, ContractSet};
-use crate::engine::{
-    Engine, EngineError, PARTITION_COLUMN, Partitions, QueryResult, mask_function,
-};
-use crate::layer::{self, EncodeError, keys};
-use crate::ports::{ObjectStore, StoreError};
+use crate::engine::{Engine, EngineError, QueryResult, mask_function};
+use crate::ports::{StoreError, TableError};
+use crate::tables::{self, DeltaLake};
 use crate::validate::parse;
 
 /// Errors while building gold.
@@ -59,15 +58,9 @@ pub enum GoldError {
     /// The SQL engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// Encoding a gold table failed.
-    #[error("gold table {table} cannot be encoded")]
-    Encode {
-        /// The table.
-        table: String,
-        /// The error.
-        #[source]
-        source: EncodeError,
-    },
+    /// A gold table could not be written.
+    #[error(transparent)]
+    Table(#[from] TableError),
     /// Splitting a result by day failed.
     #[error("gold table {table} cannot be split by day")]
     Split {
@@ -104,16 +97,16 @@ pub struct GoldBuild {
     pub sale_days: Vec<NaiveDate>,
     /// Clickstream days whose funnel partitions were rebuilt.
     pub funnel_days: Vec<NaiveDate>,
-    /// Objects written.
-    pub written: Vec<String>,
-    /// Stale partitions removed (a rebuilt day that no longer has rows).
-    pub removed: Vec<String>,
+    /// The version each gold table is at after its commit.
+    pub versions: BTreeMap<String, u64>,
+    /// The version of each silver table the build read (`silver/{dataset}` → version).
+    pub silver_versions: BTreeMap<String, u64>,
     /// Rows written per table.
     pub rows: BTreeMap<String, usize>,
 }
 
-/// One gold table: its name, whether it is partitioned by day (`gold/{name}/date=D/…`, else one
-/// object `gold/{name}/part-0.parquet`), and what one row is. The catalog and the docs read
+/// One gold table: its name, whether it is partitioned by day (`gold/{name}/dt=D/…`, else
+/// rewritten whole), and what one row is. The catalog and the docs read
 /// this list; the build writes exactly these tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GoldTable {
@@ -174,27 +167,12 @@ pub const TABLES: [GoldTable; 9] = [
     },
 ];
 
-/// `gold/{table}/part-0.parquet`: the key of an unpartitioned gold table.
-pub fn table_key(table: &str) -> String {
-    format!("gold/{table}/part-0.parquet")
-}
-
-/// The partition days present under a prefix.
-async fn days_under(
-    store: &dyn ObjectStore,
-    prefix: &str,
-) -> Result<BTreeSet<NaiveDate>, StoreError> {
-    let objects = store.list(prefix).await?;
-    Ok(
-        layer::partition_dates(objects.iter().map(|o| o.key.as_str()), "date")
-            .into_iter()
-            .collect(),
-    )
-}
-
 /// The latest day silver has sales for.
-pub async fn latest_sale_day(store: &dyn ObjectStore) -> Result<Option<NaiveDate>, StoreError> {
-    Ok(days_under(store, "silver/transactions/").await?.pop_last())
+pub async fn latest_sale_day(lake: &DeltaLake) -> Result<Option<NaiveDate>, TableError> {
+    Ok(lake
+        .partition_days(&tables::silver_table("transactions"))
+        .await?
+        .pop_last())
 }
 
 fn date_list(days: &BTreeSet<NaiveDate>) -> String {
@@ -761,149 +739,58 @@ pub fn dim_date(
     RecordBatch::try_new(schema, columns)
 }
 
-/// The engine may produce string views (`Utf8View`); gold stores plain `Utf8`, the type every
-/// reader (Athena, pyarrow, older Arrow) knows.
-fn plain_strings(result: QueryResult) -> Result<QueryResult, arrow::error::ArrowError> {
-    let is_view = |t: &DataType| matches!(t, DataType::Utf8View | DataType::LargeUtf8);
-    if !result
-        .schema
-        .fields()
-        .iter()
-        .any(|f| is_view(f.data_type()))
-    {
-        return Ok(result);
-    }
-    let schema: SchemaRef = Arc::new(Schema::new(
-        result
-            .schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let t = if is_view(f.data_type()) {
-                    DataType::Utf8
-                } else {
-                    f.data_type().clone()
-                };
-                f.as_ref().clone().with_data_type(t)
-            })
-            .collect::<Vec<_>>(),
-    ));
-    let batches = result
-        .batches
-        .iter()
-        .map(|b| {
-            let columns = b
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
-                .collect::<Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(schema.clone(), columns)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(QueryResult { schema, batches })
-}
-
-/// One gold object's Parquet bytes.
-fn encode(table: &str, schema: &SchemaRef, batch: &RecordBatch) -> Result<Vec<u8>, GoldError> {
-    layer::encode_parquet(schema.clone(), std::slice::from_ref(batch)).map_err(|source| {
-        GoldError::Encode {
-            table: table.into(),
-            source,
-        }
-    })
-}
-
 /// Writes gold tables and keeps the engine's view of them current.
 struct Writer<'a> {
-    store: &'a dyn ObjectStore,
+    lake: &'a DeltaLake,
     engine: &'a Engine,
+    label: String,
     build: GoldBuild,
 }
 
 impl Writer<'_> {
-    /// Writes an unpartitioned table whole and registers it.
-    async fn whole(&mut self, table: &str, result: QueryResult) -> Result<(), GoldError> {
-        let result = plain_strings(result).map_err(|source| GoldError::Split {
-            table: table.into(),
-            source,
-        })?;
-        let key = table_key(table);
-        // One batch: the engine's batch boundaries vary from run to run, and the bytes must not.
-        let all = result.concat().map_err(|source| GoldError::Split {
-            table: table.into(),
-            source,
-        })?;
-        let body = encode(table, &result.schema, &all)?;
-        self.store.put(&key, body).await?;
-        self.build.written.push(key);
-        self.build.rows.insert(table.into(), result.rows());
-        self.engine.register(table, result.schema, result.batches)?;
+    /// Replaces a table (whole, or the rows of `days`) in one commit and registers its new
+    /// snapshot in the engine.
+    async fn replace(
+        &mut self,
+        table: &str,
+        result: QueryResult,
+        days: Option<&BTreeSet<NaiveDate>>,
+    ) -> Result<(), GoldError> {
+        let rows = result.rows();
+        let commit = self
+            .lake
+            .replace_gold(table, result.schema, result.batches, days, &self.label)
+            .await?;
+        if let Some(v) = commit.version {
+            self.build.versions.insert(table.into(), v);
+        }
+        self.build.rows.insert(table.into(), rows);
+        self.engine
+            .register_lake_table(self.lake, table, &tables::gold_table(table), None, None, None)
+            .await?;
         Ok(())
     }
 
-    /// Writes one partition per day of `days` from a result carrying `dt` (the column is not
-    /// stored: it is the partition), removes the partitions of `days` left without rows, and
-    /// registers the whole table from the lake.
+    /// Rewrites an unpartitioned table whole.
+    async fn whole(&mut self, table: &str, result: QueryResult) -> Result<(), GoldError> {
+        self.replace(table, result, None).await
+    }
+
+    /// Replaces the `dt` partitions of `days` (a day left without rows ends empty).
     async fn partitioned(
         &mut self,
         table: &str,
         result: QueryResult,
         days: &BTreeSet<NaiveDate>,
     ) -> Result<(), GoldError> {
-        let split_error = |source| GoldError::Split {
-            table: table.into(),
-            source,
-        };
-        let result = plain_strings(result).map_err(split_error)?;
-        let all = result.concat().map_err(split_error)?;
-        let dt_index = result
-            .schema
-            .index_of(PARTITION_COLUMN)
-            .map_err(split_error)?;
-        let stored: Vec<usize> = (0..result.schema.fields().len())
-            .filter(|i| *i != dt_index)
-            .collect();
-        let stored_schema = Arc::new(result.schema.project(&stored).map_err(split_error)?);
-        let dts = all.column(dt_index).as_primitive::<Date32Type>().clone();
-        let mut rows = 0;
-        for day in days {
-            let key = keys::gold(table, *day);
-            let want = parse::days_since_epoch(*day);
-            let mask: BooleanArray = dts.iter().map(|v| Some(v == Some(want))).collect();
-            let part = filter_record_batch(&all, &mask)
-                .and_then(|b| b.project(&stored))
-                .map_err(split_error)?;
-            if part.num_rows() == 0 {
-                if self.store.list(&key).await?.iter().any(|o| o.key == key) {
-                    self.store.delete(&key).await?;
-                    self.build.removed.push(key);
-                }
-                continue;
-            }
-            rows += part.num_rows();
-            let body = encode(table, &stored_schema, &part)?;
-            self.store.put(&key, body).await?;
-            self.build.written.push(key);
-        }
-        self.build.rows.insert(table.into(), rows);
-        self.engine
-            .register_prefix(
-                self.store,
-                table,
-                &format!("gold/{table}/"),
-                Partitions::All,
-                Some(stored_schema),
-            )
-            .await?;
-        Ok(())
+        self.replace(table, result, Some(days)).await
     }
 }
 
 /// Builds gold for `date` (see the module docs for what is rebuilt) and leaves every silver and
 /// gold table the build read or wrote registered in `engine`, for the report.
 pub async fn build(
-    store: &dyn ObjectStore,
+    lake: &DeltaLake,
     engine: &Engine,
     contracts: &ContractSet,
     date: NaiveDate,
@@ -924,39 +811,47 @@ pub async fn build(
             .chain(window.iter().copied())
             .collect()
     };
+    let days_of = |table: String| async move { lake.partition_days(&table).await };
     let sale_days = missing(
-        days_under(store, "silver/transactions/").await?,
-        days_under(store, "gold/fact_sales/").await?,
+        days_of(tables::silver_table("transactions")).await?,
+        days_of(tables::gold_table("fact_sales")).await?,
     );
     let funnel_days = missing(
-        days_under(store, "silver/clickstream/").await?,
-        days_under(store, "gold/funnel_daily/").await?,
+        days_of(tables::silver_table("clickstream")).await?,
+        days_of(tables::gold_table("funnel_daily")).await?,
     );
 
-    for (table, partitions) in [
-        ("transactions", Partitions::Dates(&sale_days)),
-        ("clickstream", Partitions::Dates(&funnel_days)),
-        ("products", Partitions::All),
-        ("customers", Partitions::All),
+    let mut silver_versions = BTreeMap::new();
+    for (table, days) in [
+        ("transactions", Some(&sale_days)),
+        ("clickstream", Some(&funnel_days)),
+        ("products", None),
+        ("customers", None),
     ] {
-        engine
-            .register_prefix(
-                store,
+        let v = engine
+            .register_lake_table(
+                lake,
                 table,
-                &format!("silver/{table}/"),
-                partitions,
-                Some(layer::silver_schema(contracts.get(table)?)),
+                &tables::silver_table(table),
+                None,
+                days,
+                Some(tables::silver_table_schema(contracts.get(table)?)),
             )
             .await?;
+        if let Some(v) = v {
+            silver_versions.insert(tables::silver_table(table), v);
+        }
     }
 
     let mut w = Writer {
-        store,
+        lake,
         engine,
+        label: format!("gold build {date}"),
         build: GoldBuild {
             date: Some(date),
             sale_days: sale_days.iter().copied().collect(),
             funnel_days: funnel_days.iter().copied().collect(),
+            silver_versions,
             ..GoldBuild::default()
         },
     };

@@ -5,17 +5,17 @@
 //! | layer | key |
 //! |---|---|
 //! | landing | `landing/{dataset}/{file}` — never modified |
-//! | bronze | `bronze/{dataset}/ingest_date={D}/{object_id}.parquet` |
-//! | silver | `silver/{dataset}/date={D}/{object_id}.parquet` |
-//! | quarantine rows | `quarantine/{dataset}/ingest_date={D}/{object_id}.parquet` |
-//! | quarantined file | `quarantine/{dataset}/ingest_date={D}/files/{object_id}/{file}` + `…/{object_id}/reason.json` |
+//! | bronze | `bronze/{dataset}/ingest_date={D}/{object_id}.parquet` (plain Parquet, one object per landing object version) |
+//! | silver | the Delta table `silver/{dataset}/` (`_delta_log/`, data files under `dt={D}/`) |
+//! | quarantine rows | the Delta table `quarantine/{dataset}/` (data files under `ingest_date={D}/`) |
+//! | quarantined file | `quarantine/{dataset}/_files/ingest_date={D}/{object_id}/{file}` + `…/{object_id}/reason.json` (a `_` folder: no table operation touches it) |
 //! | manifest | `manifests/{dataset}/ingest_date={D}/{object_id}.json` |
-//! | gold | `gold/{table}/date={D}/part-0.parquet` |
+//! | gold | the Delta table `gold/{table}/` (data files under `dt={D}/` when partitioned) |
 //! | report | `reports/daily/date={D}/report.json` |
 //!
 //! `object_id` is derived from the landing key and the object's content fingerprint, so the
-//! same input always yields the same output names: processing it again overwrites, never
-//! duplicates.
+//! same input always yields the same object names: processing it again overwrites, never
+//! duplicates. Tables are written by [`crate::tables`], one commit per landing object.
 
 use std::fs::File;
 use std::path::Path;
@@ -32,6 +32,18 @@ use sha2::{Digest, Sha256};
 use crate::adapters::local::hex;
 use crate::read::READ_ERROR_COLUMN;
 use crate::validate::RejectedRow;
+
+/// The event-date partition column of silver and partitioned gold tables (`dt=YYYY-MM-DD`),
+/// named as Athena's tables name it, so queries read the same locally and on Athena.
+pub const PARTITION_COLUMN: &str = "dt";
+
+/// The partition column of bronze and quarantine: the day the object was first ingested.
+pub const INGEST_PARTITION_COLUMN: &str = "ingest_date";
+
+/// The lineage column ordering the versions of a key across landing objects: the landing
+/// object's S3 event `sequencer` when it has one, else its ingestion order (see
+/// [`Lineage::sequence`]).
+pub const SEQUENCE_COLUMN: &str = "_sequence";
 
 /// The deterministic id of an object version: 16 hex digits of SHA-256 over key and etag.
 pub fn object_id(key: &str, etag: &str) -> String {
@@ -54,38 +66,22 @@ pub mod keys {
     pub fn bronze(dataset: &str, ingest_date: NaiveDate, object_id: &str) -> String {
         format!("bronze/{dataset}/ingest_date={ingest_date}/{object_id}.parquet")
     }
-    /// `silver/{dataset}/date={D}/{object_id}.parquet`.
-    pub fn silver(dataset: &str, date: NaiveDate, object_id: &str) -> String {
-        format!("silver/{dataset}/date={date}/{object_id}.parquet")
-    }
-    /// The prefix of a silver dataset.
-    pub fn silver_prefix(dataset: &str) -> String {
-        format!("silver/{dataset}/")
-    }
-    /// `quarantine/{dataset}/ingest_date={D}/{object_id}.parquet`.
-    pub fn quarantine_rows(dataset: &str, ingest_date: NaiveDate, object_id: &str) -> String {
-        format!("quarantine/{dataset}/ingest_date={ingest_date}/{object_id}.parquet")
-    }
-    /// `quarantine/{dataset}/ingest_date={D}/files/{object_id}/{file}`.
+    /// `quarantine/{dataset}/_files/ingest_date={D}/{object_id}/{file}`.
     pub fn quarantine_file(
         dataset: &str,
         ingest_date: NaiveDate,
         object_id: &str,
         file: &str,
     ) -> String {
-        format!("quarantine/{dataset}/ingest_date={ingest_date}/files/{object_id}/{file}")
+        format!("quarantine/{dataset}/_files/ingest_date={ingest_date}/{object_id}/{file}")
     }
-    /// `quarantine/{dataset}/ingest_date={D}/files/{object_id}/reason.json`.
+    /// `quarantine/{dataset}/_files/ingest_date={D}/{object_id}/reason.json`.
     pub fn quarantine_reason(dataset: &str, ingest_date: NaiveDate, object_id: &str) -> String {
-        format!("quarantine/{dataset}/ingest_date={ingest_date}/files/{object_id}/reason.json")
+        format!("quarantine/{dataset}/_files/ingest_date={ingest_date}/{object_id}/reason.json")
     }
     /// `manifests/{dataset}/ingest_date={D}/{object_id}.json`.
     pub fn manifest(dataset: &str, ingest_date: NaiveDate, object_id: &str) -> String {
         format!("manifests/{dataset}/ingest_date={ingest_date}/{object_id}.json")
-    }
-    /// `gold/{table}/date={D}/part-0.parquet`.
-    pub fn gold(table: &str, date: NaiveDate) -> String {
-        format!("gold/{table}/date={date}/part-0.parquet")
     }
     /// `reports/daily/date={D}/{file}`.
     pub fn report(date: NaiveDate, file: &str) -> String {
@@ -118,19 +114,34 @@ pub struct Lineage {
     pub ingested_at: DateTime<Utc>,
     /// The run that processed it.
     pub run_id: String,
+    /// The object's place in the order of landing objects ([`SEQUENCE_COLUMN`]): fixed-width
+    /// text that compares in that order ([`sequence_of`]).
+    pub sequence: String,
+}
+
+/// The sequence text of a landing object: the S3 event `sequencer` when the event carried one
+/// (a hexadecimal number; of two events on one key, the greater is the later), else the first
+/// ingestion time in microseconds. Either is written as 32 lower-case hexadecimal digits after
+/// a letter naming its kind (`s`, `t`), so text order is numeric order within a kind.
+pub fn sequence_of(sequencer: Option<&str>, ingested_at: DateTime<Utc>) -> String {
+    match sequencer.map(str::trim).filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit())) {
+        Some(s) => format!("s{:0>32}", s.to_ascii_lowercase()),
+        None => format!("t{:032x}", ingested_at.timestamp_micros().max(0)),
+    }
 }
 
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-/// The lineage columns every bronze and silver object carries.
-pub fn lineage_fields() -> [Field; 4] {
+/// The lineage columns every bronze and silver row carries.
+pub fn lineage_fields() -> [Field; 5] {
     [
         Field::new("_source_key", DataType::Utf8, false),
         Field::new("_source_etag", DataType::Utf8, false),
         Field::new("_ingested_at", ts_type(), false),
         Field::new("_run_id", DataType::Utf8, false),
+        Field::new(SEQUENCE_COLUMN, DataType::Utf8, false),
     ]
 }
 
@@ -144,7 +155,7 @@ pub fn silver_schema(contract: &crate::contract::Contract) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-fn lineage_arrays(lineage: &Lineage, n: usize) -> [ArrayRef; 4] {
+fn lineage_arrays(lineage: &Lineage, n: usize) -> [ArrayRef; 5] {
     [
         Arc::new(StringArray::from(vec![lineage.source_key.as_str(); n])),
         Arc::new(StringArray::from(vec![lineage.source_etag.as_str(); n])),
@@ -153,6 +164,7 @@ fn lineage_arrays(lineage: &Lineage, n: usize) -> [ArrayRef; 4] {
                 .with_timezone("UTC"),
         ),
         Arc::new(StringArray::from(vec![lineage.run_id.as_str(); n])),
+        Arc::new(StringArray::from(vec![lineage.sequence.as_str(); n])),
     ]
 }
 
@@ -186,6 +198,7 @@ pub fn bronze_batch(
 pub fn quarantine_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("_source_key", DataType::Utf8, false),
+        Field::new("_source_etag", DataType::Utf8, false),
         Field::new("_row_number", DataType::Int64, false),
         Field::new("rule_id", DataType::Utf8, false),
         Field::new("severity", DataType::Utf8, false),
@@ -214,6 +227,7 @@ pub fn quarantine_batch(
         .collect();
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![lineage.source_key.as_str(); n])),
+        Arc::new(StringArray::from(vec![lineage.source_etag.as_str(); n])),
         Arc::new(Int64Array::from_iter_values(
             rows.iter().map(|r| r.row_number),
         )),

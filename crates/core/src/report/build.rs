@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::gold::{self, GoldBuild, GoldOptions};
 use crate::ingest::Manifest;
 use crate::layer::keys;
-use crate::ports::ObjectStore;
+use crate::tables::DeltaLake;
 use crate::validate::parse;
 
 /// Report settings.
@@ -841,6 +841,7 @@ pub async fn compute(
         kpis,
         periods,
         revenue_trend,
+        table_versions: BTreeMap::new(),
     })
 }
 
@@ -972,21 +973,26 @@ pub fn csv_tables(report: &DailyReport) -> Result<Vec<(String, Vec<u8>)>, Report
 /// Builds gold for `date` (default: the latest day silver has sales for), computes the report
 /// and writes it as JSON, CSV and HTML under `reports/daily/date=D/`.
 pub async fn build_daily(
-    store: &dyn ObjectStore,
+    lake: &DeltaLake,
     date: Option<NaiveDate>,
     contracts: &ContractSet,
     options: &ReportOptions,
 ) -> Result<ReportOutput, ReportError> {
+    let store = lake.store().as_ref();
     let date = match date {
         Some(d) => d,
-        None => gold::latest_sale_day(store)
+        None => gold::latest_sale_day(lake)
             .await?
             .ok_or(ReportError::NoSales)?,
     };
     let engine = Engine::new();
-    let gold = gold::build(store, &engine, contracts, date, options.gold).await?;
+    let gold = gold::build(lake, &engine, contracts, date, options.gold).await?;
     let manifests = load_manifests(store).await?;
-    let report = compute(&engine, date, &manifests, contracts, options).await?;
+    let mut report = compute(&engine, date, &manifests, contracts, options).await?;
+    report.table_versions = gold.silver_versions.clone();
+    for (table, v) in &gold.versions {
+        report.table_versions.insert(crate::tables::gold_table(table), *v);
+    }
 
     let report_key = keys::report(date, "report.json");
     let body = serde_json::to_vec_pretty(&report).map_err(|source| ReportError::Json {
@@ -1009,7 +1015,7 @@ pub async fn build_daily(
         revenue = report.kpis.revenue,
         transactions = report.kpis.transactions,
         anomalies = report.anomalies.len(),
-        gold_objects = gold.written.len(),
+        gold_tables = gold.versions.len(),
         "daily report written"
     );
     Ok(ReportOutput {

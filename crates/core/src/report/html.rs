@@ -1980,6 +1980,7 @@ mod tests {
                 change_pct: -41.21,
                 threshold_pct: 30.0,
             }],
+            table_versions: [("silver/transactions".to_string(), 3)].into(),
         }
     }
 

@@ -41,6 +41,9 @@ pub enum ReportError {
     /// Object store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A lake table could not be read.
+    #[error(transparent)]
+    Table(#[from] crate::ports::TableError),
     /// There are no sales at all to report on.
     #[error("no sales in silver: ingest transactions first")]
     NoSales,
@@ -71,9 +74,11 @@ impl ReportError {
             Self::Store(s) => s.is_retryable(),
             #[cfg(feature = "analytics")]
             Self::Gold(crate::gold::GoldError::Store(s)) => s.is_retryable(),
+            Self::Table(t) => t.is_retryable(),
             #[cfg(feature = "analytics")]
-            Self::Gold(crate::gold::GoldError::Engine(crate::engine::EngineError::Store(s)))
-            | Self::Engine(crate::engine::EngineError::Store(s)) => s.is_retryable(),
+            Self::Gold(crate::gold::GoldError::Table(t))
+            | Self::Gold(crate::gold::GoldError::Engine(crate::engine::EngineError::Table(t)))
+            | Self::Engine(crate::engine::EngineError::Table(t)) => t.is_retryable(),
             _ => false,
         }
     }

@@ -377,4 +377,8 @@ pub struct DailyReport {
     pub data_quality: DataQuality,
     /// KPIs that moved abnormally against their trailing 7-day average.
     pub anomalies: Vec<Anomaly>,
+    /// The version of every lake table the report read (`silver/transactions`,
+    /// `gold/fact_sales`, ...): `shopflow query --as-of` reads the same state again.
+    #[serde(default)]
+    pub table_versions: BTreeMap<String, u64>,
 }

@@ -236,9 +236,16 @@ impl Validator {
                 problem,
             }
         })?;
+        // The key that must be unique within a file: the primary key, and the version for a
+        // contract whose silver keeps every version of a key.
+        let version = contract
+            .version_column
+            .iter()
+            .filter(|_| contract.keep_versions);
         let pk_indices = contract
             .primary_key
             .iter()
+            .chain(version)
             .filter_map(|k| kept.iter().position(|c| &c.name == k))
             .collect();
         let event_index = contract

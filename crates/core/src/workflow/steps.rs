@@ -335,7 +335,9 @@ pub async fn summarize(
     Ok(s)
 }
 
-#[cfg(test)]
+// The steps' tests ingest through the real tables (feature `tables`, on in every workspace
+// build of the tests).
+#[cfg(all(test, feature = "tables"))]
 mod tests {
     use super::*;
     use crate::adapters::local::LogMetrics;
@@ -353,6 +355,7 @@ mod tests {
         let contracts = Arc::new(ContractSet::defaults().unwrap());
         let ingestor = Ingestor::new(
             store.clone(),
+            Arc::new(crate::tables::DeltaLake::new(store.clone())),
             Arc::new(MemoryLedger::new()),
             Arc::new(LogMetrics),
             contracts,

@@ -248,6 +248,7 @@ async fn a_concurrent_duplicate_is_refused_and_an_expired_claim_is_taken_over() 
         now,
         lease: chrono::Duration::minutes(15),
         force: false,
+            sequencer: None,
     };
     // Another run holds a live claim.
     ledger

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use shopflow_core::tables::DeltaLake;
 use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::adapters::memory::{MemoryLedger, MemoryObjectStore};
 use shopflow_core::contract::ContractSet;
@@ -15,6 +16,7 @@ pub fn memory_ingestor() -> (Arc<MemoryObjectStore>, Arc<MemoryLedger>, Ingestor
     let ledger = Arc::new(MemoryLedger::new());
     let ingestor = Ingestor::new(
         store.clone(),
+        Arc::new(DeltaLake::new(store.clone())),
         ledger.clone() as Arc<dyn Ledger>,
         Arc::new(LogMetrics),
         Arc::new(ContractSet::defaults().unwrap()),
@@ -31,6 +33,7 @@ pub fn fs_ingestor(root: &Path) -> (Arc<FsObjectStore>, Ingestor) {
     let ledger = Arc::new(FsLedger::new(root.join("_state/ledger")).unwrap());
     let ingestor = Ingestor::new(
         store.clone(),
+        Arc::new(DeltaLake::new(store.clone())),
         ledger,
         Arc::new(LogMetrics),
         Arc::new(ContractSet::defaults().unwrap()),

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
 use report_generator::handler::handle;
 use serde_json::Value;
+use shopflow_core::tables::DeltaLake;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::adapters::aws::sns::SnsNotifier;
 use shopflow_core::adapters::local::LogMetrics;
@@ -41,6 +42,7 @@ async fn lake(moto: &Moto) -> S3ObjectStore {
     generate::generate(&config, dir.path()).unwrap();
     let ingestor = Ingestor::new(
         Arc::new(store.clone()),
+        Arc::new(DeltaLake::new(Arc::new(store.clone()))),
         Arc::new(MemoryLedger::new()),
         Arc::new(LogMetrics),
         Arc::new(ContractSet::defaults().unwrap()),
@@ -67,7 +69,7 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
         .create_topic_with_queue("reports", "reports-inbox")
         .await;
     let deps_with = |threshold: f64, anomaly_pct: f64| Deps {
-        store: Arc::new(store.clone()),
+        lake: DeltaLake::new(Arc::new(store.clone())),
         notifier: Arc::new(SnsNotifier::new(moto.sns(), topic.clone())),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {
@@ -205,7 +207,7 @@ async fn defaults_to_yesterday_and_refuses_bad_input() {
     moto.create_bucket("lake").await;
     let (topic, _) = moto.create_topic_with_queue("reports", "inbox").await;
     let deps = Deps {
-        store: Arc::new(S3ObjectStore::new(moto.s3(), "lake")),
+        lake: DeltaLake::new(Arc::new(S3ObjectStore::new(moto.s3(), "lake"))),
         notifier: Arc::new(SnsNotifier::new(moto.sns(), topic)),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {

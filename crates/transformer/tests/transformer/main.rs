@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+use shopflow_core::tables::DeltaLake;
 use shopflow_core::adapters::aws::dynamodb::DynamoLedger;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::adapters::local::LogMetrics;
@@ -53,6 +54,7 @@ async fn setup(moto: &Moto) -> (Deps, DynamoLedger, S3ObjectStore) {
     let ledger = DynamoLedger::new(moto.dynamodb(), "ledger");
     let ingestor = Ingestor::new(
         Arc::new(store.clone()),
+        Arc::new(DeltaLake::new(Arc::new(store.clone()))),
         Arc::new(ledger.clone()),
         Arc::new(LogMetrics),
         Arc::new(ContractSet::defaults().unwrap()),
@@ -213,6 +215,7 @@ async fn a_concurrent_duplicate_is_refused_as_retryable_and_test_events_are_igno
             now: chrono::Utc::now(),
             lease: chrono::Duration::minutes(15),
             force: false,
+            sequencer: None,
         })
         .await
         .unwrap();

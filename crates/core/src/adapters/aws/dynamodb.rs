@@ -59,6 +59,9 @@ fn ledger_item(e: &LedgerEntry) -> Item {
     item.insert("ingest_date".into(), s(e.ingest_date.to_string()));
     item.insert("ingested_at".into(), s(e.ingested_at.to_rfc3339()));
     item.insert("attempts".into(), n(e.attempts));
+    if let Some(seq) = &e.sequencer {
+        item.insert("sequencer".into(), s(seq));
+    }
     item.insert(
         "expires_at".into(),
         n((e.ingested_at + chrono::Duration::days(LEDGER_RETENTION_DAYS)).timestamp()),
@@ -102,6 +105,7 @@ impl TryFrom<&Item> for LedgerEntry {
                 .map_err(|e| e.to_string())?
                 .with_timezone(&Utc),
             attempts: get_n(item, "attempts").ok_or("missing attempts")?,
+            sequencer: get_s(item, "sequencer"),
             state,
         })
     }

@@ -2,6 +2,7 @@
 //! conditional create (`If-None-Match: *`) for put-if-absent.
 
 use std::io::{Read, Write};
+use std::ops::Range;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -331,5 +332,47 @@ impl ObjectStore for S3ObjectStore {
             .await
             .map_err(|e| backend("DeleteObject", key, e))?;
         Ok(())
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        if range.end <= range.start {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    StoreError::NotFound {
+                        key: key.to_string(),
+                    }
+                } else if service_status(&e) == Some(416) {
+                    // The range starts at or after the end: nothing to return.
+                    StoreError::Backend {
+                        operation: "GetObject(range)",
+                        key: key.to_string(),
+                        retryable: false,
+                        source: Box::new(e),
+                    }
+                } else {
+                    backend("GetObject(range)", key, e)
+                }
+            })?;
+        let bytes = out.body.collect().await.map_err(|e| StoreError::Backend {
+            operation: "GetObject(range body)",
+            key: key.to_string(),
+            retryable: true,
+            source: Box::new(e),
+        })?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.head(key).await
     }
 }

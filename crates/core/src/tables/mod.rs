@@ -1,0 +1,918 @@
+//! The lake's tables: silver, quarantine and every gold table are Delta Lake tables, written
+//! with delta-rs through the [`ObjectStore`] port ([`store::PortStore`]), so the same code
+//! runs on a lake directory, in memory and on S3 (`docs/adr/0007-delta-lake-tables.md`).
+//!
+//! | table | key prefix | partitioned by | written by |
+//! |---|---|---|---|
+//! | silver | `silver/{dataset}` | `dt` (event date) | one MERGE per landing object on the contract's `primary_key` |
+//! | quarantine | `quarantine/{dataset}` | `ingest_date` | one replace of the landing object's rows |
+//! | gold | `gold/{table}` | `dt`, or none | one replace of the rebuilt days (or the whole table) |
+//!
+//! Every write is one commit. A commit that loses a race with a concurrent writer is retried
+//! by delta-rs when the two do not conflict (two appends), and otherwise redone from the new
+//! snapshot here, up to [`TableOptions::max_attempts`] times: no commit is lost. Commits
+//! carry `shopflow.*` metadata (run, landing key, sequence) in their `commitInfo`.
+//!
+//! Which version of a key wins in silver: the row from the same landing key with a sequence
+//! not older (a replay, a corrected re-drop); otherwise, when the contract names a
+//! `version_column`, the greater value (nulls lose), then the later landing sequence.
+
+pub mod store;
+
+use std::collections::{BTreeSet, HashSet};
+use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration as StdDuration;
+
+use arrow::array::{Array, AsArray, Date32Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, lit};
+use datafusion::scalar::ScalarValue;
+use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake_core::kernel::transaction::{CommitProperties, TransactionError};
+use deltalake_core::kernel::{StructField, StructType};
+use deltalake_core::operations::optimize::OptimizeType;
+use deltalake_core::operations::vacuum::VacuumMode;
+use deltalake_core::operations::write::SchemaMode;
+use deltalake_core::protocol::SaveMode;
+use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::contract::Contract;
+use crate::layer::{self, INGEST_PARTITION_COLUMN, PARTITION_COLUMN, SEQUENCE_COLUMN};
+use crate::ports::{
+    LakeTables, MetricSet, Metrics, ObjectStore, QuarantineWrite, SilverCommit, SilverWrite,
+    TableCommit, TableError, Unit,
+};
+use crate::validate::parse;
+
+/// Settings of the lake's tables.
+#[derive(Debug, Clone)]
+pub struct TableOptions {
+    /// Times a write is redone from a fresh snapshot when concurrent commits conflict.
+    pub max_attempts: u32,
+    /// The first pause between two attempts (doubled each time, with jitter, up to 2 s).
+    pub retry_base: StdDuration,
+    /// The data file size OPTIMIZE compacts to.
+    pub target_file_size: NonZeroU64,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 40,
+            retry_base: StdDuration::from_millis(20),
+            target_file_size: NonZeroU64::new(128 * 1024 * 1024).unwrap_or(NonZeroU64::MIN),
+        }
+    }
+}
+
+/// A past state of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// The table at this version.
+    Version(u64),
+    /// The table as it was at this time (the last version committed at or before it).
+    Timestamp(DateTime<Utc>),
+}
+
+impl std::str::FromStr for AsOf {
+    type Err = String;
+
+    /// A version number, an RFC 3339 time, or a date (`YYYY-MM-DD`, its end in UTC).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Ok(v) = s.parse::<u64>() {
+            return Ok(Self::Version(v));
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Self::Timestamp(t.with_timezone(&Utc)));
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            && let Some(t) = d.and_hms_micro_opt(23, 59, 59, 999_999)
+        {
+            return Ok(Self::Timestamp(t.and_utc()));
+        }
+        Err(format!(
+            "{s:?} is not a table version, an RFC 3339 time or a date (YYYY-MM-DD)"
+        ))
+    }
+}
+
+/// What `maintain` did to one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintainReport {
+    /// The table's key prefix.
+    pub table: String,
+    /// Data files in the current snapshot before compaction.
+    pub files_before: u64,
+    /// Data files in the current snapshot after compaction.
+    pub files_after: u64,
+    /// Files VACUUM deleted (no longer referenced and older than the retention).
+    pub files_deleted: u64,
+    /// Bytes those files held.
+    pub bytes_deleted: u64,
+    /// The table version after maintenance.
+    pub version: Option<u64>,
+}
+
+/// The lake's tables on delta-rs.
+#[derive(Clone)]
+pub struct DeltaLake {
+    store: Arc<dyn ObjectStore>,
+    root: Arc<store::PortStore>,
+    host: String,
+    options: TableOptions,
+}
+
+impl std::fmt::Debug for DeltaLake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeltaLake")
+            .field("store", &self.store)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+static LAKES: AtomicU64 = AtomicU64::new(0);
+
+fn backend(operation: &'static str, table: &str, e: DeltaTableError) -> TableError {
+    let retryable = matches!(
+        e,
+        DeltaTableError::ObjectStore { .. } | DeltaTableError::VersionAlreadyExists(_)
+    );
+    TableError::Backend {
+        operation,
+        table: table.to_string(),
+        retryable,
+        source: Box::new(e),
+    }
+}
+
+fn df_error(operation: &'static str, table: &str, e: datafusion::error::DataFusionError) -> TableError {
+    TableError::Backend {
+        operation,
+        table: table.to_string(),
+        retryable: false,
+        source: Box::new(e),
+    }
+}
+
+/// Whether a failed commit lost a race that a fresh attempt can win.
+fn is_conflict(e: &DeltaTableError) -> bool {
+    match e {
+        DeltaTableError::VersionAlreadyExists(_) => true,
+        DeltaTableError::Transaction { source } => matches!(
+            source,
+            TransactionError::CommitConflict(_)
+                | TransactionError::MaxCommitAttempts(_)
+                | TransactionError::VersionAlreadyExists(_)
+        ),
+        _ => false,
+    }
+}
+
+/// A SQL string literal.
+fn sql_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A quoted SQL identifier.
+fn sql_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The silver table's schema: the silver columns (all nullable: a contract may relax a
+/// column later) and the `dt` partition.
+pub fn silver_table_schema(contract: &Contract) -> SchemaRef {
+    let mut fields: Vec<Field> = layer::silver_schema(contract)
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, true));
+    Arc::new(Schema::new(fields))
+}
+
+/// The quarantine table's schema: the quarantine columns and the `ingest_date` partition.
+pub fn quarantine_table_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = layer::quarantine_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    fields.push(Field::new(INGEST_PARTITION_COLUMN, DataType::Date32, true));
+    Arc::new(Schema::new(fields))
+}
+
+/// The key prefix of a dataset's silver table.
+pub fn silver_table(dataset: &str) -> String {
+    format!("silver/{dataset}")
+}
+
+/// The key prefix of a dataset's quarantine table.
+pub fn quarantine_table(dataset: &str) -> String {
+    format!("quarantine/{dataset}")
+}
+
+/// The key prefix of a gold table.
+pub fn gold_table(table: &str) -> String {
+    format!("gold/{table}")
+}
+
+impl DeltaLake {
+    /// The tables of the lake behind `store`, with default settings.
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self::with_options(store, TableOptions::default())
+    }
+
+    /// The tables of the lake behind `store`.
+    pub fn with_options(store: Arc<dyn ObjectStore>, options: TableOptions) -> Self {
+        // A host name of its own per instance: delta-rs registers each table's storage in a
+        // query session under a URL derived from the table's, so two lakes in one process
+        // must not share table URLs.
+        let n = LAKES.fetch_add(1, Ordering::Relaxed);
+        Self {
+            root: Arc::new(store::PortStore::new(store.clone())),
+            store,
+            host: format!("lake{}-{n}", std::process::id()),
+            options,
+        }
+    }
+
+    /// The store under the tables.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    fn builder(&self, table: &str) -> Result<DeltaTableBuilder, TableError> {
+        let url = Url::parse(&format!("memory://{}/{table}/", self.host)).map_err(|e| {
+            TableError::Backend {
+                operation: "url",
+                table: table.to_string(),
+                retryable: false,
+                source: Box::new(e),
+            }
+        })?;
+        let root: Arc<dyn object_store::ObjectStore> = self.root.clone();
+        Ok(DeltaTableBuilder::from_url(url.clone())
+            .map_err(|e| backend("open", table, e))?
+            .with_storage_backend(root, url))
+    }
+
+    /// Whether `table` (a key prefix such as `silver/transactions`) has a commit log.
+    pub async fn exists(&self, table: &str) -> Result<bool, TableError> {
+        let log = format!("{table}/_delta_log/");
+        let listed = self.store.list(&log).await.map_err(|e| TableError::Backend {
+            operation: "list log",
+            table: table.to_string(),
+            retryable: e.is_retryable(),
+            source: Box::new(e),
+        })?;
+        Ok(listed.iter().any(|o| o.key.ends_with(".json")))
+    }
+
+    /// The table's current snapshot, or `None` when it does not exist yet.
+    pub async fn load(&self, table: &str) -> Result<Option<DeltaTable>, TableError> {
+        if !self.exists(table).await? {
+            return Ok(None);
+        }
+        let t = self
+            .builder(table)?
+            .load()
+            .await
+            .map_err(|e| backend("load", table, e))?;
+        Ok(Some(t))
+    }
+
+    /// The table as it was at `as_of`, or `None` when it did not exist then.
+    pub async fn load_as_of(&self, table: &str, as_of: AsOf) -> Result<Option<DeltaTable>, TableError> {
+        if !self.exists(table).await? {
+            return Ok(None);
+        }
+        let builder = self.builder(table)?;
+        let builder = match as_of {
+            AsOf::Version(v) => builder.with_version(v),
+            AsOf::Timestamp(t) => builder.with_timestamp(t),
+        };
+        match builder.load().await {
+            Ok(t) => Ok(Some(t)),
+            Err(DeltaTableError::InvalidVersion(_)) => Ok(None),
+            Err(e) if e.to_string().contains("before") || e.to_string().contains("not found") => Ok(None),
+            Err(e) => Err(backend("load as of", table, e)),
+        }
+    }
+
+    /// Every table of the lake: the key prefixes under `silver/`, `quarantine/` and `gold/`
+    /// that hold a commit log, sorted.
+    pub async fn tables(&self) -> Result<Vec<String>, TableError> {
+        let mut found = BTreeSet::new();
+        for layer in ["silver/", "quarantine/", "gold/"] {
+            let listed = self.store.list(layer).await.map_err(|e| TableError::Backend {
+                operation: "list tables",
+                table: layer.to_string(),
+                retryable: e.is_retryable(),
+                source: Box::new(e),
+            })?;
+            for o in listed {
+                if let Some((table, _)) = o.key.split_once("/_delta_log/") {
+                    found.insert(table.to_string());
+                }
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
+    /// The `dt` days the table's current snapshot has data files for (from the commit log:
+    /// no data file is read).
+    pub async fn partition_days(&self, table: &str) -> Result<BTreeSet<NaiveDate>, TableError> {
+        use futures::TryStreamExt;
+        let Some(t) = self.load(table).await? else {
+            return Ok(BTreeSet::new());
+        };
+        let files: Vec<_> = t
+            .get_active_add_actions_by_partitions(&[])
+            .try_collect()
+            .await
+            .map_err(|e| backend("files", table, e))?;
+        Ok(files
+            .iter()
+            .filter_map(|f| f.partition_values_map().remove(PARTITION_COLUMN).flatten())
+            .filter_map(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+            .collect())
+    }
+
+    /// The data files of the table's current snapshot: (key, size), sorted.
+    pub async fn data_files(&self, table: &str) -> Result<Vec<(String, u64)>, TableError> {
+        use futures::TryStreamExt;
+        let Some(t) = self.load(table).await? else {
+            return Ok(Vec::new());
+        };
+        let files: Vec<_> = t
+            .get_active_add_actions_by_partitions(&[])
+            .try_collect()
+            .await
+            .map_err(|e| backend("files", table, e))?;
+        let mut out: Vec<(String, u64)> = files
+            .iter()
+            .map(|f| {
+                (
+                    format!("{table}/{}", f.path()),
+                    u64::try_from(f.size()).unwrap_or(0),
+                )
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Loads the table, creating it empty (with `schema`, partitioned by `partition`) when it
+    /// does not exist yet. Two writers creating it at once both end with the same table.
+    async fn load_or_create(
+        &self,
+        table: &str,
+        schema: &Schema,
+        partition: &str,
+    ) -> Result<DeltaTable, TableError> {
+        if let Some(t) = self.load(table).await? {
+            return Ok(t);
+        }
+        let st: StructType = schema
+            .try_into_kernel()
+            .map_err(|e| backend("schema", table, e.into()))?;
+        let fields: Vec<StructField> = st.fields().cloned().collect();
+        let fresh = self
+            .builder(table)?
+            .build()
+            .map_err(|e| backend("create", table, e))?;
+        match fresh
+            .create()
+            .with_columns(fields)
+            .with_partition_columns([partition])
+            .with_table_name(table.replace('/', "_"))
+            .with_save_mode(SaveMode::Ignore)
+            .await
+        {
+            Ok(t) => Ok(t),
+            Err(e) if is_conflict(&e) => self
+                .load(table)
+                .await?
+                .ok_or_else(|| backend("create", table, e)),
+            Err(e) => Err(backend("create", table, e)),
+        }
+    }
+
+    fn commit_properties(&self, meta: &[(&str, &str)]) -> CommitProperties {
+        CommitProperties::default().with_metadata(
+            meta.iter()
+                .map(|(k, v)| (format!("shopflow.{k}"), serde_json::Value::String((*v).to_string()))),
+        )
+    }
+
+    /// Waits before attempt `attempt` (2, 3, ...): exponential with jitter, at most 2 s.
+    async fn backoff(&self, attempt: u32) {
+        let base = self.options.retry_base.as_millis() as u64;
+        let exp = base.saturating_mul(1u64 << attempt.min(10)).min(2_000);
+        let jitter = u64::from(rand::random::<u16>()) % exp.max(1);
+        tokio::time::sleep(StdDuration::from_millis(exp / 2 + jitter / 2)).await;
+    }
+
+    /// Runs `op` until it commits, redoing it from a fresh snapshot when it loses a race.
+    async fn with_retries<T, F, Fut>(&self, table: &str, mut op: F) -> Result<(T, u32), TableError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, DeltaTableError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Ok(v) => return Ok((v, attempt)),
+                Err(e) if is_conflict(&e) => {
+                    if attempt >= self.options.max_attempts {
+                        return Err(TableError::Conflict {
+                            table: table.to_string(),
+                            attempts: attempt,
+                        });
+                    }
+                    tracing::debug!(table, attempt, error = %e, "commit conflicted; retrying");
+                    attempt += 1;
+                    self.backoff(attempt).await;
+                }
+                Err(e) => return Err(backend("commit", table, e)),
+            }
+        }
+    }
+
+    /// Replaces the rows of `days` (partition `dt`) of a gold table with `batches`, or the
+    /// whole table when `days` is `None`: one commit. Days without rows end empty.
+    pub async fn replace_gold(
+        &self,
+        table: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        days: Option<&BTreeSet<NaiveDate>>,
+        run_id: &str,
+    ) -> Result<TableCommit, TableError> {
+        let name = gold_table(table);
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let batches = if batches.is_empty() {
+            vec![RecordBatch::new_empty(schema.clone())]
+        } else {
+            batches
+        };
+        let predicate = days.map(|days| {
+            if days.is_empty() {
+                "FALSE".to_string()
+            } else {
+                let list: Vec<String> = days.iter().map(|d| format!("DATE '{d}'")).collect();
+                format!("{} IN ({})", sql_ident(PARTITION_COLUMN), list.join(", "))
+            }
+        });
+        let ((t, _), attempts) = self
+            .with_retries(&name, || {
+                let batches = batches.clone();
+                let predicate = predicate.clone();
+                let name = name.clone();
+                async move {
+                    let table = match self.load(&name).await {
+                        Ok(Some(t)) => t,
+                        Ok(None) => self
+                            .builder(&name)
+                            .and_then(|b| b.build().map_err(|e| backend("create", &name, e)))
+                            .map_err(|e| DeltaTableError::generic(e.to_string()))?,
+                        Err(e) => return Err(DeltaTableError::generic(e.to_string())),
+                    };
+                    let mut write = table
+                        .write(batches)
+                        .with_save_mode(SaveMode::Overwrite)
+                        .with_schema_mode(SchemaMode::Merge)
+                        .with_writer_properties(layer::writer_properties())
+                        .with_commit_properties(self.commit_properties(&[("run_id", run_id)]))
+                        .with_table_name(name.replace('/', "_"));
+                    if let Some(p) = predicate {
+                        write = write
+                            .with_partition_columns([PARTITION_COLUMN])
+                            .with_replace_where(p);
+                    }
+                    let t = write.await?;
+                    Ok((t, ()))
+                }
+            })
+            .await?;
+        Ok(TableCommit {
+            table: name,
+            version: t.version().and_then(|v| u64::try_from(v).ok()),
+            rows,
+            attempts,
+        })
+    }
+
+    /// Compacts the table's small files (OPTIMIZE) and deletes files no version within
+    /// `retention` references (VACUUM, full mode: also files of writes that never committed).
+    pub async fn maintain(&self, table: &str, retention: chrono::Duration) -> Result<MaintainReport, TableError> {
+        let Some(t) = self.load(table).await? else {
+            return Ok(MaintainReport {
+                table: table.to_string(),
+                ..MaintainReport::default()
+            });
+        };
+        let count = |t: &DeltaTable| -> Result<u64, TableError> {
+            Ok(t.get_file_uris().map_err(|e| backend("files", table, e))?.count() as u64)
+        };
+        let files_before = count(&t)?;
+        let target = self.options.target_file_size;
+        let ((t, _), _) = self
+            .with_retries(table, || {
+                let t = t.clone();
+                async move {
+                    let mut t = t;
+                    t.update_state().await?;
+                    let (t, m) = t
+                        .optimize()
+                        .with_type(OptimizeType::Compact)
+                        .with_target_size(target)
+                        .with_writer_properties(layer::writer_properties())
+                        .with_commit_properties(self.commit_properties(&[("operation", "maintain")]))
+                        .await?;
+                    Ok((t, m))
+                }
+            })
+            .await?;
+        let files_after = count(&t)?;
+        let std_retention = retention.to_std().unwrap_or_default();
+        let enforce = std_retention >= StdDuration::from_secs(7 * 24 * 3600);
+        let (t, dry) = t
+            .vacuum()
+            .with_mode(VacuumMode::Full)
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(enforce)
+            .with_dry_run(true)
+            .await
+            .map_err(|e| backend("vacuum (dry run)", table, e))?;
+        let mut bytes_deleted = 0;
+        for f in &dry.files_deleted {
+            let key = format!("{table}/{}", f.trim_start_matches('/'));
+            let key = key
+                .split_once(&format!("{}/", self.host))
+                .map(|(_, k)| k.to_string())
+                .unwrap_or(key);
+            if let Ok(Some(m)) = self.store.stat(&key).await {
+                bytes_deleted += m.size;
+            }
+        }
+        let (t, done) = t
+            .vacuum()
+            .with_mode(VacuumMode::Full)
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(enforce)
+            .await
+            .map_err(|e| backend("vacuum", table, e))?;
+        Ok(MaintainReport {
+            table: table.to_string(),
+            files_before,
+            files_after,
+            files_deleted: done.files_deleted.len() as u64,
+            bytes_deleted,
+            version: t.version().and_then(|v| u64::try_from(v).ok()),
+        })
+    }
+
+    /// A query session that reads Parquet strings as plain `Utf8` (the tables' type).
+    fn session() -> SessionContext {
+        let mut config = SessionConfig::new();
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        SessionContext::new_with_config(config)
+    }
+}
+
+/// The source of a silver MERGE: the staged files of every event date, `dt` added, the
+/// table's columns in its order.
+async fn silver_source(
+    ctx: &SessionContext,
+    write: &SilverWrite<'_>,
+    schema: &SchemaRef,
+    table: &str,
+) -> Result<datafusion::dataframe::DataFrame, TableError> {
+    use datafusion::prelude::{cast, col};
+    let mut frames = Vec::new();
+    for (date, path) in &write.parts {
+        let path_text = path.to_string_lossy().to_string();
+        let frame = ctx
+            .read_parquet(path_text, ParquetReadOptions::default())
+            .await
+            .map_err(|e| TableError::Staged {
+                path: path.clone(),
+                source: Box::new(e),
+            })?
+            .with_column(
+                PARTITION_COLUMN,
+                lit(ScalarValue::Date32(Some(parse::days_since_epoch(*date)))),
+            )
+            .map_err(|e| df_error("source", table, e))?;
+        let columns: Vec<_> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if frame.schema().has_column_with_unqualified_name(f.name()) {
+                    cast(col(sql_ident(f.name())), f.data_type().clone()).alias(f.name())
+                } else {
+                    cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name())
+                }
+            })
+            .collect();
+        frames.push(frame.select(columns).map_err(|e| df_error("source", table, e))?);
+    }
+    let mut frames = frames.into_iter();
+    let Some(first) = frames.next() else {
+        return ctx
+            .read_batch(RecordBatch::new_empty(schema.clone()))
+            .map_err(|e| df_error("source", table, e));
+    };
+    frames.try_fold(first, |acc, f| acc.union(f).map_err(|e| df_error("source", table, e)))
+}
+
+/// The MERGE's match condition: the same primary key and, for a contract that keeps versions,
+/// the same version (the same `version_column` value; the same landing sequence when neither
+/// row has one).
+fn merge_on(contract: &Contract) -> String {
+    let mut on: Vec<String> = contract
+        .primary_key
+        .iter()
+        .map(|k| format!("target.{0} = source.{0}", sql_ident(k)))
+        .collect();
+    if contract.keep_versions {
+        let seq = sql_ident(SEQUENCE_COLUMN);
+        match contract.version_column.as_deref() {
+            Some(v) => {
+                let v = sql_ident(v);
+                on.push(format!(
+                    "(target.{v} = source.{v} OR (target.{v} IS NULL AND source.{v} IS NULL AND target.{seq} = source.{seq}))"
+                ));
+            }
+            None => on.push(format!("target.{seq} = source.{seq}")),
+        }
+    }
+    on.join(" AND ")
+}
+
+/// The condition under which a source row replaces the table's row for the same key.
+fn source_wins(contract: &Contract) -> String {
+    let seq = sql_ident(SEQUENCE_COLUMN);
+    let source_key = sql_ident("_source_key");
+    let newer = format!("source.{seq} >= target.{seq}");
+    let same_object = format!("(target.{source_key} = source.{source_key} AND {newer})");
+    match contract.version_column.as_deref() {
+        None => format!("{same_object} OR {newer}"),
+        Some(v) => {
+            let v = sql_ident(v);
+            format!(
+                "{same_object} OR (source.{v} > target.{v}) OR (target.{v} IS NULL AND source.{v} IS NOT NULL) \
+                 OR ((source.{v} = target.{v} OR (source.{v} IS NULL AND target.{v} IS NULL)) AND {newer})"
+            )
+        }
+    }
+}
+
+#[async_trait]
+impl LakeTables for DeltaLake {
+    async fn write_silver(&self, write: SilverWrite<'_>) -> Result<SilverCommit, TableError> {
+        let contract = write.contract;
+        let table = silver_table(&contract.dataset);
+        let schema = silver_table_schema(contract);
+        if write.parts.is_empty() && !self.exists(&table).await? {
+            return Ok(SilverCommit {
+                attempts: 1,
+                ..SilverCommit::default()
+            });
+        }
+        let on = merge_on(contract);
+        let wins = source_wins(contract);
+        let retract = format!(
+            "target.{} = {} AND target.{} <= {}",
+            sql_ident("_source_key"),
+            sql_literal(write.source_key),
+            sql_ident(SEQUENCE_COLUMN),
+            sql_literal(write.sequence)
+        );
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let ((t, metrics), attempts) = self
+            .with_retries(&table, || {
+                let (on, wins, retract, columns, schema, table) =
+                    (on.clone(), wins.clone(), retract.clone(), columns.clone(), schema.clone(), table.clone());
+                let write = &write;
+                async move {
+                    let target = self
+                        .load_or_create(&table, &schema, PARTITION_COLUMN)
+                        .await
+                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
+                    let ctx = Self::session();
+                    let source = silver_source(&ctx, write, &schema, &table)
+                        .await
+                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
+                    let props = self.commit_properties(&[
+                        ("run_id", write.run_id),
+                        ("source_key", write.source_key),
+                        ("sequence", write.sequence),
+                    ]);
+                    let (t, m) = target
+                        .merge(source, on.as_str())
+                        .with_source_alias("source")
+                        .with_target_alias("target")
+                        .with_writer_properties(layer::writer_properties())
+                        .with_commit_properties(props)
+                        .with_merge_schema(true)
+                        .when_matched_update(|mut u| {
+                            u = u.predicate(wins.as_str());
+                            for c in &columns {
+                                u = u.update(sql_ident(c), format!("source.{}", sql_ident(c)));
+                            }
+                            u
+                        })?
+                        .when_not_matched_insert(|mut i| {
+                            for c in &columns {
+                                i = i.set(sql_ident(c), format!("source.{}", sql_ident(c)));
+                            }
+                            i
+                        })?
+                        .when_not_matched_by_source_delete(|d| d.predicate(retract.as_str()))?
+                        .await?;
+                    Ok((t, m))
+                }
+            })
+            .await?;
+        let inserted = metrics.num_target_rows_inserted as u64;
+        let replaced = metrics.num_target_rows_updated as u64;
+        Ok(SilverCommit {
+            version: t.version().and_then(|v| u64::try_from(v).ok()),
+            rows_inserted: inserted,
+            rows_replaced: replaced,
+            rows_superseded: (metrics.num_source_rows as u64).saturating_sub(inserted + replaced),
+            rows_retracted: metrics.num_target_rows_deleted as u64,
+            attempts,
+        })
+    }
+
+    async fn write_quarantine(&self, write: QuarantineWrite<'_>) -> Result<TableCommit, TableError> {
+        let table = quarantine_table(write.dataset);
+        let schema = quarantine_table_schema();
+        let predicate = format!(
+            "{} = {} AND {} = {}",
+            sql_ident("_source_key"),
+            sql_literal(write.source_key),
+            sql_ident("_source_etag"),
+            sql_literal(write.source_etag)
+        );
+        let batches = match &write.part {
+            Some(path) => read_staged(path, &schema, write.ingest_date)?,
+            None => Vec::new(),
+        };
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if rows == 0 && !self.exists(&table).await? {
+            return Ok(TableCommit {
+                table,
+                attempts: 1,
+                ..TableCommit::default()
+            });
+        }
+        let ((t, _), attempts) = self
+            .with_retries(&table, || {
+                let (batches, predicate, schema, table) =
+                    (batches.clone(), predicate.clone(), schema.clone(), table.clone());
+                async move {
+                    let target = self
+                        .load_or_create(&table, &schema, INGEST_PARTITION_COLUMN)
+                        .await
+                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
+                    let props = self.commit_properties(&[
+                        ("run_id", write.run_id),
+                        ("source_key", write.source_key),
+                    ]);
+                    let t = if batches.is_empty() {
+                        let (t, _) = target
+                            .delete()
+                            .with_predicate(predicate)
+                            .with_writer_properties(layer::writer_properties())
+                            .with_commit_properties(props)
+                            .await?;
+                        t
+                    } else {
+                        target
+                            .write(batches)
+                            .with_save_mode(SaveMode::Overwrite)
+                            .with_replace_where(predicate)
+                            .with_writer_properties(layer::writer_properties())
+                            .with_commit_properties(props)
+                            .await?
+                    };
+                    Ok((t, ()))
+                }
+            })
+            .await?;
+        Ok(TableCommit {
+            table,
+            version: t.version().and_then(|v| u64::try_from(v).ok()),
+            rows,
+            attempts,
+        })
+    }
+
+    async fn column_values(
+        &self,
+        dataset: &str,
+        column: &str,
+    ) -> Result<Option<HashSet<String>>, TableError> {
+        let table = silver_table(dataset);
+        let Some(t) = self.load(&table).await? else {
+            return Ok(None);
+        };
+        let ctx = Self::session();
+        let provider = t
+            .table_provider()
+            .build()
+            .await
+            .map_err(|e| df_error("scan", &table, e))?;
+        t.update_datafusion_session(&ctx.state())
+            .map_err(|e| backend("scan", &table, e))?;
+        ctx.register_table("t", Arc::new(provider))
+            .map_err(|e| df_error("scan", &table, e))?;
+        let c = sql_ident(column);
+        let batches = ctx
+            .sql(&format!(
+                "SELECT DISTINCT CAST({c} AS VARCHAR) AS v FROM t WHERE {c} IS NOT NULL"
+            ))
+            .await
+            .map_err(|e| df_error("scan", &table, e))?
+            .collect()
+            .await
+            .map_err(|e| df_error("scan", &table, e))?;
+        let mut values = HashSet::new();
+        for b in batches {
+            let col = arrow::compute::cast(b.column(0), &DataType::Utf8)
+                .map_err(|e| df_error("scan", &table, e.into()))?;
+            let strings = col.as_string::<i32>();
+            for i in 0..strings.len() {
+                if strings.is_valid(i) {
+                    values.insert(strings.value(i).to_string());
+                }
+            }
+        }
+        Ok(Some(values))
+    }
+}
+
+/// A staged Parquet file's batches with the table's columns (missing ones null) and the
+/// `ingest_date` partition filled in.
+fn read_staged(
+    path: &std::path::Path,
+    schema: &SchemaRef,
+    ingest_date: NaiveDate,
+) -> Result<Vec<RecordBatch>, TableError> {
+    let staged = |source: Box<dyn std::error::Error + Send + Sync>| TableError::Staged {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|e| staged(Box::new(e)))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| staged(Box::new(e)))?;
+    let day = parse::days_since_epoch(ingest_date);
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| staged(Box::new(e)))?;
+        let n = batch.num_rows();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if f.name() == INGEST_PARTITION_COLUMN {
+                    Ok(Arc::new(Date32Array::from(vec![day; n])) as arrow::array::ArrayRef)
+                } else {
+                    match batch.column_by_name(f.name()) {
+                        Some(c) => arrow::compute::cast(c, f.data_type()),
+                        None => Ok(arrow::array::new_null_array(f.data_type(), n)),
+                    }
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| staged(Box::new(e)))?;
+        out.push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| staged(Box::new(e)))?);
+    }
+    Ok(out)
+}
+
+/// Emits a table's maintenance figures as metrics (`Table` dimension): data files before and
+/// after compaction, files and bytes VACUUM deleted.
+pub fn emit_maintain_metrics(metrics: &dyn Metrics, r: &MaintainReport) {
+    metrics.emit(&MetricSet {
+        dimensions: vec![("Table".to_string(), r.table.clone())],
+        values: vec![
+            ("FilesBefore".into(), r.files_before as f64, Unit::Count),
+            ("FilesAfter".into(), r.files_after as f64, Unit::Count),
+            ("FilesDeleted".into(), r.files_deleted as f64, Unit::Count),
+            ("BytesDeleted".into(), r.bytes_deleted as f64, Unit::Bytes),
+        ],
+    });
+}
