@@ -1,8 +1,12 @@
-"""Reads a ShopFlow lake with pyarrow, independently of the Rust code, and prints JSON facts.
+"""Reads a ShopFlow lake with pyarrow and the Python `deltalake` package, independently of the
+Rust code, and prints JSON facts.
 
 Usage: python3 tests/python/check_lake.py LAKE_DIR REPORT_DATE
 
-Prints: rows per layer/dataset as pyarrow reads them (gold tables too), and the report date's
+Bronze is plain Parquet (read with pyarrow); silver, quarantine and gold are Delta tables (read
+with `deltalake`, which applies the commit log: only the files of the current version count).
+
+Prints: rows per layer/dataset (gold tables too), the Delta protocol of every table, and the report date's
 KPIs recomputed from silver transactions and products, without any of the Rust code's SQL:
 sales de-duplicated on the business key (latest ingestion wins), refunded and cancelled ones
 left out; revenue = amount, else quantity x unit_price, else quantity x the price of the product
@@ -18,9 +22,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 try:
     import pyarrow.parquet as pq
+    from deltalake import DeltaTable
 except ImportError:  # pragma: no cover - the message is the point
     sys.stderr.write(
-        "pyarrow is missing: install it with `python3 -m pip install pyarrow` "
+        "pyarrow or deltalake is missing: install them with "
+        "`python3 -m pip install -r tests/python/requirements.txt` "
         "(the README's test command does this)\n"
     )
     sys.exit(3)
@@ -30,23 +36,42 @@ def rows(paths):
     return sum(pq.read_metadata(p).num_rows for p in paths)
 
 
+def table(path):
+    """The current version of the Delta table at `path` as a pyarrow table (None: no table)."""
+    if not (path / "_delta_log").is_dir():
+        return None
+    return DeltaTable(str(path)).to_pyarrow_table()
+
+
+def table_rows(lake, layer, dataset):
+    t = table(lake / layer / dataset)
+    return [] if t is None else t.to_pylist()
+
+
 def main():
     lake = pathlib.Path(sys.argv[1])
     date = sys.argv[2]
-    facts = {"rows": {}}
-    for layer in ("bronze", "silver", "quarantine", "gold"):
+    facts = {"rows": {}, "protocol": {}, "columns": {}}
+    for ds_dir in sorted((lake / "bronze").glob("*")):
+        files = sorted(ds_dir.rglob("*.parquet"))
+        # read every file fully, not just its footer: proves the pages decode
+        for f in files:
+            pq.read_table(f)
+        facts["rows"][f"bronze/{ds_dir.name}"] = rows(files)
+    for layer in ("silver", "quarantine", "gold"):
         for ds_dir in sorted((lake / layer).glob("*")):
-            files = sorted(ds_dir.rglob("*.parquet"))
-            # read every file fully, not just its footer: proves the pages decode
-            for f in files:
-                pq.read_table(f)
-            facts["rows"][f"{layer}/{ds_dir.name}"] = rows(files)
+            name = f"{layer}/{ds_dir.name}"
+            t = table(ds_dir)
+            facts["rows"][name] = 0 if t is None else t.num_rows
+            if t is not None:
+                p = DeltaTable(str(ds_dir)).protocol()
+                facts["protocol"][name] = [p.min_reader_version, p.min_writer_version]
+                facts["columns"][name] = t.schema.names
 
     snapshots = {}
-    for f in sorted((lake / "silver" / "products").rglob("*.parquet")):
-        for r in pq.read_table(f).to_pylist():
-            effective = r.get("updated_at") or r["_ingested_at"]
-            snapshots.setdefault(r["product_id"], []).append((effective, r["_ingested_at"], r))
+    for r in table_rows(lake, "silver", "products"):
+        effective = r.get("updated_at") or r["_ingested_at"]
+        snapshots.setdefault(r["product_id"], []).append((effective, r["_ingested_at"], r))
     for versions in snapshots.values():
         versions.sort(key=lambda v: (v[0], v[1]))
 
@@ -61,11 +86,10 @@ def main():
         return chosen
 
     sales = {}
-    for f in sorted((lake / "silver" / "transactions").rglob("*.parquet")):
-        for r in pq.read_table(f).to_pylist():
-            prev = sales.get(r["transaction_id"])
-            if prev is None or r["_ingested_at"] >= prev["_ingested_at"]:
-                sales[r["transaction_id"]] = r
+    for r in table_rows(lake, "silver", "transactions"):
+        prev = sales.get(r["transaction_id"])
+        if prev is None or r["_ingested_at"] >= prev["_ingested_at"]:
+            sales[r["transaction_id"]] = r
     sales = {
         k: r
         for k, r in sales.items()

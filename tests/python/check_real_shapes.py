@@ -32,10 +32,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 try:
     import pyarrow.parquet as pq
+    from deltalake import DeltaTable
 except ImportError:  # pragma: no cover - the message is the point
     sys.stderr.write(
-        "pyarrow is missing: install it with `python3 -m pip install pyarrow` "
-        "(the README's test command does this)\n"
+        "pyarrow or deltalake is missing: install them with "
+        "`python3 -m pip install -r tests/python/requirements.txt` (the README's test command does this)\n"
     )
     sys.exit(3)
 
@@ -159,21 +160,21 @@ def parquet_files(root):
     return sorted(root.rglob("*.parquet")) if root.exists() else []
 
 
-def rows_of(path):
-    rows = pq.read_table(path).to_pylist()
-    part = path.parent.name
-    if part.startswith("date="):
-        dt = datetime.date.fromisoformat(part[len("date="):])
-        for r in rows:
-            r["dt"] = dt
-    return rows
-
-
 def table_rows(lake, layer, table):
+    """The rows of a table: silver, quarantine and gold are Delta tables, read with the Python
+    `deltalake` package at their current version (only the files the log references); bronze
+    is plain Parquet objects."""
+    root = lake / layer / table
+    if (root / "_delta_log").is_dir():
+        return DeltaTable(str(root)).to_pyarrow_table().to_pylist()
     out = []
-    for p in parquet_files(lake / layer / table):
-        out.extend(rows_of(p))
+    for p in parquet_files(root):
+        out.extend(pq.read_table(p).to_pylist())
     return out
+
+
+def log_files(root):
+    return sorted(root.rglob("_delta_log/*.json")) if root.exists() else []
 
 
 def strings(value):
@@ -399,6 +400,8 @@ def main():
             if r[col].strip():
                 clear.add(r[col])
     scan("gold: no clear personal value", gold_files, clear)
+    # Delta commit files carry column statistics (min/max values): no clear value there either.
+    scan_text("gold commit logs: no clear personal value", log_files(lake / "gold"), clear)
     report_files = sorted(p for p in (lake / "reports").rglob("*") if p.is_file())
     scan_text("reports: no clear personal value", report_files, clear)
 
@@ -407,7 +410,8 @@ def main():
     print(f"fixture: {len(secrets)} secrets (card numbers, IBANs, passwords) nested in customers.json")
     for layer in ("bronze", "silver", "gold"):
         scan(f"{layer}: no secret", parquet_files(lake / layer), secrets)
-    quarantine_rows = [p for p in parquet_files(lake / "quarantine") if "files" not in p.parts]
+        scan_text(f"{layer} commit logs: no secret", log_files(lake / layer), secrets)
+    quarantine_rows = [p for p in parquet_files(lake / "quarantine") if "_files" not in p.parts]
     scan("quarantine rows: no secret", quarantine_rows, secrets)
     scan_text("manifests and reports: no secret",
               sorted((lake / "manifests").rglob("*.json")) + report_files, secrets)

@@ -245,13 +245,7 @@ impl Lake {
         date: Option<chrono::NaiveDate>,
         options: &ReportOptions,
     ) -> anyhow::Result<ReportOutput> {
-        Ok(report::build_daily(
-            &self.tables,
-            date,
-            self.ingestor.contracts(),
-            options,
-        )
-        .await?)
+        Ok(report::build_daily(&self.tables, date, self.ingestor.contracts(), options).await?)
     }
 }
 

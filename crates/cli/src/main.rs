@@ -342,7 +342,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let lake = lake::Lake::open(&lake, contracts)?;
             let reports = lake
-                .maintain(dataset.as_deref(), chrono::Duration::hours(i64::from(retention_hours)))
+                .maintain(
+                    dataset.as_deref(),
+                    chrono::Duration::hours(i64::from(retention_hours)),
+                )
                 .await?;
             summary::print_maintain(&reports, json)?;
             Ok(ExitCode::SUCCESS)

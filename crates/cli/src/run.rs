@@ -27,10 +27,10 @@ use serde_json::{Value, json};
 
 use shopflow_core::adapters::local::{FileNotifier, FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
-use shopflow_core::tables::DeltaLake;
 use shopflow_core::ingest::{IngestOptions, Ingestor, new_run_id};
 use shopflow_core::ports::{Notification, Notifier};
 use shopflow_core::report::{self, ReportOptions};
+use shopflow_core::tables::DeltaLake;
 use shopflow_core::workflow::steps::{self, DayRequest};
 use shopflow_core::workflow::{
     self, Execution, ExecutionStatus, Options, Outcome, StateMachine, Target, TaskFailure,

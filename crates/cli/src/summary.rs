@@ -158,7 +158,9 @@ pub fn print_maintain(reports: &[MaintainReport], json: bool) -> anyhow::Result<
                 r.files_after.to_string(),
                 r.files_deleted.to_string(),
                 r.bytes_deleted.to_string(),
-                r.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                r.version
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

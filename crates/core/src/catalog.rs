@@ -17,10 +17,10 @@ use serde::Serialize;
 
 use crate::adapters::memory::MemoryObjectStore;
 use crate::contract::ContractSet;
-use crate::tables::DeltaLake;
 use crate::engine::{Engine, EngineError, PARTITION_COLUMN};
 use crate::gold::{self, GoldError, GoldOptions};
 use crate::layer;
+use crate::tables::DeltaLake;
 
 /// Errors while deriving the catalog.
 #[derive(Debug, thiserror::Error)]

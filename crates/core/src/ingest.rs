@@ -470,7 +470,8 @@ impl Ingestor {
                     bytes_written += self.store.upload(&k, &part.path).await?.size;
                     outputs.bronze.push(k);
                 }
-                let staged_size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                let staged_size =
+                    |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
                 for part in silver.values() {
                     manifest.rows_silver += part.rows;
                     bytes_written += staged_size(&part.path);
@@ -482,7 +483,10 @@ impl Ingestor {
                         source_key: key,
                         sequence: &lineage.sequence,
                         run_id: &entry.run_id,
-                        parts: silver.iter().map(|(date, part)| (*date, part.path.clone())).collect(),
+                        parts: silver
+                            .iter()
+                            .map(|(date, part)| (*date, part.path.clone()))
+                            .collect(),
                     })
                     .await?;
                 manifest.rows_replaced = commit.rows_replaced;

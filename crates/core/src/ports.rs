@@ -401,7 +401,10 @@ impl ClaimRequest {
                 Claim::Acquired(LedgerEntry {
                     run_id: self.run_id.clone(),
                     attempts: existing.attempts + 1,
-                    sequencer: existing.sequencer.clone().or_else(|| self.sequencer.clone()),
+                    sequencer: existing
+                        .sequencer
+                        .clone()
+                        .or_else(|| self.sequencer.clone()),
                     state: LedgerState::InProgress {
                         lease_until: self.now + self.lease,
                     },

@@ -89,7 +89,11 @@ impl Engine {
     pub fn new() -> Self {
         // Parquet strings read as `Utf8` (the tables' type), not as string views.
         let mut config = SessionConfig::new();
-        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
         let ctx = SessionContext::new_with_config(config);
         for mask in [Mask::Email, Mask::Initials] {
             if let Some(name) = mask_function(mask) {
@@ -187,7 +191,11 @@ impl Engine {
                 use datafusion::prelude::{col, lit};
                 let values = days
                     .iter()
-                    .map(|d| lit(datafusion::scalar::ScalarValue::Date32(Some(parse::days_since_epoch(*d)))))
+                    .map(|d| {
+                        lit(datafusion::scalar::ScalarValue::Date32(Some(
+                            parse::days_since_epoch(*d),
+                        )))
+                    })
                     .collect();
                 let view = self
                     .ctx
@@ -247,9 +255,18 @@ impl Engine {
         let mut names = BTreeMap::new();
         for contract in contracts.iter() {
             let ds = contract.dataset.as_str();
-            let fallback = as_of.is_none().then(|| crate::tables::silver_table_schema(contract));
+            let fallback = as_of
+                .is_none()
+                .then(|| crate::tables::silver_table_schema(contract));
             let v = self
-                .register_lake_table(lake, ds, &crate::tables::silver_table(ds), as_of, None, fallback)
+                .register_lake_table(
+                    lake,
+                    ds,
+                    &crate::tables::silver_table(ds),
+                    as_of,
+                    None,
+                    fallback,
+                )
                 .await?;
             if v.is_some() || as_of.is_none() {
                 names.insert(ds.to_string(), v);
@@ -397,7 +414,9 @@ mod tests {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(ids.to_vec())),
             Arc::new(Date32Array::from(
-                days.iter().map(|d| parse::days_since_epoch(*d)).collect::<Vec<_>>(),
+                days.iter()
+                    .map(|d| parse::days_since_epoch(*d))
+                    .collect::<Vec<_>>(),
             )),
         ];
         (schema.clone(), RecordBatch::try_new(schema, cols).unwrap())
@@ -466,8 +485,14 @@ mod tests {
             .register_lake_table(&lake, "then", "gold/t", Some(AsOf::Version(0)), None, None)
             .await
             .unwrap();
-        let now = engine.query("now", "SELECT id FROM now ORDER BY id").await.unwrap();
-        let then = engine.query("then", "SELECT id FROM then ORDER BY id").await.unwrap();
+        let now = engine
+            .query("now", "SELECT id FROM now ORDER BY id")
+            .await
+            .unwrap();
+        let then = engine
+            .query("then", "SELECT id FROM then ORDER BY id")
+            .await
+            .unwrap();
         assert_eq!(now.rows(), 2, "day 1 replaced by one row, day 2 kept");
         assert_eq!(then.rows(), 3);
     }

@@ -205,21 +205,16 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
     let date = request
         .date
         .unwrap_or_else(|| Utc::now().date_naive() - Duration::days(1));
-    let out = report::build_daily(
-        &deps.lake,
-        Some(date),
-        &deps.contracts,
-        &deps.config.report,
-    )
-    .await
-    .map_err(|e| {
-        let kind = if e.is_retryable() {
-            ErrorKind::Retryable
-        } else {
-            ErrorKind::Internal
-        };
-        FunctionError::wrap(kind, e)
-    })?;
+    let out = report::build_daily(&deps.lake, Some(date), &deps.contracts, &deps.config.report)
+        .await
+        .map_err(|e| {
+            let kind = if e.is_retryable() {
+                ErrorKind::Retryable
+            } else {
+                ErrorKind::Internal
+            };
+            FunctionError::wrap(kind, e)
+        })?;
     let publish_err = |e: NotifyError| {
         let retryable = matches!(
             e,

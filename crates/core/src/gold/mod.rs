@@ -766,7 +766,14 @@ impl Writer<'_> {
         }
         self.build.rows.insert(table.into(), rows);
         self.engine
-            .register_lake_table(self.lake, table, &tables::gold_table(table), None, None, None)
+            .register_lake_table(
+                self.lake,
+                table,
+                &tables::gold_table(table),
+                None,
+                None,
+                None,
+            )
             .await?;
         Ok(())
     }

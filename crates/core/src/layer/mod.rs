@@ -124,7 +124,10 @@ pub struct Lineage {
 /// ingestion time in microseconds. Either is written as 32 lower-case hexadecimal digits after
 /// a letter naming its kind (`s`, `t`), so text order is numeric order within a kind.
 pub fn sequence_of(sequencer: Option<&str>, ingested_at: DateTime<Utc>) -> String {
-    match sequencer.map(str::trim).filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit())) {
+    match sequencer
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit()))
+    {
         Some(s) => format!("s{:0>32}", s.to_ascii_lowercase()),
         None => format!("t{:032x}", ingested_at.timestamp_micros().max(0)),
     }

@@ -991,7 +991,9 @@ pub async fn build_daily(
     let mut report = compute(&engine, date, &manifests, contracts, options).await?;
     report.table_versions = gold.silver_versions.clone();
     for (table, v) in &gold.versions {
-        report.table_versions.insert(crate::tables::gold_table(table), *v);
+        report
+            .table_versions
+            .insert(crate::tables::gold_table(table), *v);
     }
 
     let report_key = keys::report(date, "report.json");

@@ -152,7 +152,11 @@ fn backend(operation: &'static str, table: &str, e: DeltaTableError) -> TableErr
     }
 }
 
-fn df_error(operation: &'static str, table: &str, e: datafusion::error::DataFusionError) -> TableError {
+fn df_error(
+    operation: &'static str,
+    table: &str,
+    e: datafusion::error::DataFusionError,
+) -> TableError {
     TableError::Backend {
         operation,
         table: table.to_string(),
@@ -266,12 +270,16 @@ impl DeltaLake {
     /// Whether `table` (a key prefix such as `silver/transactions`) has a commit log.
     pub async fn exists(&self, table: &str) -> Result<bool, TableError> {
         let log = format!("{table}/_delta_log/");
-        let listed = self.store.list(&log).await.map_err(|e| TableError::Backend {
-            operation: "list log",
-            table: table.to_string(),
-            retryable: e.is_retryable(),
-            source: Box::new(e),
-        })?;
+        let listed = self
+            .store
+            .list(&log)
+            .await
+            .map_err(|e| TableError::Backend {
+                operation: "list log",
+                table: table.to_string(),
+                retryable: e.is_retryable(),
+                source: Box::new(e),
+            })?;
         Ok(listed.iter().any(|o| o.key.ends_with(".json")))
     }
 
@@ -289,7 +297,11 @@ impl DeltaLake {
     }
 
     /// The table as it was at `as_of`, or `None` when it did not exist then.
-    pub async fn load_as_of(&self, table: &str, as_of: AsOf) -> Result<Option<DeltaTable>, TableError> {
+    pub async fn load_as_of(
+        &self,
+        table: &str,
+        as_of: AsOf,
+    ) -> Result<Option<DeltaTable>, TableError> {
         if !self.exists(table).await? {
             return Ok(None);
         }
@@ -301,7 +313,9 @@ impl DeltaLake {
         match builder.load().await {
             Ok(t) => Ok(Some(t)),
             Err(DeltaTableError::InvalidVersion(_)) => Ok(None),
-            Err(e) if e.to_string().contains("before") || e.to_string().contains("not found") => Ok(None),
+            Err(e) if e.to_string().contains("before") || e.to_string().contains("not found") => {
+                Ok(None)
+            }
             Err(e) => Err(backend("load as of", table, e)),
         }
     }
@@ -311,12 +325,16 @@ impl DeltaLake {
     pub async fn tables(&self) -> Result<Vec<String>, TableError> {
         let mut found = BTreeSet::new();
         for layer in ["silver/", "quarantine/", "gold/"] {
-            let listed = self.store.list(layer).await.map_err(|e| TableError::Backend {
-                operation: "list tables",
-                table: layer.to_string(),
-                retryable: e.is_retryable(),
-                source: Box::new(e),
-            })?;
+            let listed = self
+                .store
+                .list(layer)
+                .await
+                .map_err(|e| TableError::Backend {
+                    operation: "list tables",
+                    table: layer.to_string(),
+                    retryable: e.is_retryable(),
+                    source: Box::new(e),
+                })?;
             for o in listed {
                 if let Some((table, _)) = o.key.split_once("/_delta_log/") {
                     found.insert(table.to_string());
@@ -324,6 +342,68 @@ impl DeltaLake {
             }
         }
         Ok(found.into_iter().collect())
+    }
+
+    /// The rows of the table's current snapshot that match `filter` (a SQL condition over its
+    /// columns; `None`: every row), in the order `order_by` gives (SQL, `None`: any order).
+    /// Strings come back as plain `Utf8`. An absent table has no rows.
+    pub async fn read(
+        &self,
+        table: &str,
+        filter: Option<&str>,
+        order_by: Option<&str>,
+    ) -> Result<Vec<RecordBatch>, TableError> {
+        let Some(t) = self.load(table).await? else {
+            return Ok(Vec::new());
+        };
+        let ctx = Self::session();
+        let provider = t
+            .table_provider()
+            .build()
+            .await
+            .map_err(|e| df_error("scan", table, e))?;
+        t.update_datafusion_session(&ctx.state())
+            .map_err(|e| backend("scan", table, e))?;
+        ctx.register_table("t", Arc::new(provider))
+            .map_err(|e| df_error("scan", table, e))?;
+        let mut sql = "SELECT * FROM t".to_string();
+        if let Some(f) = filter {
+            sql.push_str(&format!(" WHERE {f}"));
+        }
+        if let Some(o) = order_by {
+            sql.push_str(&format!(" ORDER BY {o}"));
+        }
+        let batches = ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| df_error("scan", table, e))?
+            .collect()
+            .await
+            .map_err(|e| df_error("scan", table, e))?;
+        batches
+            .into_iter()
+            .map(|b| {
+                let columns = b
+                    .columns()
+                    .iter()
+                    .map(|c| match c.data_type() {
+                        DataType::Utf8View | DataType::LargeUtf8 => {
+                            arrow::compute::cast(c, &DataType::Utf8)
+                        }
+                        _ => Ok(c.clone()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let fields: Vec<Field> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .zip(&columns)
+                    .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+                    .collect();
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| df_error("scan", table, e.into()))
     }
 
     /// The `dt` days the table's current snapshot has data files for (from the commit log:
@@ -406,10 +486,12 @@ impl DeltaLake {
     }
 
     fn commit_properties(&self, meta: &[(&str, &str)]) -> CommitProperties {
-        CommitProperties::default().with_metadata(
-            meta.iter()
-                .map(|(k, v)| (format!("shopflow.{k}"), serde_json::Value::String((*v).to_string()))),
-        )
+        CommitProperties::default().with_metadata(meta.iter().map(|(k, v)| {
+            (
+                format!("shopflow.{k}"),
+                serde_json::Value::String((*v).to_string()),
+            )
+        }))
     }
 
     /// Waits before attempt `attempt` (2, 3, ...): exponential with jitter, at most 2 s.
@@ -512,7 +594,11 @@ impl DeltaLake {
 
     /// Compacts the table's small files (OPTIMIZE) and deletes files no version within
     /// `retention` references (VACUUM, full mode: also files of writes that never committed).
-    pub async fn maintain(&self, table: &str, retention: chrono::Duration) -> Result<MaintainReport, TableError> {
+    pub async fn maintain(
+        &self,
+        table: &str,
+        retention: chrono::Duration,
+    ) -> Result<MaintainReport, TableError> {
         let Some(t) = self.load(table).await? else {
             return Ok(MaintainReport {
                 table: table.to_string(),
@@ -520,7 +606,9 @@ impl DeltaLake {
             });
         };
         let count = |t: &DeltaTable| -> Result<u64, TableError> {
-            Ok(t.get_file_uris().map_err(|e| backend("files", table, e))?.count() as u64)
+            Ok(t.get_file_uris()
+                .map_err(|e| backend("files", table, e))?
+                .count() as u64)
         };
         let files_before = count(&t)?;
         let target = self.options.target_file_size;
@@ -535,7 +623,9 @@ impl DeltaLake {
                         .with_type(OptimizeType::Compact)
                         .with_target_size(target)
                         .with_writer_properties(layer::writer_properties())
-                        .with_commit_properties(self.commit_properties(&[("operation", "maintain")]))
+                        .with_commit_properties(
+                            self.commit_properties(&[("operation", "maintain")]),
+                        )
                         .await?;
                     Ok((t, m))
                 }
@@ -583,7 +673,11 @@ impl DeltaLake {
     /// A query session that reads Parquet strings as plain `Utf8` (the tables' type).
     fn session() -> SessionContext {
         let mut config = SessionConfig::new();
-        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
         SessionContext::new_with_config(config)
     }
 }
@@ -623,7 +717,11 @@ async fn silver_source(
                 }
             })
             .collect();
-        frames.push(frame.select(columns).map_err(|e| df_error("source", table, e))?);
+        frames.push(
+            frame
+                .select(columns)
+                .map_err(|e| df_error("source", table, e))?,
+        );
     }
     let mut frames = frames.into_iter();
     let Some(first) = frames.next() else {
@@ -631,7 +729,9 @@ async fn silver_source(
             .read_batch(RecordBatch::new_empty(schema.clone()))
             .map_err(|e| df_error("source", table, e));
     };
-    frames.try_fold(first, |acc, f| acc.union(f).map_err(|e| df_error("source", table, e)))
+    frames.try_fold(first, |acc, f| {
+        acc.union(f).map_err(|e| df_error("source", table, e))
+    })
 }
 
 /// The MERGE's match condition: the same primary key and, for a contract that keeps versions,
@@ -700,8 +800,14 @@ impl LakeTables for DeltaLake {
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let ((t, metrics), attempts) = self
             .with_retries(&table, || {
-                let (on, wins, retract, columns, schema, table) =
-                    (on.clone(), wins.clone(), retract.clone(), columns.clone(), schema.clone(), table.clone());
+                let (on, wins, retract, columns, schema, table) = (
+                    on.clone(),
+                    wins.clone(),
+                    retract.clone(),
+                    columns.clone(),
+                    schema.clone(),
+                    table.clone(),
+                );
                 let write = &write;
                 async move {
                     let target = self
@@ -755,7 +861,10 @@ impl LakeTables for DeltaLake {
         })
     }
 
-    async fn write_quarantine(&self, write: QuarantineWrite<'_>) -> Result<TableCommit, TableError> {
+    async fn write_quarantine(
+        &self,
+        write: QuarantineWrite<'_>,
+    ) -> Result<TableCommit, TableError> {
         let table = quarantine_table(write.dataset);
         let schema = quarantine_table_schema();
         let predicate = format!(
@@ -779,8 +888,12 @@ impl LakeTables for DeltaLake {
         }
         let ((t, _), attempts) = self
             .with_retries(&table, || {
-                let (batches, predicate, schema, table) =
-                    (batches.clone(), predicate.clone(), schema.clone(), table.clone());
+                let (batches, predicate, schema, table) = (
+                    batches.clone(),
+                    predicate.clone(),
+                    schema.clone(),
+                    table.clone(),
+                );
                 async move {
                     let target = self
                         .load_or_create(&table, &schema, INGEST_PARTITION_COLUMN)

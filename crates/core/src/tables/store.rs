@@ -73,7 +73,8 @@ fn to_os_error(e: StoreError, path: &Path) -> object_store::Error {
 }
 
 fn meta_of(m: ports::ObjectMeta) -> Result<ObjectMeta, object_store::Error> {
-    let location = Path::parse(&m.key).map_err(|source| object_store::Error::InvalidPath { source })?;
+    let location =
+        Path::parse(&m.key).map_err(|source| object_store::Error::InvalidPath { source })?;
     Ok(ObjectMeta {
         location,
         last_modified: m.last_modified.unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
@@ -84,7 +85,11 @@ fn meta_of(m: ports::ObjectMeta) -> Result<ObjectMeta, object_store::Error> {
 }
 
 /// The byte range a request asks for, in an object of `size` bytes.
-fn resolve(range: Option<&GetRange>, size: u64, path: &Path) -> Result<Range<u64>, object_store::Error> {
+fn resolve(
+    range: Option<&GetRange>,
+    size: u64,
+    path: &Path,
+) -> Result<Range<u64>, object_store::Error> {
     let invalid = |reason: String| object_store::Error::Generic {
         store: STORE,
         source: reason.into(),
@@ -93,13 +98,17 @@ fn resolve(range: Option<&GetRange>, size: u64, path: &Path) -> Result<Range<u64
         None => Ok(0..size),
         Some(GetRange::Bounded(r)) => {
             if r.start >= r.end || (r.start >= size && size > 0) {
-                return Err(invalid(format!("range {r:?} is empty or past the end of {path} ({size} bytes)")));
+                return Err(invalid(format!(
+                    "range {r:?} is empty or past the end of {path} ({size} bytes)"
+                )));
             }
             Ok(r.start..r.end.min(size))
         }
         Some(GetRange::Offset(o)) => {
             if *o > size {
-                return Err(invalid(format!("offset {o} is past the end of {path} ({size} bytes)")));
+                return Err(invalid(format!(
+                    "offset {o} is past the end of {path} ({size} bytes)"
+                )));
             }
             Ok(*o..size)
         }
@@ -119,7 +128,11 @@ impl object_store::ObjectStore for PortStore {
         let body: Vec<u8> = Bytes::from(payload).to_vec();
         match opts.mode {
             PutMode::Overwrite => {
-                let meta = self.inner.put(key, body).await.map_err(|e| to_os_error(e, location))?;
+                let meta = self
+                    .inner
+                    .put(key, body)
+                    .await
+                    .map_err(|e| to_os_error(e, location))?;
                 Ok(PutResult {
                     e_tag: meta.etag,
                     version: None,
@@ -166,7 +179,11 @@ impl object_store::ObjectStore for PortStore {
         }))
     }
 
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
         let key = location.as_ref();
         let meta = self
             .inner
@@ -269,7 +286,12 @@ impl object_store::ObjectStore for PortStore {
         })
     }
 
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
         let body = self
             .inner
             .get(from.as_ref())
@@ -342,10 +364,13 @@ impl MultipartUpload for SpooledUpload {
     }
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
-        let spool = self.spool.take().ok_or_else(|| object_store::Error::Generic {
-            store: STORE,
-            source: "the upload was already completed or aborted".into(),
-        })?;
+        let spool = self
+            .spool
+            .take()
+            .ok_or_else(|| object_store::Error::Generic {
+                store: STORE,
+                source: "the upload was already completed or aborted".into(),
+            })?;
         spool.as_file().sync_data().map_err(spool_error)?;
         let meta = self
             .inner

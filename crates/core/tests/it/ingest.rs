@@ -68,8 +68,9 @@ async fn every_injected_defect_is_caught_by_its_rule_and_counts_reconcile() {
         if dataset == "customers" || dataset == "products" {
             // `updated_at` (CSV column or DummyJSON `meta.updatedAt`) reaches silver, typed.
             let mut with_time = 0;
-            for k in &m.outputs.silver {
-                for b in layer::decode_parquet(store.get(k).await.unwrap()).unwrap() {
+            let filter = format!("_source_key = {}", sql_text(&key));
+            for b in table_rows(store.clone(), &format!("silver/{dataset}"), Some(&filter)).await {
+                {
                     let column = b.column_by_name("updated_at").unwrap();
                     assert!(
                         column
@@ -81,8 +82,11 @@ async fn every_injected_defect_is_caught_by_its_rule_and_counts_reconcile() {
                     with_time += b.num_rows() - column.null_count();
                 }
             }
+            // Rows of a version another file already held replace that file's row (one row
+            // per key and version): this file now holds the rest.
             assert_eq!(
-                with_time as u64, m.rows_silver,
+                with_time as u64,
+                m.rows_silver - m.rows_superseded,
                 "{key}: every row has updated_at"
             );
         }
@@ -133,29 +137,35 @@ async fn silver_rows_equal_the_manifest_and_quarantine_holds_each_rejected_row()
         .unwrap();
     let m = processed(ingestor.ingest_object(key, "run-1").await.unwrap());
     let mut silver_rows = 0;
-    for k in &m.outputs.silver {
-        let batches = layer::decode_parquet(store.get(k).await.unwrap()).unwrap();
-        let date = layer::keys::partition_value(k, "date").unwrap().to_string();
-        for b in &batches {
-            silver_rows += b.num_rows() as u64;
-            let ts = b.column_by_name("transaction_date").unwrap();
-            let ts = ts
-                .as_any()
-                .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
-                .unwrap();
-            for v in ts.iter().flatten() {
-                let d = chrono::DateTime::from_timestamp_micros(v)
-                    .unwrap()
-                    .date_naive()
-                    .to_string();
-                assert_eq!(d, date, "rows sit in their event-date partition");
-            }
+    for b in &table_rows(store.clone(), "silver/transactions", None).await {
+        silver_rows += b.num_rows() as u64;
+        let ts = b.column_by_name("transaction_date").unwrap();
+        let ts = ts
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap();
+        let dt = b.column_by_name("dt").unwrap();
+        let dt = dt
+            .as_any()
+            .downcast_ref::<arrow::array::Date32Array>()
+            .unwrap();
+        for i in 0..b.num_rows() {
+            let d = chrono::DateTime::from_timestamp_micros(ts.value(i))
+                .unwrap()
+                .date_naive();
+            assert_eq!(
+                Some(d),
+                dt.value_as_date(i),
+                "rows sit in their event-date partition"
+            );
         }
     }
     assert_eq!(silver_rows, m.rows_silver);
-    let q = layer::decode_parquet(store.get(&m.outputs.quarantine[0]).await.unwrap()).unwrap();
+    assert_eq!(m.rows_replaced + m.rows_superseded + m.rows_retracted, 0);
+    let q = table_rows(store.clone(), "quarantine/transactions", None).await;
     let q_rows: usize = q.iter().map(|b| b.num_rows()).sum();
     assert_eq!(q_rows as u64, m.rows_quarantined);
+    assert_eq!(m.outputs.quarantine, ["quarantine/transactions"]);
     let bronze = layer::decode_parquet(store.get(&m.outputs.bronze[0]).await.unwrap()).unwrap();
     let bronze_rows: usize = bronze.iter().map(|b| b.num_rows()).sum();
     assert_eq!(
@@ -193,7 +203,7 @@ async fn ingesting_the_same_file_twice_leaves_the_lake_unchanged() {
 }
 
 #[tokio::test]
-async fn replaying_an_object_rewrites_the_same_keys() {
+async fn replaying_an_object_commits_the_same_rows_again() {
     let (store, ledger, ingestor) = memory_ingestor();
     let key = "landing/transactions/t.csv";
     store
@@ -201,33 +211,70 @@ async fn replaying_an_object_rewrites_the_same_keys() {
         .await
         .unwrap();
     let first = processed(ingestor.ingest_object(key, "run-1").await.unwrap());
-    let keys_before: Vec<_> = store
-        .list("")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let objects = |keys: Vec<shopflow_core::ports::ObjectMeta>| -> Vec<String> {
+        keys.into_iter()
+            .map(|o| o.key)
+            .filter(|k| !k.starts_with("silver/") && !k.starts_with("quarantine/"))
+            .collect()
+    };
+    let keys_before = objects(store.list("").await.unwrap());
+    let rows_before = table_rows(store.clone(), "silver/transactions", None).await;
     let second = processed(ingestor.replay_object(key, "run-2").await.unwrap());
     assert_eq!(
         second.ingest_date, first.ingest_date,
         "a replay keeps the first ingest date"
     );
+    let rows_after_replay = table_rows(store.clone(), "silver/transactions", None).await;
     ledger.forget(&first.object_id).await.unwrap();
     let third = processed(ingestor.ingest_object(key, "run-3").await.unwrap());
-    assert_eq!(third.outputs, first.outputs);
-    let keys_after: Vec<_> = store
-        .list("")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    assert_eq!(third.outputs.bronze, first.outputs.bronze);
+    assert_eq!(third.outputs.silver, first.outputs.silver);
+    let keys_after = objects(store.list("").await.unwrap());
     assert_eq!(
         keys_before, keys_after,
-        "no new objects: outputs are named by the input"
+        "no new bronze object or manifest: they are named by the input"
     );
-    assert_eq!(first.outputs, second.outputs);
+    let lineage = |batches: &[arrow::array::RecordBatch], skip: &[&str]| -> Vec<String> {
+        let text = arrow::util::pretty::pretty_format_batches(
+            &batches
+                .iter()
+                .map(|b| {
+                    b.project(
+                        &(0..b.num_columns())
+                            .filter(|i| !skip.contains(&b.schema().field(*i).name().as_str()))
+                            .collect::<Vec<_>>(),
+                    )
+                    .unwrap()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .to_string();
+        text.lines().map(str::to_string).collect()
+    };
+    assert_eq!(
+        lineage(&rows_before, &["_run_id"]),
+        lineage(&rows_after_replay, &["_run_id"]),
+        "a replay leaves the same rows (only the run id differs)"
+    );
+    // After the ledger forgot the object, it is a new ingestion (a new time, so a later
+    // sequence): its rows replace the earlier ones, one row per key still.
+    assert_eq!(
+        lineage(&rows_before, &["_run_id", "_ingested_at", "_sequence"]),
+        lineage(
+            &table_rows(store.clone(), "silver/transactions", None).await,
+            &["_run_id", "_ingested_at", "_sequence"]
+        ),
+    );
+    let v = |m: &shopflow_core::ingest::Manifest| m.outputs.table_versions["silver/transactions"];
+    assert!(
+        v(&first) < v(&second) && v(&second) < v(&third),
+        "each replay is a new version"
+    );
+    assert_eq!(
+        second.rows_replaced, first.rows_silver,
+        "a replay replaces its own rows"
+    );
     assert_eq!(first.rows_silver, second.rows_silver);
 }
 
@@ -248,7 +295,7 @@ async fn a_concurrent_duplicate_is_refused_and_an_expired_claim_is_taken_over() 
         now,
         lease: chrono::Duration::minutes(15),
         force: false,
-            sequencer: None,
+        sequencer: None,
     };
     // Another run holds a live claim.
     ledger
@@ -419,11 +466,12 @@ async fn reads_gzip_inputs_and_both_seed_shapes_end_to_end() {
     assert_eq!((ma.rows_silver, mb.rows_silver), (2, 1));
     assert_eq!(ma.schema.compression.as_deref(), Some("gzip"));
     assert!(mb.schema.missing_optional.contains("amount"));
-    assert_eq!(
-        mb.outputs.silver,
-        vec![format!(
-            "silver/transactions/date=2024-01-02/{}.parquet",
-            mb.object_id
-        )]
-    );
+    assert_eq!(mb.outputs.silver, ["silver/transactions"]);
+    let days = table_rows(
+        store.clone(),
+        "silver/transactions",
+        Some("_source_key = 'landing/transactions/b.csv' AND dt = DATE '2024-01-02'"),
+    )
+    .await;
+    assert_eq!(days.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
 }

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use shopflow_core::tables::DeltaLake;
 use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::adapters::memory::{MemoryLedger, MemoryObjectStore};
 use shopflow_core::contract::ContractSet;
 use shopflow_core::ingest::{IngestOptions, IngestOutcome, Ingestor, Manifest};
 use shopflow_core::ports::{Ledger, ObjectStore};
+use shopflow_core::tables::DeltaLake;
 
 pub fn memory_ingestor() -> (Arc<MemoryObjectStore>, Arc<MemoryLedger>, Ingestor) {
     let store = Arc::new(MemoryObjectStore::new());
@@ -44,6 +44,23 @@ pub fn fs_ingestor(root: &Path) -> (Arc<FsObjectStore>, Ingestor) {
         },
     );
     (store, ingestor)
+}
+
+/// The rows of a lake table's current snapshot (optionally only some), through delta-rs.
+pub async fn table_rows(
+    store: Arc<dyn ObjectStore>,
+    table: &str,
+    filter: Option<&str>,
+) -> Vec<arrow::array::RecordBatch> {
+    DeltaLake::new(store)
+        .read(table, filter, None)
+        .await
+        .unwrap()
+}
+
+/// `'text'` as a SQL literal.
+pub fn sql_text(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 pub fn processed(outcome: IngestOutcome) -> Manifest {

@@ -10,7 +10,6 @@ use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
 use report_generator::handler::handle;
 use serde_json::Value;
-use shopflow_core::tables::DeltaLake;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::adapters::aws::sns::SnsNotifier;
 use shopflow_core::adapters::local::LogMetrics;
@@ -20,6 +19,7 @@ use shopflow_core::functions::report_generator::{Config, Deps};
 use shopflow_core::generate::{self, GenerateConfig};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::report::ReportOptions;
+use shopflow_core::tables::DeltaLake;
 use shopflow_testkit::Moto;
 
 fn sample(name: &str) -> Value {
@@ -101,11 +101,20 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
     .unwrap();
     assert_eq!(report["kpis"], out["kpis"]);
     for prefix in [
-        "gold/fact_sales/date=2026-11-21/",
-        "gold/dim_product/",
-        "gold/customer_ltv/",
+        "gold/fact_sales/_delta_log/",
+        "gold/fact_sales/dt=2026-11-21/",
+        "gold/dim_product/_delta_log/",
+        "gold/customer_ltv/_delta_log/",
     ] {
         assert!(!moto.list_keys("lake", prefix).await.is_empty(), "{prefix}");
+    }
+    // The report records the version of every table it read, as committed on S3.
+    for table in ["silver/transactions", "silver/products", "gold/fact_sales"] {
+        assert!(
+            report["table_versions"][table].is_u64(),
+            "{table}: {}",
+            report["table_versions"]
+        );
     }
     let html = moto
         .get_object("lake", "reports/daily/date=2026-11-21/report.html")

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use shopflow_core::tables::DeltaLake;
 use shopflow_core::adapters::aws::dynamodb::DynamoLedger;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::adapters::local::LogMetrics;
@@ -21,6 +20,7 @@ use shopflow_core::generate::{self, GenerateConfig};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::layer;
 use shopflow_core::ports::{ClaimRequest, Ledger, ObjectStore};
+use shopflow_core::tables::DeltaLake;
 use shopflow_testkit::Moto;
 use transformer::handler::handle;
 
@@ -142,9 +142,15 @@ async fn landing_objects_become_bronze_silver_and_quarantine_exactly_once() {
         .unwrap();
         assert_eq!(manifest["rows_silver"], o["rows_silver"]);
         let mut silver_rows = 0u64;
-        for key in manifest["outputs"]["silver"].as_array().unwrap() {
-            let bytes = store.get(key.as_str().unwrap()).await.unwrap();
-            silver_rows += layer::decode_parquet(bytes)
+        let tables = DeltaLake::new(Arc::new(store.clone()));
+        let filter = format!(
+            "_source_key = '{}'",
+            o["key"].as_str().unwrap().replace('\'', "''")
+        );
+        for table in manifest["outputs"]["silver"].as_array().unwrap() {
+            silver_rows += tables
+                .read(table.as_str().unwrap(), Some(&filter), None)
+                .await
                 .unwrap()
                 .iter()
                 .map(|b| b.num_rows() as u64)
@@ -182,20 +188,57 @@ async fn landing_objects_become_bronze_silver_and_quarantine_exactly_once() {
     let after = store.list("").await.unwrap();
     assert_eq!(before, after, "no object was written again");
 
-    // An operator's replay of one object rewrites its keys (and only its keys).
+    // An operator's replay of one object rewrites its bronze object and manifest (no new
+    // object outside the tables) and commits the same rows to its tables again.
+    let tables = DeltaLake::new(Arc::new(store.clone()));
+    let silver_before = tables
+        .read("silver/transactions", None, Some("transaction_id"))
+        .await
+        .unwrap();
     let replay =
         json!({ "bucket": "lake", "key": "landing/transactions/transactions.csv", "replay": true });
     let out = call(&deps, replay, "req-replay").await.unwrap();
     assert_eq!(out["objects"][0]["status"], "processed", "{out}");
-    let keys_after_replay: Vec<String> = store
-        .list("")
+    let outside_tables = |objects: Vec<shopflow_core::ports::ObjectMeta>| -> Vec<String> {
+        objects
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|k| !k.starts_with("silver/") && !k.starts_with("quarantine/"))
+            .collect()
+    };
+    assert_eq!(
+        outside_tables(store.list("").await.unwrap()),
+        outside_tables(before),
+        "a replay adds no object outside the tables"
+    );
+    let silver_after = tables
+        .read("silver/transactions", None, Some("transaction_id"))
         .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    let keys_before: Vec<String> = before.iter().map(|o| o.key.clone()).collect();
-    assert_eq!(keys_after_replay, keys_before, "a replay adds no object");
+        .unwrap();
+    let without_run = |batches: &[arrow::array::RecordBatch]| -> Vec<arrow::array::RecordBatch> {
+        batches
+            .iter()
+            .map(|b| {
+                let keep: Vec<usize> = (0..b.num_columns())
+                    .filter(|i| b.schema().field(*i).name() != "_run_id")
+                    .collect();
+                b.project(&keep).unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(
+        arrow::compute::concat_batches(
+            &without_run(&silver_before)[0].schema(),
+            &without_run(&silver_before)
+        )
+        .unwrap(),
+        arrow::compute::concat_batches(
+            &without_run(&silver_after)[0].schema(),
+            &without_run(&silver_after)
+        )
+        .unwrap(),
+        "the same silver rows, one new version"
+    );
 }
 
 #[tokio::test]
