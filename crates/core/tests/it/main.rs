@@ -5,3 +5,4 @@
 mod contracts;
 mod ingest;
 mod support;
+mod tables;
