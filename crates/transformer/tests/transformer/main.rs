@@ -486,3 +486,101 @@ fn the_workflow_steps_classify_ingestion_errors_as_the_functions_do() {
         assert_eq!(local, lambda.error_type(), "{a}");
     }
 }
+
+/// Eight transformer invocations at once (each with its own clients and table handles, as
+/// eight Lambda sandboxes have), each on its own landing file of one dataset: every commit to
+/// the silver table lands (S3 conditional writes on moto; losers retry), every row is there once.
+#[tokio::test]
+async fn eight_concurrent_invocations_commit_to_one_silver_table_on_s3() {
+    let moto = Moto::start();
+    let (_, _, store) = setup(&moto).await;
+    let header = "transaction_id,customer_id,product_id,quantity,unit_price,transaction_date\n";
+    let mut keys = Vec::new();
+    for w in 0..8 {
+        let mut body = header.to_string();
+        for i in 0..20 {
+            body.push_str(&format!(
+                "W{w}-{i},C{i},P{i},1,2.50,2026-11-2{}T10:00:00Z\n",
+                w % 3
+            ));
+        }
+        let key = format!("landing/transactions/part-{w}.csv");
+        moto.put_object("lake", &key, body.into_bytes()).await;
+        keys.push(key);
+    }
+    let mut handles = Vec::new();
+    for (w, key) in keys.into_iter().enumerate() {
+        let store = S3ObjectStore::new(moto.s3(), "lake");
+        let ledger = DynamoLedger::new(moto.dynamodb(), "ledger");
+        let ingestor = Ingestor::new(
+            Arc::new(store.clone()),
+            Arc::new(DeltaLake::new(Arc::new(store.clone()))),
+            Arc::new(ledger),
+            Arc::new(LogMetrics),
+            Arc::new(ContractSet::defaults().unwrap()),
+            IngestOptions::default(),
+        );
+        let deps = Deps {
+            ingestor,
+            store: Arc::new(store),
+            bucket: "lake".into(),
+        };
+        handles.push(tokio::spawn(async move {
+            let event = s3_event(&[key.as_str()]);
+            call(&deps, event, &format!("req-{w}")).await.unwrap()
+        }));
+    }
+    for h in handles {
+        let out = h.await.unwrap();
+        assert_eq!(out["objects"][0]["status"], "processed", "{out}");
+        assert_eq!(out["objects"][0]["rows_silver"], 20, "{out}");
+    }
+    let tables = DeltaLake::new(Arc::new(store.clone()));
+    let rows = tables
+        .read("silver/transactions", None, Some("transaction_id"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = rows
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("transaction_id").unwrap();
+            let c = arrow::array::AsArray::as_string::<i32>(c.as_ref());
+            (0..arrow::array::Array::len(c))
+                .map(|i| c.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 160, "every row");
+    assert_eq!(distinct.len(), 160, "exactly once");
+    let commits: Vec<String> = moto
+        .list_keys("lake", "silver/transactions/_delta_log/")
+        .await
+        .into_iter()
+        .filter(|k| k.ends_with(".json"))
+        .collect();
+    // Every invocation's commit is in the log, once: one MERGE per landing object, carrying
+    // its key (writers that created the table at once may add a second CREATE TABLE commit).
+    let mut merged = std::collections::BTreeMap::<String, usize>::new();
+    for k in &commits {
+        let body = moto.get_object("lake", k).await;
+        for line in String::from_utf8(body).unwrap().lines() {
+            let action: Value = serde_json::from_str(line).unwrap();
+            let info = &action["commitInfo"];
+            if info["operation"] == "MERGE" {
+                *merged
+                    .entry(info["shopflow.source_key"].as_str().unwrap().to_string())
+                    .or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(merged.len(), 8, "{merged:?}");
+    assert!(merged.values().all(|n| *n == 1), "{merged:?}");
+    let quarantine: Vec<String> = moto
+        .list_keys("lake", "quarantine/transactions/_delta_log/")
+        .await;
+    assert!(
+        quarantine.is_empty(),
+        "no rejected rows, no quarantine commit: {quarantine:?}"
+    );
+}
