@@ -222,21 +222,15 @@ impl Lake {
         let tables = match dataset {
             Some(d) => {
                 self.contracts().get(d)?;
-                vec![tables::silver_table(d), tables::quarantine_table(d)]
+                Some(vec![tables::silver_table(d), tables::quarantine_table(d)])
             }
-            None => self.tables.tables().await?,
+            None => None,
         };
-        let mut out = Vec::new();
-        for t in tables {
-            let r = self
-                .tables
-                .maintain(&t, retention)
-                .await
-                .with_context(|| format!("maintaining {t}"))?;
-            tables::emit_maintain_metrics(&LogMetrics, &r);
-            out.push(r);
-        }
-        Ok(out)
+        Ok(self
+            .tables
+            .maintain_all(tables, retention, &LogMetrics)
+            .await
+            .context("maintaining the lake's tables")?)
     }
 
     /// Builds gold and the report.

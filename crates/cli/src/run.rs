@@ -30,7 +30,7 @@ use shopflow_core::contract::ContractSet;
 use shopflow_core::ingest::{IngestOptions, Ingestor, new_run_id};
 use shopflow_core::ports::{Notification, Notifier};
 use shopflow_core::report::{self, ReportOptions};
-use shopflow_core::tables::DeltaLake;
+use shopflow_core::tables::{DeltaLake, MIN_RETENTION_HOURS};
 use shopflow_core::workflow::steps::{self, DayRequest};
 use shopflow_core::workflow::{
     self, Execution, ExecutionStatus, Options, Outcome, StateMachine, Target, TaskFailure,
@@ -144,6 +144,13 @@ impl LocalRunner {
     }
 
     async fn report_generator(&self, payload: &Value) -> Result<Value, TaskFailure> {
+        if let Some(m) = payload
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .and_then(|o| o.get("maintain"))
+        {
+            return self.maintain(m).await;
+        }
         let request: DayRequest = if payload.is_null() {
             DayRequest::default()
         } else {
@@ -174,6 +181,49 @@ impl LocalRunner {
             "kpis": out.report.kpis,
             "rejected_pct": out.report.data_quality.rejected_pct,
             "alerts": [],
+        }))
+    }
+
+    /// `{"maintain": {"retention_hours"}}`: the deployed report generator's maintenance, on the
+    /// local lake's tables.
+    async fn maintain(&self, request: &Value) -> Result<Value, TaskFailure> {
+        let hours = match request.get("retention_hours") {
+            None => MIN_RETENTION_HOURS,
+            Some(v) => v
+                .as_u64()
+                .and_then(|h| u32::try_from(h).ok())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "retention_hours must be a whole number of hours, got {v}"
+                    ))
+                })?,
+        };
+        if hours < MIN_RETENTION_HOURS {
+            return Err(invalid(format!(
+                "retention_hours {hours} is below {MIN_RETENTION_HOURS}"
+            )));
+        }
+        let reports = self
+            .tables
+            .maintain_all(None, chrono::Duration::hours(i64::from(hours)), &LogMetrics)
+            .await
+            .map_err(|e| {
+                let kind = if e.is_retryable() {
+                    steps::RETRYABLE
+                } else {
+                    steps::INTERNAL
+                };
+                lambda_failure(kind, &shopflow_core::transform::error_chain(&e))
+            })?;
+        let sum = |f: fn(&shopflow_core::tables::MaintainReport) -> u64| {
+            reports.iter().map(f).sum::<u64>()
+        };
+        Ok(json!({
+            "tables": reports.len(),
+            "files_before": sum(|r| r.files_before),
+            "files_after": sum(|r| r.files_after),
+            "files_deleted": sum(|r| r.files_deleted),
+            "bytes_deleted": sum(|r| r.bytes_deleted),
         }))
     }
 

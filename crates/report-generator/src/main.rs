@@ -1,5 +1,5 @@
 //! report-generator Lambda: `{date}` from the state machine → gold, the daily report, an SNS
-//! summary and data-quality alerts. Wiring only; the logic is
+//! summary and data-quality alerts; `{maintain}` → compaction and VACUUM of every lake table. Wiring only; the logic is
 //! `shopflow_core::functions::report_generator`.
 
 use report_generator::handler;
@@ -10,6 +10,7 @@ use shopflow_core::tables::DeltaLake;
 
 use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, s3::S3ObjectStore, sns::SnsNotifier};
+use shopflow_core::adapters::emf::EmfMetrics;
 use shopflow_core::contract::ContractSet;
 use shopflow_core::functions::config::{self, ProcessEnv};
 use shopflow_core::functions::report_generator::{Config, Deps};
@@ -20,12 +21,14 @@ async fn main() -> anyhow::Result<()> {
     let env = ProcessEnv;
     let config = Config::from_env(&env)?;
     let topic_arn = config::required(&env, "TOPIC_ARN")?;
+    let namespace = config::parsed(&env, "METRICS_NAMESPACE", "ShopFlow".to_string())?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
         lake: DeltaLake::new(Arc::new(S3ObjectStore::new(
             aws::s3_client(&sdk, aws::force_path_style_from_env()),
             config.bucket.clone(),
         ))),
+        metrics: Arc::new(EmfMetrics::stdout(namespace)),
         notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic_arn)),
         contracts: Arc::new(ContractSet::defaults()?),
         config,

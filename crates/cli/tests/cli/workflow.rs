@@ -156,6 +156,7 @@ fn run_executes_the_states_in_the_order_the_definition_gives_and_writes_the_repo
             "Summarize",
             "QualityGate",
             "Report",
+            "Maintain",
             "NotifySuccess",
             "Done"
         ]
@@ -227,7 +228,9 @@ fn removing_the_report_step_from_the_definition_removes_it_from_the_local_run() 
     let (lake, landed) = pending_lake(dir.path());
     let mut def = definition();
     let states = def["States"].as_object_mut().unwrap();
+    // The report, and the table maintenance that follows it.
     states.remove("Report").unwrap();
+    states.remove("Maintain").unwrap();
     states["QualityGate"]["Default"] = json!("NotifySuccess");
     // The success message no longer has a report to name.
     let notify = states["NotifySuccess"]["Parameters"]
@@ -247,7 +250,7 @@ fn removing_the_report_step_from_the_definition_removes_it_from_the_local_run() 
     let got = visited(&stdout);
     assert_eq!(got, main_path(&def), "{stdout}");
     assert!(!got.iter().any(|s| s == "Report"), "{got:?}");
-    assert_eq!(got.len() + 1, main_path(&definition()).len());
+    assert_eq!(got.len() + 2, main_path(&definition()).len());
     // The files were still transformed, but no report was built.
     assert_eq!(manifests(&lake).len(), landed);
     assert!(!report_dir(&lake).exists(), "{stdout}");

@@ -3,6 +3,12 @@
 //! the notifier (SNS), and an alert whose subject names the problem when the day's rejected
 //! share of rows is above the configured threshold or a KPI moved abnormally against its
 //! trailing 7-day average.
+//!
+//! `{"maintain": {"retention_hours": H}}` (default and minimum
+//! [`MIN_RETENTION_HOURS`](crate::tables::MIN_RETENTION_HOURS)) compacts every lake table and
+//! vacuums files older than the retention ([`DeltaLake::maintain_all`]); the figures are EMF
+//! metrics and the answer `{"tables", "files_before", "files_after", "files_deleted",
+//! "bytes_deleted"}`.
 
 use std::sync::Arc;
 
@@ -14,9 +20,9 @@ use super::config::{self, ConfigError, Env};
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::gold::GoldOptions;
-use crate::ports::{Notification, Notifier, NotifyError};
+use crate::ports::{Metrics, Notification, Notifier, NotifyError};
 use crate::report::{self, DailyReport, ReportOptions};
-use crate::tables::DeltaLake;
+use crate::tables::{DeltaLake, MIN_RETENTION_HOURS};
 
 /// Settings read at cold start.
 #[derive(Debug, Clone)]
@@ -51,6 +57,8 @@ impl Config {
 pub struct Deps {
     /// The lake's tables (Delta tables on S3; reports and manifests in its store).
     pub lake: DeltaLake,
+    /// Where maintenance figures go (CloudWatch EMF).
+    pub metrics: Arc<dyn Metrics>,
     /// Summaries and alerts (SNS).
     pub notifier: Arc<dyn Notifier>,
     /// The contracts in force: gold's keys, status semantics and masking, and the datasets the
@@ -194,8 +202,64 @@ pub fn quality_alert(
     })
 }
 
+/// The state machine's maintenance request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintainRequest {
+    /// Keep the files a version from the last this many hours still references.
+    #[serde(default = "default_retention_hours")]
+    pub retention_hours: u32,
+}
+
+fn default_retention_hours() -> u32 {
+    MIN_RETENTION_HOURS
+}
+
+/// Compacts and vacuums every lake table.
+pub async fn maintain(request: MaintainRequest, deps: &Deps) -> Result<Value, FunctionError> {
+    if request.retention_hours < MIN_RETENTION_HOURS {
+        return Err(FunctionError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "retention_hours {} is below {MIN_RETENTION_HOURS}: files a running query or a time-travel read still needs could be deleted",
+                request.retention_hours
+            ),
+        ));
+    }
+    let retention = Duration::hours(i64::from(request.retention_hours));
+    let reports = deps
+        .lake
+        .maintain_all(None, retention, deps.metrics.as_ref())
+        .await
+        .map_err(|e| {
+            let kind = if e.is_retryable() {
+                ErrorKind::Retryable
+            } else {
+                ErrorKind::Internal
+            };
+            FunctionError::wrap(kind, e)
+        })?;
+    let sum = |f: fn(&crate::tables::MaintainReport) -> u64| reports.iter().map(f).sum::<u64>();
+    Ok(json!({
+        "tables": reports.len(),
+        "files_before": sum(|r| r.files_before),
+        "files_after": sum(|r| r.files_after),
+        "files_deleted": sum(|r| r.files_deleted),
+        "bytes_deleted": sum(|r| r.bytes_deleted),
+    }))
+}
+
 /// Handles the state machine's request.
 pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
+    if let Some(m) = event
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.get("maintain"))
+    {
+        let request: MaintainRequest = serde_json::from_value(m.clone())
+            .map_err(|e| FunctionError::wrap(ErrorKind::InvalidInput, e))?;
+        return maintain(request, deps).await;
+    }
     let request: Request = if event.is_null() {
         Request::default()
     } else {

@@ -1016,6 +1016,41 @@ fn read_staged(
     Ok(out)
 }
 
+/// The shortest VACUUM retention the daily workflow accepts: 7 days, delta-rs's default, and
+/// longer than any query or time-travel read the report and analysts run.
+pub const MIN_RETENTION_HOURS: u32 = 168;
+
+impl DeltaLake {
+    /// Maintains `tables` in turn (every table of the lake when `None`), emitting each one's
+    /// figures as metrics.
+    pub async fn maintain_all(
+        &self,
+        tables: Option<Vec<String>>,
+        retention: chrono::Duration,
+        metrics: &dyn Metrics,
+    ) -> Result<Vec<MaintainReport>, TableError> {
+        let tables = match tables {
+            Some(t) => t,
+            None => self.tables().await?,
+        };
+        let mut out = Vec::with_capacity(tables.len());
+        for t in tables {
+            let r = self.maintain(&t, retention).await?;
+            tracing::info!(
+                table = %r.table,
+                files_before = r.files_before,
+                files_after = r.files_after,
+                files_deleted = r.files_deleted,
+                bytes_deleted = r.bytes_deleted,
+                "table maintained"
+            );
+            emit_maintain_metrics(metrics, &r);
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
 /// Emits a table's maintenance figures as metrics (`Table` dimension): data files before and
 /// after compaction, files and bytes VACUUM deleted.
 pub fn emit_maintain_metrics(metrics: &dyn Metrics, r: &MaintainReport) {

@@ -70,6 +70,7 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
         .await;
     let deps_with = |threshold: f64, anomaly_pct: f64| Deps {
         lake: DeltaLake::new(Arc::new(store.clone())),
+        metrics: Arc::new(LogMetrics),
         notifier: Arc::new(SnsNotifier::new(moto.sns(), topic.clone())),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {
@@ -217,6 +218,7 @@ async fn defaults_to_yesterday_and_refuses_bad_input() {
     let (topic, _) = moto.create_topic_with_queue("reports", "inbox").await;
     let deps = Deps {
         lake: DeltaLake::new(Arc::new(S3ObjectStore::new(moto.s3(), "lake"))),
+        metrics: Arc::new(LogMetrics),
         notifier: Arc::new(SnsNotifier::new(moto.sns(), topic)),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {
@@ -241,4 +243,30 @@ async fn defaults_to_yesterday_and_refuses_bad_input() {
     .await
     .unwrap_err();
     assert_eq!(err.0.error_type(), "ShopFlow.InvalidInput");
+    // Maintenance below the 7-day retention is refused; at it, every table on S3 is maintained.
+    let err = handle(
+        LambdaEvent::new(
+            serde_json::json!({"maintain": {"retention_hours": 1}}),
+            Context::default(),
+        ),
+        &deps,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.0.error_type(), "ShopFlow.InvalidInput");
+    let out = handle(
+        LambdaEvent::new(serde_json::json!({"maintain": {}}), Context::default()),
+        &deps,
+    )
+    .await
+    .map_err(|e| e.0.message)
+    .unwrap();
+    assert!(
+        out["tables"].as_u64().unwrap() >= 9,
+        "every gold table at least: {out}"
+    );
+    assert!(
+        out["files_after"].as_u64().unwrap() <= out["files_before"].as_u64().unwrap(),
+        "{out}"
+    );
 }
