@@ -289,6 +289,14 @@ def reachable_core_text(root, crate):
     return "\n".join(texts)
 
 
+def table_store_methods(root):
+    """The ObjectStore port methods the Delta tables' storage bridge calls: delta-rs may use any
+    of them (reads, commits, checkpoints, expired-log clean-up), so a function that opens the
+    lake's tables (`DeltaLake::new` in its main.rs) calls all of them."""
+    text = code_only((root / "crates" / "core" / "src" / "tables" / "store.rs").read_text())
+    return set(re.findall(r"store\s*\.\s*(\w+)\(", text))
+
+
 def code_actions(root, crate, adapters):
     main = (root / "crates" / crate / "src" / "main.rs").read_text()
     actions = set()
@@ -297,9 +305,13 @@ def code_actions(root, crate, adapters):
             actions |= acts
     if re.search(rf"\b{OBJECT_STORE}::new\b", main):
         reached = reachable_core_text(root, crate)
-        for method, acts in object_store_methods(root).items():
+        methods = object_store_methods(root)
+        for method, acts in methods.items():
             if re.search(rf"store\s*\.\s*{method}\(", reached):
                 actions |= acts
+        if re.search(r"\bDeltaLake::new\b", main):
+            for method in table_store_methods(root):
+                actions |= methods.get(method, set())
     return actions
 
 

@@ -3,7 +3,11 @@
 //! (`infrastructure/modules/catalog/tables.json`, read with `jsondecode`) can never drift from
 //! what the pipeline writes.
 //!
-//! Silver tables come from each contract ([`layer::silver_schema`]): built-in datasets and any
+//! Every table is a Delta table: its columns are the table schema's, the `dt` partition
+//! included (Athena's native Delta support reads schema and partitions from the commit log; the
+//! columns here keep Glue's own view, which Lake Formation and views use, the same).
+//!
+//! Silver tables come from each contract ([`crate::tables::silver_table_schema`]): built-in datasets and any
 //! a user adds. Gold tables come from the gold SQL itself: [`gold::build`] runs on an empty
 //! in-memory lake and the schema of each table it registers is read back, so a `pii` column a
 //! contract masks, or a composite key, appears in the catalog with no hand-written list.
@@ -17,9 +21,8 @@ use serde::Serialize;
 
 use crate::adapters::memory::MemoryObjectStore;
 use crate::contract::ContractSet;
-use crate::engine::{Engine, EngineError, PARTITION_COLUMN};
+use crate::engine::{Engine, EngineError};
 use crate::gold::{self, GoldError, GoldOptions};
-use crate::layer;
 use crate::tables::DeltaLake;
 
 /// Errors while deriving the catalog.
@@ -80,6 +83,7 @@ pub fn glue_type(data_type: &DataType) -> Option<String> {
         DataType::Boolean => "boolean".into(),
         DataType::Date32 => "date".into(),
         DataType::Timestamp(_, _) => "timestamp".into(),
+        DataType::Dictionary(_, values) => return glue_type(values),
         _ => return None,
     })
 }
@@ -88,7 +92,6 @@ fn columns(table: &str, schema: &SchemaRef) -> Result<Vec<[String; 2]>, CatalogE
     schema
         .fields()
         .iter()
-        .filter(|f| f.name() != PARTITION_COLUMN)
         .map(|f| {
             glue_type(f.data_type())
                 .map(|t| [f.name().clone(), t])
@@ -123,7 +126,10 @@ pub async fn derive(contracts: &ContractSet) -> Result<Catalog, CatalogError> {
                 layer: "silver",
                 description,
                 partitioned: true,
-                columns: columns(&contract.dataset, &layer::silver_schema(contract))?,
+                columns: columns(
+                    &contract.dataset,
+                    &crate::tables::silver_table_schema(contract),
+                )?,
             },
         );
     }
@@ -177,7 +183,8 @@ mod tests {
         assert_eq!(column(&c, "transactions", "_source_key"), Some("string"));
         // Secrets are never written, so never declared.
         assert_eq!(column(&c, "transactions", "card_number"), None);
-        assert_eq!(column(&c, "transactions", "dt"), None);
+        // The partition is a column of the Delta table's schema (Athena reads it from the log).
+        assert_eq!(column(&c, "transactions", "dt"), Some("date"));
     }
 
     #[tokio::test]

@@ -1,45 +1,40 @@
 # Glue Data Catalog and Athena: one database holding the silver and gold tables under the names
 # `shopflow query` uses locally, so the queries in sql/ run unchanged on Athena.
 #
-# Partitioned tables use partition projection on `dt` (a date mapped to the `date=YYYY-MM-DD`
-# key segment): Athena computes the partitions from the table properties, so new days need no
-# crawler and no MSCK REPAIR. The files themselves have no dt column.
+# Every table is a Delta Lake table (docs/adr/0007-delta-lake-tables.md): `table_type = DELTA`
+# makes Athena (engine version 3) read it natively, from its commit log: the current version's
+# files only, the `dt` partition column from the log (no partition projection, no crawler, no
+# MSCK REPAIR), and `FOR VERSION AS OF` / `FOR TIMESTAMP AS OF` for time travel.
 #
 # The tables and their columns are not written here: tables.json holds every silver table (one per
 # contract, built-in or added) and every gold table with its columns in Glue types, derived from
 # the contracts and the gold SQL by `cargo run -p shopflow -- catalog --out
-# infrastructure/modules/catalog/tables.json`. A test fails when the file is stale
-# (crates/cli/tests/cli/main.rs), so the catalog cannot drift from what the pipeline writes.
+# infrastructure/modules/catalog/tables.json`. Athena takes the schema from the log; the columns
+# here keep Glue's own copy (which Lake Formation and views read) the same. A test fails when the
+# file is stale (crates/cli/tests/cli/main.rs), so the catalog cannot drift from what the
+# pipeline writes.
 
 locals {
   lake_uri = "s3://${var.lake_bucket_name}"
 
   catalog = jsondecode(file("${path.module}/tables.json")).tables
 
-  partitioned_tables = {
+  tables = {
     for name, t in local.catalog : name => {
       description = t.description
       columns     = t.columns
       location    = "${local.lake_uri}/${t.layer}/${name}/"
-    } if t.partitioned
-  }
-
-  unpartitioned_tables = {
-    for name, t in local.catalog : name => {
-      description = t.description
-      columns     = t.columns
-      location    = "${local.lake_uri}/${t.layer}/${name}/"
-    } if !t.partitioned
+    }
   }
 }
 
 resource "aws_glue_catalog_database" "lake" {
   name        = var.database_name
-  description = "ShopFlow silver and gold tables (s3://${var.lake_bucket_name}/silver/, gold/)."
+  description = "ShopFlow silver and gold Delta tables (s3://${var.lake_bucket_name}/silver/, gold/)."
 }
 
-resource "aws_glue_catalog_table" "partitioned" {
-  for_each = local.partitioned_tables
+resource "aws_glue_catalog_table" "delta" {
+  for_each = local.tables
 
   name          = each.key
   database_name = aws_glue_catalog_database.lake.name
@@ -47,21 +42,9 @@ resource "aws_glue_catalog_table" "partitioned" {
   table_type    = "EXTERNAL_TABLE"
 
   parameters = {
-    "EXTERNAL"                    = "TRUE"
-    "classification"              = "parquet"
-    "parquet.compression"         = "ZSTD"
-    "projection.enabled"          = "true"
-    "projection.dt.type"          = "date"
-    "projection.dt.format"        = "yyyy-MM-dd"
-    "projection.dt.range"         = "2020-01-01,NOW"
-    "projection.dt.interval"      = "1"
-    "projection.dt.interval.unit" = "DAYS"
-    "storage.location.template"   = "${each.value.location}date=$${dt}/"
-  }
-
-  partition_keys {
-    name = "dt"
-    type = "date"
+    "EXTERNAL"       = "TRUE"
+    "table_type"     = "DELTA"
+    "classification" = "delta"
   }
 
   storage_descriptor {
@@ -72,41 +55,9 @@ resource "aws_glue_catalog_table" "partitioned" {
     ser_de_info {
       name                  = "parquet"
       serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-    }
-
-    dynamic "columns" {
-      for_each = each.value.columns
-
-      content {
-        name = columns.value[0]
-        type = columns.value[1]
+      parameters = {
+        "path" = each.value.location
       }
-    }
-  }
-}
-
-resource "aws_glue_catalog_table" "unpartitioned" {
-  for_each = local.unpartitioned_tables
-
-  name          = each.key
-  database_name = aws_glue_catalog_database.lake.name
-  description   = each.value.description
-  table_type    = "EXTERNAL_TABLE"
-
-  parameters = {
-    "EXTERNAL"            = "TRUE"
-    "classification"      = "parquet"
-    "parquet.compression" = "ZSTD"
-  }
-
-  storage_descriptor {
-    location      = each.value.location
-    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-
-    ser_de_info {
-      name                  = "parquet"
-      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
     }
 
     dynamic "columns" {

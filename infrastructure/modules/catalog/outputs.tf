@@ -10,7 +10,7 @@ output "workgroup_name" {
 
 output "table_names" {
   description = "Every catalog table."
-  value       = sort(concat(keys(aws_glue_catalog_table.partitioned), keys(aws_glue_catalog_table.unpartitioned)))
+  value       = sort(keys(aws_glue_catalog_table.delta))
 }
 
 output "named_query_ids" {

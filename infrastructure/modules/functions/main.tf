@@ -361,9 +361,11 @@ data "aws_iam_policy_document" "transformer" {
     sid     = "CodeS3Read"
     effect  = "Allow"
     actions = ["s3:GetObject"]
+    # silver/ and quarantine/: the Delta tables' logs and the data files a MERGE rewrites.
     resources = [
       "${local.lake}/landing/*",
       "${local.lake}/silver/*",
+      "${local.lake}/quarantine/*",
       "${local.lake}/manifests/*",
     ]
   }
@@ -377,7 +379,7 @@ data "aws_iam_policy_document" "transformer" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["landing/*", "silver/*", "manifests/*"]
+      values   = ["landing/*", "silver/*", "quarantine/*", "manifests/*"]
     }
   }
 
@@ -401,6 +403,18 @@ data "aws_iam_policy_document" "transformer" {
       "${local.lake}/bronze/*",
       "${local.lake}/silver/*",
       "${local.lake}/quarantine/*",
+    ]
+  }
+
+  # A commit that writes a checkpoint also deletes the table's log entries older than the log
+  # retention (delta-rs's expired-log clean-up): the logs only, never a data file.
+  statement {
+    sid     = "CodeS3ExpiredTableLogs"
+    effect  = "Allow"
+    actions = ["s3:DeleteObject"]
+    resources = [
+      "${local.lake}/silver/*/_delta_log/*",
+      "${local.lake}/quarantine/*/_delta_log/*",
     ]
   }
 
@@ -539,6 +553,7 @@ data "aws_iam_policy_document" "report_generator" {
     actions = ["s3:GetObject"]
     resources = [
       "${local.lake}/silver/*",
+      "${local.lake}/quarantine/*",
       "${local.lake}/manifests/*",
       "${local.lake}/gold/*",
     ]
@@ -553,25 +568,46 @@ data "aws_iam_policy_document" "report_generator" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["silver/*", "manifests/*", "gold/*"]
+      values   = ["silver/*", "quarantine/*", "manifests/*", "gold/*"]
     }
   }
 
+  # gold/: the daily build's commits. silver/ and quarantine/: maintenance (OPTIMIZE writes the
+  # compacted files and a commit; checkpoints).
   statement {
     sid     = "CodeS3Write"
     effect  = "Allow"
     actions = ["s3:PutObject"]
     resources = [
+      "${local.lake}/silver/*",
+      "${local.lake}/quarantine/*",
       "${local.lake}/gold/*",
       "${local.lake}/reports/*",
     ]
   }
 
   statement {
-    sid       = "CodeS3DeleteStaleGold"
-    effect    = "Allow"
-    actions   = ["s3:DeleteObject"]
-    resources = ["${local.lake}/gold/*"]
+    sid     = "CodeS3AbortMultipart"
+    effect  = "Allow"
+    actions = ["s3:AbortMultipartUpload"]
+    resources = [
+      "${local.lake}/silver/*",
+      "${local.lake}/quarantine/*",
+      "${local.lake}/gold/*",
+    ]
+  }
+
+  # VACUUM deletes the data files no version within the retention references. Never landing/,
+  # bronze/ or manifests/.
+  statement {
+    sid     = "CodeS3VacuumTables"
+    effect  = "Allow"
+    actions = ["s3:DeleteObject"]
+    resources = [
+      "${local.lake}/silver/*",
+      "${local.lake}/quarantine/*",
+      "${local.lake}/gold/*",
+    ]
   }
 
   statement {
@@ -635,6 +671,7 @@ resource "aws_lambda_function" "report_generator" {
       ALERT_REJECTED_PCT    = tostring(var.alert_rejected_pct)
       ANOMALY_THRESHOLD_PCT = tostring(var.anomaly_threshold_pct)
       LOOKBACK_DAYS         = tostring(var.lookback_days)
+      METRICS_NAMESPACE     = var.metrics_namespace
       RUST_LOG              = var.log_level
     }
   }

@@ -35,27 +35,27 @@ const STORE: &str = "ShopFlow lake";
 /// The port as an `object_store::ObjectStore` rooted at the lake's root.
 #[derive(Clone)]
 pub struct PortStore {
-    inner: Arc<dyn ports::ObjectStore>,
+    store: Arc<dyn ports::ObjectStore>,
 }
 
 impl fmt::Debug for PortStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PortStore")
-            .field("inner", &self.inner)
+            .field("store", &self.store)
             .finish()
     }
 }
 
 impl fmt::Display for PortStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PortStore({:?})", self.inner)
+        write!(f, "PortStore({:?})", self.store)
     }
 }
 
 impl PortStore {
-    /// Adapts `inner`.
-    pub fn new(inner: Arc<dyn ports::ObjectStore>) -> Self {
-        Self { inner }
+    /// Adapts `store`.
+    pub fn new(store: Arc<dyn ports::ObjectStore>) -> Self {
+        Self { store }
     }
 }
 
@@ -129,7 +129,7 @@ impl object_store::ObjectStore for PortStore {
         match opts.mode {
             PutMode::Overwrite => {
                 let meta = self
-                    .inner
+                    .store
                     .put(key, body)
                     .await
                     .map_err(|e| to_os_error(e, location))?;
@@ -140,7 +140,7 @@ impl object_store::ObjectStore for PortStore {
             }
             PutMode::Create => {
                 if self
-                    .inner
+                    .store
                     .put_if_absent(key, body)
                     .await
                     .map_err(|e| to_os_error(e, location))?
@@ -173,7 +173,7 @@ impl object_store::ObjectStore for PortStore {
             source: Box::new(e),
         })?;
         Ok(Box::new(SpooledUpload {
-            inner: self.inner.clone(),
+            store: self.store.clone(),
             location: location.clone(),
             spool: Some(spool),
         }))
@@ -186,7 +186,7 @@ impl object_store::ObjectStore for PortStore {
     ) -> object_store::Result<GetResult> {
         let key = location.as_ref();
         let meta = self
-            .inner
+            .store
             .stat(key)
             .await
             .map_err(|e| to_os_error(e, location))?
@@ -206,9 +206,9 @@ impl object_store::ObjectStore for PortStore {
             });
         }
         let bytes = if range.start == 0 && range.end == meta.size {
-            self.inner.get(key).await
+            self.store.get(key).await
         } else {
-            self.inner.get_range(key, range.clone()).await
+            self.store.get_range(key, range.clone()).await
         }
         .map_err(|e| to_os_error(e, location))?;
         let bytes = Bytes::from(bytes);
@@ -224,13 +224,13 @@ impl object_store::ObjectStore for PortStore {
         &self,
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
-        let inner = self.inner.clone();
+        let store = self.store.clone();
         locations
             .then(move |location| {
-                let inner = inner.clone();
+                let store = store.clone();
                 async move {
                     let location = location?;
-                    inner
+                    store
                         .delete(location.as_ref())
                         .await
                         .map_err(|e| to_os_error(e, &location))?;
@@ -241,10 +241,10 @@ impl object_store::ObjectStore for PortStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let inner = self.inner.clone();
+        let store = self.store.clone();
         let prefix = prefix.map(|p| format!("{p}/")).unwrap_or_default();
         stream::once(async move {
-            let listed = inner
+            let listed = store
                 .list(&prefix)
                 .await
                 .map_err(|e| to_os_error(e, &Path::from(prefix.as_str())))?;
@@ -261,7 +261,7 @@ impl object_store::ObjectStore for PortStore {
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         let base = prefix.map(|p| format!("{p}/")).unwrap_or_default();
         let listed = self
-            .inner
+            .store
             .list(&base)
             .await
             .map_err(|e| to_os_error(e, &Path::from(base.as_str())))?;
@@ -293,13 +293,13 @@ impl object_store::ObjectStore for PortStore {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         let body = self
-            .inner
+            .store
             .get(from.as_ref())
             .await
             .map_err(|e| to_os_error(e, from))?;
         match options.mode {
             CopyMode::Overwrite => {
-                self.inner
+                self.store
                     .put(to.as_ref(), body)
                     .await
                     .map_err(|e| to_os_error(e, to))?;
@@ -307,7 +307,7 @@ impl object_store::ObjectStore for PortStore {
             }
             CopyMode::Create => {
                 if self
-                    .inner
+                    .store
                     .put_if_absent(to.as_ref(), body)
                     .await
                     .map_err(|e| to_os_error(e, to))?
@@ -327,7 +327,7 @@ impl object_store::ObjectStore for PortStore {
 /// A multipart upload spooled to a local file (parts arrive in order; memory stays bounded),
 /// handed to the port's streaming [`upload`](crate::ports::ObjectStore::upload) on completion.
 struct SpooledUpload {
-    inner: Arc<dyn ports::ObjectStore>,
+    store: Arc<dyn ports::ObjectStore>,
     location: Path,
     spool: Option<tempfile::NamedTempFile>,
 }
@@ -373,7 +373,7 @@ impl MultipartUpload for SpooledUpload {
             })?;
         spool.as_file().sync_data().map_err(spool_error)?;
         let meta = self
-            .inner
+            .store
             .upload(self.location.as_ref(), spool.path())
             .await
             .map_err(|e| to_os_error(e, &self.location))?;
