@@ -226,11 +226,10 @@ impl Lake {
             }
             None => None,
         };
-        Ok(self
-            .tables
+        self.tables
             .maintain_all(tables, retention, &LogMetrics)
             .await
-            .context("maintaining the lake's tables")?)
+            .context("maintaining the lake's tables")
     }
 
     /// Builds gold and the report.

@@ -229,7 +229,7 @@ impl Engine {
         match loaded {
             Some(t) => {
                 self.register_delta(name, &t, days).await?;
-                Ok(t.version().and_then(|v| u64::try_from(v).ok()))
+                Ok(t.version())
             }
             None => {
                 if let Some(schema) = fallback {

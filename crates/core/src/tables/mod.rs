@@ -586,7 +586,7 @@ impl DeltaLake {
             .await?;
         Ok(TableCommit {
             table: name,
-            version: t.version().and_then(|v| u64::try_from(v).ok()),
+            version: t.version(),
             rows,
             attempts,
         })
@@ -666,7 +666,7 @@ impl DeltaLake {
             files_after,
             files_deleted: done.files_deleted.len() as u64,
             bytes_deleted,
-            version: t.version().and_then(|v| u64::try_from(v).ok()),
+            version: t.version(),
         })
     }
 
@@ -852,7 +852,7 @@ impl LakeTables for DeltaLake {
         let inserted = metrics.num_target_rows_inserted as u64;
         let replaced = metrics.num_target_rows_updated as u64;
         Ok(SilverCommit {
-            version: t.version().and_then(|v| u64::try_from(v).ok()),
+            version: t.version(),
             rows_inserted: inserted,
             rows_replaced: replaced,
             rows_superseded: (metrics.num_source_rows as u64).saturating_sub(inserted + replaced),
@@ -926,7 +926,7 @@ impl LakeTables for DeltaLake {
             .await?;
         Ok(TableCommit {
             table,
-            version: t.version().and_then(|v| u64::try_from(v).ok()),
+            version: t.version(),
             rows,
             attempts,
         })

@@ -337,7 +337,8 @@ pub async fn summarize(
 
 // The steps' tests ingest through the real tables (feature `tables`, on in every workspace
 // build of the tests).
-#[cfg(all(test, feature = "tables"))]
+#[cfg(test)]
+#[cfg(feature = "tables")]
 mod tests {
     use super::*;
     use crate::adapters::local::LogMetrics;
