@@ -4,7 +4,7 @@
 # Every table is a Delta Lake table (docs/adr/0007-delta-lake-tables.md): `table_type = DELTA`
 # makes Athena (engine version 3) read it natively, from its commit log: the current version's
 # files only, the `dt` partition column from the log (no partition projection, no crawler, no
-# MSCK REPAIR), and `FOR VERSION AS OF` / `FOR TIMESTAMP AS OF` for time travel.
+# MSCK REPAIR).
 #
 # The tables and their columns are not written here: tables.json holds every silver table (one per
 # contract, built-in or added) and every gold table with its columns in Glue types, derived from
