@@ -385,6 +385,25 @@ mod tests {
     }
 
     #[test]
+    fn sequences_compare_as_the_events_they_come_from_happened() {
+        let t = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // S3 sequencers are hexadecimal numbers: "0A" follows "9" although it sorts before it
+        // as text, so both are padded to one width.
+        let earlier = sequence_of(Some("9"), t);
+        let later = sequence_of(Some("0A"), t);
+        assert!(earlier < later, "{earlier} < {later}");
+        assert_eq!(sequence_of(Some("005AED"), t), sequence_of(Some("5aed"), t));
+        // Without a sequencer, the ingestion time orders them.
+        let then = sequence_of(None, t);
+        let after = sequence_of(None, t + chrono::Duration::microseconds(1));
+        assert!(then < after);
+        assert_eq!(sequence_of(Some("not hex!"), t), then, "a malformed sequencer is ignored");
+        assert_eq!(then.len(), later.len());
+    }
+
+    #[test]
     fn parses_landing_keys() {
         assert_eq!(
             keys::parse_landing("landing/transactions/2024/01/t.csv"),
