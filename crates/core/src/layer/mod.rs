@@ -399,7 +399,11 @@ mod tests {
         let then = sequence_of(None, t);
         let after = sequence_of(None, t + chrono::Duration::microseconds(1));
         assert!(then < after);
-        assert_eq!(sequence_of(Some("not hex!"), t), then, "a malformed sequencer is ignored");
+        assert_eq!(
+            sequence_of(Some("not hex!"), t),
+            then,
+            "a malformed sequencer is ignored"
+        );
         assert_eq!(then.len(), later.len());
     }
 

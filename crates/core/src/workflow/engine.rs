@@ -1059,7 +1059,11 @@ mod tests {
                 )
                 .answer(
                     "${report_generator_arn}",
-                    vec![Ok(json!({"report_key": "r.json", "html_key": "r.html", "anomalies": 0}))],
+                    vec![
+                        Ok(json!({"report_key": "r.json", "html_key": "r.html", "anomalies": 0})),
+                        Ok(json!({"tables": 13, "files_before": 40, "files_after": 13,
+                                  "files_deleted": 0, "bytes_deleted": 0})),
+                    ],
                 )
                 .answer("${topic_arn}", vec![Ok(json!({"MessageId": "1"}))])
             };
@@ -1075,13 +1079,14 @@ mod tests {
         );
         assert_eq!(calls[2].1, json!({"summarize": {"date": "2026-11-20"}}));
         assert_eq!(calls[3].1, json!({"date": "2026-11-20"}));
-        let message = calls[4].1["Message"].as_str().unwrap();
+        assert_eq!(calls[4].1, json!({"maintain": {"retention_hours": 168}}));
+        let message = calls[5].1["Message"].as_str().unwrap();
         assert!(
             message.contains("2026-11-20") && message.contains("r.html"),
             "{message}"
         );
         assert_eq!(
-            calls[4].1["MessageAttributes"]["kind"]["StringValue"],
+            calls[5].1["MessageAttributes"]["kind"]["StringValue"],
             "summary"
         );
         // The quality gate trips on the same counts with a lower threshold.
