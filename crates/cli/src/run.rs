@@ -215,16 +215,7 @@ impl LocalRunner {
                 };
                 lambda_failure(kind, &shopflow_core::transform::error_chain(&e))
             })?;
-        let sum = |f: fn(&shopflow_core::tables::MaintainReport) -> u64| {
-            reports.iter().map(f).sum::<u64>()
-        };
-        Ok(json!({
-            "tables": reports.len(),
-            "files_before": sum(|r| r.files_before),
-            "files_after": sum(|r| r.files_after),
-            "files_deleted": sum(|r| r.files_deleted),
-            "bytes_deleted": sum(|r| r.bytes_deleted),
-        }))
+        Ok(shopflow_core::tables::maintain_totals(&reports))
     }
 
     async fn publish(

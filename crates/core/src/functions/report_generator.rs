@@ -239,14 +239,7 @@ pub async fn maintain(request: MaintainRequest, deps: &Deps) -> Result<Value, Fu
             };
             FunctionError::wrap(kind, e)
         })?;
-    let sum = |f: fn(&crate::tables::MaintainReport) -> u64| reports.iter().map(f).sum::<u64>();
-    Ok(json!({
-        "tables": reports.len(),
-        "files_before": sum(|r| r.files_before),
-        "files_after": sum(|r| r.files_after),
-        "files_deleted": sum(|r| r.files_deleted),
-        "bytes_deleted": sum(|r| r.bytes_deleted),
-    }))
+    Ok(crate::tables::maintain_totals(&reports))
 }
 
 /// Handles the state machine's request.

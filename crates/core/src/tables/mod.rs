@@ -406,18 +406,26 @@ impl DeltaLake {
             .map_err(|e| df_error("scan", table, e.into()))
     }
 
+    /// The data files of the table's current snapshot, as the log lists them (none when the
+    /// table does not exist).
+    async fn active_files(
+        &self,
+        table: &str,
+    ) -> Result<Vec<deltalake_core::kernel::LogicalFileView>, TableError> {
+        use futures::TryStreamExt;
+        let Some(t) = self.load(table).await? else {
+            return Ok(Vec::new());
+        };
+        t.get_active_add_actions_by_partitions(&[])
+            .try_collect()
+            .await
+            .map_err(|e| backend("files", table, e))
+    }
+
     /// The `dt` days the table's current snapshot has data files for (from the commit log:
     /// no data file is read).
     pub async fn partition_days(&self, table: &str) -> Result<BTreeSet<NaiveDate>, TableError> {
-        use futures::TryStreamExt;
-        let Some(t) = self.load(table).await? else {
-            return Ok(BTreeSet::new());
-        };
-        let files: Vec<_> = t
-            .get_active_add_actions_by_partitions(&[])
-            .try_collect()
-            .await
-            .map_err(|e| backend("files", table, e))?;
+        let files = self.active_files(table).await?;
         Ok(files
             .iter()
             .filter_map(|f| f.partition_values_map().remove(PARTITION_COLUMN).flatten())
@@ -427,15 +435,7 @@ impl DeltaLake {
 
     /// The data files of the table's current snapshot: (key, size), sorted.
     pub async fn data_files(&self, table: &str) -> Result<Vec<(String, u64)>, TableError> {
-        use futures::TryStreamExt;
-        let Some(t) = self.load(table).await? else {
-            return Ok(Vec::new());
-        };
-        let files: Vec<_> = t
-            .get_active_add_actions_by_partitions(&[])
-            .try_collect()
-            .await
-            .map_err(|e| backend("files", table, e))?;
+        let files = self.active_files(table).await?;
         let mut out: Vec<(String, u64)> = files
             .iter()
             .map(|f| {
@@ -1049,6 +1049,19 @@ impl DeltaLake {
         }
         Ok(out)
     }
+}
+
+/// The totals of a maintenance run over several tables, as the workflow's `Maintain` state
+/// reads them: `{"tables", "files_before", "files_after", "files_deleted", "bytes_deleted"}`.
+pub fn maintain_totals(reports: &[MaintainReport]) -> serde_json::Value {
+    let sum = |f: fn(&MaintainReport) -> u64| reports.iter().map(f).sum::<u64>();
+    serde_json::json!({
+        "tables": reports.len(),
+        "files_before": sum(|r| r.files_before),
+        "files_after": sum(|r| r.files_after),
+        "files_deleted": sum(|r| r.files_deleted),
+        "bytes_deleted": sum(|r| r.bytes_deleted),
+    })
 }
 
 /// Emits a table's maintenance figures as metrics (`Table` dimension): data files before and
