@@ -123,7 +123,12 @@ impl Lake {
                 bail!("{} does not exist", p.display());
             }
         }
-        let mut landed: Vec<(String, String)> = Vec::new();
+        // Where each file lands. Two different files landing under one key would overwrite
+        // each other before either is processed (two folders' `orders.csv`, or `a b.csv` and
+        // `a_b.csv`): that is refused before anything is copied.
+        let mut planned: BTreeMap<String, (String, PathBuf, String)> = BTreeMap::new();
+        let mut collisions: Vec<String> = Vec::new();
+        let mut order_of_keys = Vec::new();
         let mut skipped = Vec::new();
         for f in files {
             let name = f
@@ -141,8 +146,34 @@ impl Lake {
                 },
             };
             let key = keys::landing(&ds, &name);
+            let etag = FsObjectStore::file_etag(&f)?;
+            match planned.get(&key) {
+                Some((_, first, first_etag)) if *first_etag != etag => collisions.push(format!(
+                    "{} and {} both land as {key}",
+                    first.display(),
+                    f.display()
+                )),
+                Some(_) => {} // the same bytes twice: landed once
+                None => {
+                    order_of_keys.push(key.clone());
+                    planned.insert(key, (ds, f, etag));
+                }
+            }
+        }
+        if !collisions.is_empty() {
+            bail!(
+                "{} file name collision(s), nothing was copied: {}. A landing key is one object (a later file under the same name replaces the earlier one's rows), so rename one of each pair, or ingest them in separate runs if the later one is meant to replace the earlier",
+                collisions.len(),
+                collisions.join("; ")
+            );
+        }
+        let mut landed: Vec<(String, String)> = Vec::new();
+        for key in order_of_keys {
+            let Some((ds, f, etag)) = planned.remove(&key) else {
+                continue;
+            };
             let same = match self.store.head(&key).await? {
-                Some(existing) => existing.etag == Some(FsObjectStore::file_etag(&f)?),
+                Some(existing) => existing.etag.as_deref() == Some(etag.as_str()),
                 None => false,
             };
             if !same {
@@ -194,10 +225,21 @@ impl Lake {
         let mut out = Vec::new();
         for key in keys {
             bar.set_message(key.clone());
-            let outcome = if replay {
-                self.ingestor.replay_object(key, &run_id).await
-            } else {
-                self.ingestor.ingest_object(key, &run_id).await
+            // A file replaced while it was being claimed is taken again, as its new version.
+            let mut attempt = 0;
+            let outcome = loop {
+                attempt += 1;
+                let outcome = if replay {
+                    self.ingestor.replay_object(key, &run_id).await
+                } else {
+                    self.ingestor.ingest_object(key, &run_id).await
+                };
+                match outcome {
+                    Err(e @ shopflow_core::ingest::IngestError::Changed { .. }) if attempt < 3 => {
+                        eprintln!("warning: {e}; trying again");
+                    }
+                    other => break other,
+                }
             }
             .with_context(|| format!("ingesting {key}"))?;
             out.push(outcome);

@@ -86,7 +86,9 @@ pub async fn run(
                 w.write(&arrow::array::RecordBatch::new_empty(result.schema.clone()))?;
             }
             for b in &result.batches {
-                w.write(b).context("writing CSV")?;
+                // Text cells are neutralized: a value starting with `=` is never a formula.
+                let safe = shopflow_core::cells::neutralize_batch(b).context("writing CSV")?;
+                w.write(&safe).context("writing CSV")?;
             }
         }
         Format::Json => {

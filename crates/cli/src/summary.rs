@@ -111,6 +111,15 @@ pub fn print_ingest(outcomes: &[IngestOutcome]) {
                 m.duplicates_removed.to_string(),
                 m.rows_replaced.to_string(),
             ],
+            IngestOutcome::Superseded { key, .. } => vec![
+                key.clone(),
+                "superseded (a newer version landed)".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ],
             IngestOutcome::Skipped { key, .. } => vec![
                 key.clone(),
                 "skipped (already processed)".into(),

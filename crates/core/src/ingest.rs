@@ -74,13 +74,24 @@ pub enum IngestError {
     /// A lake table could not be read or written.
     #[error(transparent)]
     Table(#[from] TableError),
+    /// The object was replaced between the claim and the download: nothing was written; a
+    /// retry processes the current version.
+    #[error("{key} changed while being claimed (claimed version {claimed}, delivered {delivered})")]
+    Changed {
+        /// The key.
+        key: String,
+        /// The version claimed.
+        claimed: String,
+        /// The version delivered.
+        delivered: String,
+    },
 }
 
 impl IngestError {
     /// Whether trying again may succeed (a state machine's Retry matches on this).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Busy { .. } | Self::WorkDir(_) => true,
+            Self::Busy { .. } | Self::WorkDir(_) | Self::Changed { .. } => true,
             Self::Store(e) => e.is_retryable(),
             Self::Ledger(LedgerError::Backend { retryable, .. }) => *retryable,
             Self::Ledger(LedgerError::Io { .. }) => true,
@@ -219,6 +230,25 @@ pub enum IngestOutcome {
         /// The earlier manifest.
         manifest_key: String,
     },
+    /// The event names a version of the key that has since been replaced: nothing written;
+    /// the newer version's own event processes it.
+    Superseded {
+        /// The key.
+        key: String,
+        /// The version the event named.
+        event_etag: String,
+        /// The version the key holds now.
+        current_etag: String,
+    },
+}
+
+/// What an S3 event says about the object version it announces.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventVersion<'a> {
+    /// The event's `sequencer`: orders the versions of one key.
+    pub sequencer: Option<&'a str>,
+    /// The event's `eTag`: the version to process.
+    pub etag: Option<&'a str>,
 }
 
 /// Settings of an [`Ingestor`].
@@ -251,6 +281,55 @@ pub struct Ingestor {
     metrics: Arc<dyn Metrics>,
     contracts: Arc<ContractSet>,
     options: IngestOptions,
+    swept: Arc<std::sync::OnceLock<u64>>,
+}
+
+/// Work directories are named `shopflow-work-{pid}-{start}-…` after the process that made them.
+const WORK_DIR_PREFIX: &str = "shopflow-work-";
+
+/// How old a work directory of an unknown process (no `/proc` to ask) must be to be removed.
+const STALE_WORK_DIR_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the work directories under `parent` that processes no longer running left behind
+/// (a run killed mid-file leaves its staged input and Parquet, hundreds of MB). Returns how
+/// many were removed. Directories of live processes, and anything not named like a work
+/// directory, are left alone.
+pub fn sweep_stale_work_dirs(parent: &std::path::Path) -> u64 {
+    use crate::adapters::liveness::ProcessId;
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(WORK_DIR_PREFIX) else {
+            continue;
+        };
+        let mut parts = rest.splitn(3, '-');
+        let token = match (parts.next(), parts.next()) {
+            (Some(pid), Some(start)) => format!("{pid}-{start}"),
+            _ => continue,
+        };
+        let Some(owner) = ProcessId::from_token(&token) else {
+            continue;
+        };
+        let stale = match owner.alive() {
+            Some(alive) => !alive,
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_WORK_DIR_AGE),
+        };
+        if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %parent.display(), "removed work directories of runs that died");
+    }
+    removed
 }
 
 impl Ingestor {
@@ -271,7 +350,25 @@ impl Ingestor {
             metrics,
             contracts,
             options,
+            swept: Arc::new(std::sync::OnceLock::new()),
         }
+    }
+
+    /// A fresh work directory for one file, named after this process; the first call also
+    /// sweeps away the work directories of dead runs.
+    fn work_dir(&self) -> Result<tempfile::TempDir, IngestError> {
+        let parent = self
+            .options
+            .work_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&parent).map_err(IngestError::WorkDir)?;
+        self.swept.get_or_init(|| sweep_stale_work_dirs(&parent));
+        let me = crate::adapters::liveness::ProcessId::current();
+        tempfile::Builder::new()
+            .prefix(&format!("{WORK_DIR_PREFIX}{}-", me.token()))
+            .tempdir_in(&parent)
+            .map_err(IngestError::WorkDir)
     }
 
     /// The contracts in force.
@@ -285,18 +382,20 @@ impl Ingestor {
         key: &str,
         run_id: &str,
     ) -> Result<IngestOutcome, IngestError> {
-        self.ingest(key, run_id, false, None).await
+        self.ingest(key, run_id, false, EventVersion::default())
+            .await
     }
 
-    /// Ingests one landing object named by an S3 event, whose `sequencer` (when the event
-    /// carried one) orders this version among the key's versions.
+    /// Ingests one landing object named by an S3 event. The event's `sequencer` (when it
+    /// carried one) orders this version among the key's versions; its `eTag` pins the version:
+    /// when the key already holds another one, this event is [superseded](IngestOutcome::Superseded).
     pub async fn ingest_event(
         &self,
         key: &str,
         run_id: &str,
-        sequencer: Option<&str>,
+        event: EventVersion<'_>,
     ) -> Result<IngestOutcome, IngestError> {
-        self.ingest(key, run_id, false, sequencer).await
+        self.ingest(key, run_id, false, event).await
     }
 
     /// Processes a landing object again even though the ledger says it was done (an operator's
@@ -308,7 +407,8 @@ impl Ingestor {
         key: &str,
         run_id: &str,
     ) -> Result<IngestOutcome, IngestError> {
-        self.ingest(key, run_id, true, None).await
+        self.ingest(key, run_id, true, EventVersion::default())
+            .await
     }
 
     #[tracing::instrument(skip(self), fields(dataset))]
@@ -317,7 +417,7 @@ impl Ingestor {
         key: &str,
         run_id: &str,
         force: bool,
-        sequencer: Option<&str>,
+        event: EventVersion<'_>,
     ) -> Result<IngestOutcome, IngestError> {
         let (dataset, _) = keys::parse_landing(key).ok_or_else(|| IngestError::NotLanding {
             key: key.to_string(),
@@ -335,6 +435,18 @@ impl Ingestor {
             .etag
             .clone()
             .unwrap_or_else(|| format!("size-{}", meta.size));
+        if let Some(wanted) = event.etag.map(|e| e.trim_matches('"'))
+            && meta.etag.is_some()
+            && wanted != etag
+        {
+            tracing::info!(key, event_etag = wanted, current_etag = %etag, "the event's version was replaced; its successor's event processes the key");
+            return Ok(IngestOutcome::Superseded {
+                key: key.to_string(),
+                event_etag: wanted.to_string(),
+                current_etag: etag,
+            });
+        }
+        let sequencer = event.sequencer;
         let request = ClaimRequest {
             object_id: layer::object_id(key, &etag),
             key: key.to_string(),
@@ -396,13 +508,20 @@ impl Ingestor {
                 key: key.to_string(),
             })?;
         let contract = self.contracts.get(dataset)?.clone();
-        let work = match &self.options.work_dir {
-            Some(dir) => tempfile::tempdir_in(dir),
-            None => tempfile::tempdir(),
-        }
-        .map_err(IngestError::WorkDir)?;
+        let work = self.work_dir()?;
         let input = work.path().join("input");
-        self.store.download(key, &input).await?;
+        let delivered = self.store.download(key, &input).await?;
+        // The bytes must be the version claimed: a re-drop between the claim and the download
+        // would otherwise be processed (and recorded) under the other version's etag.
+        if let Some(got) = delivered.etag
+            && got != entry.etag
+        {
+            return Err(IngestError::Changed {
+                key: key.to_string(),
+                claimed: entry.etag.clone(),
+                delivered: got,
+            });
+        }
         let references = self.load_references(&contract).await?;
         let lineage = Lineage {
             source_key: key.to_string(),
@@ -461,6 +580,7 @@ impl Ingestor {
             TransformOutput::Processed {
                 bronze,
                 silver,
+                silver_days: _,
                 quarantine,
                 counts,
                 read,
@@ -472,7 +592,7 @@ impl Ingestor {
                 }
                 let staged_size =
                     |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-                for part in silver.values() {
+                if let Some(part) = &silver {
                     manifest.rows_silver += part.rows;
                     bytes_written += staged_size(&part.path);
                 }
@@ -483,10 +603,7 @@ impl Ingestor {
                         source_key: key,
                         sequence: &lineage.sequence,
                         run_id: &entry.run_id,
-                        parts: silver
-                            .iter()
-                            .map(|(date, part)| (*date, part.path.clone()))
-                            .collect(),
+                        parts: silver.iter().map(|part| part.path.clone()).collect(),
                     })
                     .await?;
                 manifest.rows_replaced = commit.rows_replaced;

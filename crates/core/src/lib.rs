@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //!
+//! - [`cells`] — CSV cells a spreadsheet cannot execute (formula injection), for every CSV written.
 //! - [`contract`] — contract files (TOML) → typed [`contract::Contract`]; rule ids.
 //! - [`read`] — CSV / JSON / JSON lines (+gzip) → bounded Arrow batches of raw text.
 //! - [`validate`] — contract × raw batch → typed valid rows, rejected rows with rule and reason.
@@ -34,6 +35,7 @@
 pub mod adapters;
 #[cfg(feature = "analytics")]
 pub mod catalog;
+pub mod cells;
 pub mod contract;
 #[cfg(feature = "analytics")]
 pub mod engine;

@@ -120,9 +120,9 @@ pub struct SilverWrite<'a> {
     pub sequence: &'a str,
     /// The run, recorded in the commit.
     pub run_id: &'a str,
-    /// Staged Parquet files of typed rows with lineage (the silver schema without `dt`), by
-    /// event date.
-    pub parts: Vec<(NaiveDate, PathBuf)>,
+    /// Staged Parquet files of typed rows with lineage and each row's event date in the `dt`
+    /// partition column (the silver table's schema).
+    pub parts: Vec<PathBuf>,
 }
 
 /// What one silver commit did.

@@ -3,21 +3,26 @@
 //!
 //! No store, no network: the caller ([`crate::ingest`]) downloads the object first and uploads
 //! what this stage staged. Memory stays bounded by the batch size (plus the set of business
-//! keys seen, to catch duplicates within the file).
+//! keys seen, to catch duplicates within the file), and the number of open files by three
+//! writers (bronze, silver, quarantine) whatever the number of event days: silver is one file
+//! with the event date in its `dt` column, which the table commit partitions by.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{RecordBatch, UInt32Array};
-use arrow::compute::take_record_batch;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::array::{Date32Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::contract::Contract;
 use crate::layer::{
-    EncodeError, Lineage, ParquetFile, bronze_batch, quarantine_batch, quarantine_schema,
-    with_lineage,
+    EncodeError, Lineage, PARTITION_COLUMN, ParquetFile, bronze_batch, quarantine_batch,
+    quarantine_schema, with_lineage,
 };
 use crate::read::{ReadFailure, ReadReport, raw_schema, read_records};
 use crate::validate::{ReferenceSets, ValidateError, ValidationCounts, Validator, parse};
@@ -58,8 +63,10 @@ pub enum TransformOutput {
     Processed {
         /// Every record as text, with lineage.
         bronze: Option<StagedPart>,
-        /// Valid rows by event date.
-        silver: BTreeMap<NaiveDate, StagedPart>,
+        /// Valid rows, their event date in the `dt` column (`None`: no valid row).
+        silver: Option<StagedPart>,
+        /// The event dates the valid rows fall on.
+        silver_days: BTreeSet<NaiveDate>,
         /// Rejected rows.
         quarantine: Option<StagedPart>,
         /// Counts.
@@ -127,7 +134,9 @@ pub fn transform_file(
     let quarantine_path = staging.join("quarantine.parquet");
     let mut bronze: Option<ParquetFile> = None;
     let mut quarantine: Option<ParquetFile> = None;
-    let mut silver: BTreeMap<i32, (PathBuf, ParquetFile)> = BTreeMap::new();
+    let silver_path = staging.join("silver.parquet");
+    let mut silver: Option<ParquetFile> = None;
+    let mut silver_days: BTreeSet<i32> = BTreeSet::new();
     let default_day = parse::days_since_epoch(settings.ingest_date);
     let raw_lineage_schema =
         with_lineage(&RecordBatch::new_empty(raw_schema(contract)), lineage).map(|b| b.schema());
@@ -136,6 +145,15 @@ pub fn transform_file(
     let (raw_lineage_schema, silver_schema) = match (raw_lineage_schema, silver_schema) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return Err(EncodeError::Arrow(e).into()),
+    };
+    let silver_schema = {
+        let mut fields: Vec<Field> = silver_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, false));
+        Arc::new(Schema::new(fields))
     };
 
     let mut sink = |raw: RecordBatch| -> Result<(), SinkError> {
@@ -161,33 +179,21 @@ pub fn transform_file(
         if out.valid.num_rows() == 0 {
             return Ok(());
         }
-        let mut by_day: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
-        match &out.event_days {
-            Some(days) => {
-                for (i, d) in days.iter().enumerate() {
-                    by_day.entry(*d).or_default().push(i as u32);
-                }
-            }
-            None => {
-                by_day.insert(default_day, (0..out.valid.num_rows() as u32).collect());
-            }
+        let n = out.valid.num_rows();
+        let days = match &out.event_days {
+            Some(days) => days.clone(),
+            None => vec![default_day; n],
+        };
+        silver_days.extend(days.iter().copied());
+        let part = with_lineage(&out.valid, lineage)?;
+        let mut columns = part.columns().to_vec();
+        columns.push(Arc::new(Date32Array::from(days)));
+        let part = RecordBatch::try_new(silver_schema.clone(), columns)?;
+        if silver.is_none() {
+            silver = Some(ParquetFile::create(&silver_path, silver_schema.clone())?);
         }
-        for (day, rows) in by_day {
-            let part = if rows.len() == out.valid.num_rows() {
-                out.valid.clone()
-            } else {
-                take_record_batch(&out.valid, &UInt32Array::from(rows))?
-            };
-            let part = with_lineage(&part, lineage)?;
-            let writer = match silver.entry(day) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    let path = staging.join(format!("silver-{day}.parquet"));
-                    let w = ParquetFile::create(&path, silver_schema.clone())?;
-                    e.insert((path, w))
-                }
-            };
-            writer.1.write(&part)?;
+        if let Some(w) = silver.as_mut() {
+            w.write(&part)?;
         }
         Ok(())
     };
@@ -246,14 +252,11 @@ pub fn transform_file(
     };
     let bronze = finish(bronze, &bronze_path)?;
     let quarantine = finish(quarantine, &quarantine_path)?;
-    let mut silver_parts = BTreeMap::new();
-    for (day, (path, w)) in silver {
-        let rows = w.finish()?;
-        silver_parts.insert(parse::date_from_days(day), StagedPart { path, rows });
-    }
+    let silver = finish(silver, &silver_path)?;
     Ok(TransformOutput::Processed {
         bronze,
-        silver: silver_parts,
+        silver,
+        silver_days: silver_days.into_iter().map(parse::date_from_days).collect(),
         quarantine,
         counts,
         read,

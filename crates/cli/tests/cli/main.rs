@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod analytics;
+mod hostile;
 mod real_shapes;
 mod workflow;
 

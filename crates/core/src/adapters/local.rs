@@ -9,8 +9,10 @@ use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::adapters::liveness::ProcessId;
 use crate::ports::{
     Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, LedgerState, MetricSet, Metrics,
     Notification, Notifier, NotifyError, ObjectMeta, ObjectStore, StoreError,
@@ -309,9 +311,24 @@ impl ObjectStore for FsObjectStore {
 }
 
 /// The idempotency ledger as one JSON file per object under a directory.
+///
+/// Every read-decide-write (claim, complete, release) runs under an exclusive lock on
+/// `{dir}/.lock` (an OS file lock, released when the process dies), so two processes that both
+/// find an expired claim cannot both take it over. Each claim records the claiming process
+/// ([`ProcessId`]); a claim whose process is no longer running on this machine is taken over at
+/// once instead of blocking retries until its lease expires.
 #[derive(Debug, Clone)]
 pub struct FsLedger {
     dir: PathBuf,
+}
+
+/// A ledger file: the entry and, while in progress, which process holds it.
+#[derive(Debug, Serialize, Deserialize)]
+struct FsRecord {
+    #[serde(flatten)]
+    entry: LedgerEntry,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    holder: Option<ProcessId>,
 }
 
 impl FsLedger {
@@ -329,7 +346,24 @@ impl FsLedger {
         self.dir.join(format!("{object_id}.json"))
     }
 
-    fn read(&self, object_id: &str) -> Result<Option<LedgerEntry>, LedgerError> {
+    /// Holds the ledger's lock until the returned file is dropped.
+    fn lock(&self) -> Result<fs::File, LedgerError> {
+        let path = self.dir.join(".lock");
+        let io = |source| LedgerError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(file)
+    }
+
+    fn read(&self, object_id: &str) -> Result<Option<FsRecord>, LedgerError> {
         let path = self.path(object_id);
         match fs::read(&path) {
             Ok(bytes) => {
@@ -345,33 +379,30 @@ impl FsLedger {
         }
     }
 
-    fn write(&self, entry: &LedgerEntry, create_new: bool) -> Result<bool, LedgerError> {
+    /// Writes an entry (atomically: a temporary file renamed over the old one).
+    fn write(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
         let path = self.path(&entry.object_id);
         let io = |source| LedgerError::Io {
             path: path.clone(),
             source,
         };
-        let body = serde_json::to_vec_pretty(entry).map_err(|e| LedgerError::Corrupt {
+        let record = FsRecord {
+            entry: entry.clone(),
+            holder: matches!(entry.state, LedgerState::InProgress { .. }).then(ProcessId::current),
+        };
+        let body = serde_json::to_vec_pretty(&record).map_err(|e| LedgerError::Corrupt {
             object_id: entry.object_id.clone(),
             source: Box::new(e),
         })?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
         tmp.write_all(&body).map_err(io)?;
-        if create_new {
-            match tmp.persist_noclobber(&path) {
-                Ok(_) => Ok(true),
-                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(io(e.error)),
-            }
-        } else {
-            tmp.persist(&path).map_err(|e| io(e.error))?;
-            Ok(true)
-        }
+        tmp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(())
     }
 
     fn held(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
         match self.read(&entry.object_id)? {
-            Some(current)
+            Some(FsRecord { entry: current, .. })
                 if current.run_id == entry.run_id
                     && matches!(current.state, LedgerState::InProgress { .. }) =>
             {
@@ -388,26 +419,36 @@ impl FsLedger {
 #[async_trait]
 impl Ledger for FsLedger {
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, LedgerError> {
-        let fresh = request.new_entry();
-        if self.write(&fresh, true)? {
+        let _lock = self.lock()?;
+        let Some(FsRecord {
+            entry: mut existing,
+            holder,
+        }) = self.read(&request.object_id)?
+        else {
+            let fresh = request.new_entry();
+            self.write(&fresh)?;
             return Ok(Claim::Acquired(fresh));
-        }
-        let Some(existing) = self.read(&request.object_id)? else {
-            // Deleted between the two calls: try once more.
-            return if self.write(&fresh, true)? {
-                Ok(Claim::Acquired(fresh))
-            } else {
-                Ok(Claim::Busy(fresh))
-            };
         };
+        if let LedgerState::InProgress { lease_until } = &mut existing.state
+            && *lease_until > request.now
+            && holder.and_then(|h| h.alive()) == Some(false)
+        {
+            tracing::warn!(
+                object_id = %existing.object_id,
+                run_id = %existing.run_id,
+                "the process holding this claim is gone; taking the claim over before its lease ends"
+            );
+            *lease_until = request.now;
+        }
         let decision = request.decide(existing);
         if let Claim::Acquired(entry) = &decision {
-            self.write(entry, false)?;
+            self.write(entry)?;
         }
         Ok(decision)
     }
 
     async fn complete(&self, entry: &LedgerEntry, manifest_key: &str) -> Result<(), LedgerError> {
+        let _lock = self.lock()?;
         self.held(entry)?;
         let done = LedgerEntry {
             state: LedgerState::Completed {
@@ -415,15 +456,22 @@ impl Ledger for FsLedger {
             },
             ..entry.clone()
         };
-        self.write(&done, false).map(|_| ())
+        self.write(&done)
     }
 
     async fn release(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
+        let _lock = self.lock()?;
         self.held(entry)?;
-        self.forget(&entry.object_id).await
+        let path = self.path(&entry.object_id);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(LedgerError::Io { path, source }),
+        }
     }
 
     async fn forget(&self, object_id: &str) -> Result<(), LedgerError> {
+        let _lock = self.lock()?;
         let path = self.path(object_id);
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),

@@ -5,5 +5,6 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod emf;
+pub mod liveness;
 pub mod local;
 pub mod memory;

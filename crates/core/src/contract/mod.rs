@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -306,6 +307,9 @@ pub enum RuleKind {
     AllowedValues,
     /// The value exists in another dataset's column (silver).
     References,
+    /// A date or timestamp lies in a plausible window: not before `earliest`, not more than
+    /// `max_days_ahead` days after the time the file is validated.
+    DateRange,
 }
 
 /// One `[[rules]]` entry.
@@ -326,6 +330,14 @@ pub struct RuleSpec {
     /// For `range`: lower bound.
     #[serde(default)]
     pub min: Option<f64>,
+    /// For `date_range`: the earliest plausible date (`YYYY-MM-DD`, inclusive; a TOML date or
+    /// a string).
+    #[serde(default, deserialize_with = "toml_date")]
+    pub earliest: Option<NaiveDate>,
+    /// For `date_range`: how many days after validation time a value may lie (clock skew,
+    /// time zones, pre-orders).
+    #[serde(default)]
+    pub max_days_ahead: Option<u32>,
     /// For `range`: upper bound.
     #[serde(default)]
     pub max: Option<f64>,
@@ -352,6 +364,26 @@ pub struct RuleSpec {
     pub description: Option<String>,
 }
 
+/// A date written as a TOML local date (`2000-01-01`) or as a string.
+fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Toml(toml::value::Datetime),
+    }
+    let text = match Option::<Written>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Written::Text(t)) => t,
+        Some(Written::Toml(t)) => t.to_string(),
+    };
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|e| {
+            serde::de::Error::custom(format!("expected a date YYYY-MM-DD, got {text:?}: {e}"))
+        })
+}
+
 /// File-level policy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -359,6 +391,75 @@ pub struct FilePolicy {
     /// Quarantine the whole file when more than this share of its rows is rejected.
     #[serde(default)]
     pub max_reject_share: Option<f64>,
+    /// Longest record accepted, in bytes: one CSV record (all its physical lines), one JSON
+    /// line, one element of a JSON array. A longer CSV line or JSON line is a malformed row; an
+    /// unclosed CSV quote is given up after this many bytes and the reader resumes at the next
+    /// line. Default [`ReadLimits::DEFAULT_MAX_RECORD_BYTES`].
+    #[serde(default)]
+    pub max_record_bytes: Option<usize>,
+    /// Most fields a CSV header may have. Default [`ReadLimits::DEFAULT_MAX_COLUMNS`].
+    #[serde(default)]
+    pub max_columns: Option<usize>,
+    /// Most bytes a file may decompress to (or hold, uncompressed). Default
+    /// [`ReadLimits::DEFAULT_MAX_DECOMPRESSED_BYTES`].
+    #[serde(default)]
+    pub max_decompressed_bytes: Option<u64>,
+    /// Largest decompressed/compressed ratio accepted once a gzip file has produced
+    /// [`ReadLimits::RATIO_GRACE_BYTES`]: a higher one is a decompression bomb. Default
+    /// [`ReadLimits::DEFAULT_MAX_EXPANSION_RATIO`].
+    #[serde(default)]
+    pub max_expansion_ratio: Option<u64>,
+}
+
+/// The resource limits a reader enforces on one file, from the contract's `[file]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Longest record, bytes.
+    pub max_record_bytes: usize,
+    /// Most CSV header fields.
+    pub max_columns: usize,
+    /// Most decompressed bytes.
+    pub max_decompressed_bytes: u64,
+    /// Largest expansion ratio of a compressed file.
+    pub max_expansion_ratio: u64,
+}
+
+impl ReadLimits {
+    /// 8 MiB: far above any real record, small enough to hold twice in a Lambda.
+    pub const DEFAULT_MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
+    /// 2,048 header fields.
+    pub const DEFAULT_MAX_COLUMNS: usize = 2048;
+    /// 16 GiB decompressed: a day of a large shop's exports, and a bound on time.
+    pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+    /// 100 to 1: CSV and JSON exports compress 3 to 15 times; a bomb expands by a thousand.
+    pub const DEFAULT_MAX_EXPANSION_RATIO: u64 = 100;
+    /// The ratio is only judged after this many decompressed bytes (64 MiB), so that small,
+    /// very regular files pass.
+    pub const RATIO_GRACE_BYTES: u64 = 64 * 1024 * 1024;
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        FilePolicy::default().limits()
+    }
+}
+
+impl FilePolicy {
+    /// The read limits this policy sets, defaults filled in.
+    pub fn limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_record_bytes: self
+                .max_record_bytes
+                .unwrap_or(ReadLimits::DEFAULT_MAX_RECORD_BYTES),
+            max_columns: self.max_columns.unwrap_or(ReadLimits::DEFAULT_MAX_COLUMNS),
+            max_decompressed_bytes: self
+                .max_decompressed_bytes
+                .unwrap_or(ReadLimits::DEFAULT_MAX_DECOMPRESSED_BYTES),
+            max_expansion_ratio: self
+                .max_expansion_ratio
+                .unwrap_or(ReadLimits::DEFAULT_MAX_EXPANSION_RATIO),
+        }
+    }
 }
 
 /// A dataset's contract as written in its file.
@@ -452,17 +553,50 @@ const BUILTIN: [(&str, &str); 4] = [
 /// whose name contains one of these as a word (`user_password`, `bankIban`) is dropped, never
 /// kept in bronze. Names are split into words at `_`, `.`, `-`, spaces and lower→upper case
 /// changes, so `business_name` is not mistaken for an `ssn`.
-pub const SECRET_WORDS: [&str; 9] = [
-    "password", "passwd", "pwd", "ssn", "iban", "cvv", "cvc", "secret", "wallet",
+pub const SECRET_WORDS: [&str; 17] = [
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "passcode",
+    "passphrase",
+    "pin",
+    "otp",
+    "ssn",
+    "iban",
+    "cvv",
+    "cvv2",
+    "cvc",
+    "cvc2",
+    "cvn",
+    "secret",
+    "wallet",
 ];
 
-/// Pairs of adjacent words that make a field secret (`cardNumber`, `api_key`, `accessToken`).
-pub const SECRET_WORD_PAIRS: [(&str, &str); 6] = [
+/// Pairs of adjacent words that make a field secret (`cardNumber`, `card_no`, `cc_num`,
+/// `accountNumber`, `securityCode`, `api_key`, `accessToken`); also matched written as one word
+/// (`ccnum`, `accountnumber`).
+pub const SECRET_WORD_PAIRS: [(&str, &str); 21] = [
     ("card", "number"),
+    ("card", "no"),
+    ("card", "num"),
+    ("cc", "number"),
+    ("cc", "no"),
+    ("cc", "num"),
     ("credit", "card"),
+    ("account", "number"),
+    ("account", "no"),
+    ("account", "num"),
+    ("acct", "number"),
+    ("acct", "no"),
+    ("acct", "num"),
+    ("routing", "number"),
+    ("security", "code"),
     ("api", "key"),
     ("access", "token"),
     ("refresh", "token"),
+    ("auth", "token"),
+    ("session", "token"),
     ("private", "key"),
 ];
 
@@ -667,6 +801,16 @@ impl Contract {
                     rule.id, rule.column
                 )));
             }
+            if rule.kind == RuleKind::DateRange
+                && self.column(&rule.column).is_some_and(|c| {
+                    !matches!(c.column_type, ColumnType::Date | ColumnType::Timestamp)
+                })
+            {
+                return Err(self.invalid(format!(
+                    "rule {}: a date_range needs a date or timestamp column, {:?} is not",
+                    rule.id, rule.column
+                )));
+            }
             if !public(&rule.column) {
                 return Err(self.invalid(format!(
                     "rule {}: column {:?} is not a (non-secret) column",
@@ -681,6 +825,12 @@ impl Contract {
                     return Err(
                         self.invalid(format!("rule {}: a range needs `min` or `max`", rule.id))
                     );
+                }
+                RuleKind::DateRange if rule.earliest.is_none() && rule.max_days_ahead.is_none() => {
+                    return Err(self.invalid(format!(
+                        "rule {}: a date_range needs `earliest` or `max_days_ahead`",
+                        rule.id
+                    )));
                 }
                 RuleKind::AllowedValues if rule.values.is_empty() => {
                     return Err(self.invalid(format!("rule {}: `values` is empty", rule.id)));
@@ -698,6 +848,17 @@ impl Contract {
             && !(0.0..=1.0).contains(&share)
         {
             return Err(self.invalid("`file.max_reject_share` must be within 0..=1".into()));
+        }
+        let limits = self.file.limits();
+        if limits.max_record_bytes < 1024
+            || limits.max_columns == 0
+            || limits.max_decompressed_bytes == 0
+            || limits.max_expansion_ratio < 2
+        {
+            return Err(self.invalid(
+                "`file` limits: max_record_bytes >= 1024, max_columns and max_decompressed_bytes > 0, max_expansion_ratio >= 2"
+                    .into(),
+            ));
         }
         for rule in &self.rules {
             CompiledRule::compile(self, rule)?;
@@ -887,6 +1048,9 @@ pub struct CompiledRule {
     pub regex: Option<Regex>,
     /// Allowed values, normalised for comparison, for `allowed_values` rules.
     pub allowed: Vec<String>,
+    /// For `date_range` rules: the earliest and latest plausible day (days since the epoch),
+    /// the latest fixed when the rule is compiled (once per file).
+    pub date_window: (Option<i32>, Option<i32>),
 }
 
 impl CompiledRule {
@@ -913,10 +1077,26 @@ impl CompiledRule {
                 }
             })
             .collect();
+        let epoch_days = |d: NaiveDate| {
+            i32::try_from(d.signed_duration_since(NaiveDate::default()).num_days()).ok()
+        };
+        let date_window = match spec.kind {
+            RuleKind::DateRange => (
+                spec.earliest.and_then(epoch_days),
+                spec.max_days_ahead.and_then(|ahead| {
+                    chrono::Utc::now()
+                        .date_naive()
+                        .checked_add_days(chrono::Days::new(u64::from(ahead)))
+                        .and_then(epoch_days)
+                }),
+            ),
+            _ => (None, None),
+        };
         Ok(Self {
             spec: spec.clone(),
             regex,
             allowed,
+            date_window,
         })
     }
 }
@@ -1103,6 +1283,15 @@ type = "string"
             "api_key",
             "accessToken",
             "CVV",
+            "pass",
+            "pin",
+            "cvv2",
+            "card_no",
+            "cc_num",
+            "accountNumber",
+            "securityCode",
+            "cards[].cardNumber",
+            "accounts[].iban",
         ] {
             assert!(looks_secret(name), "{name}");
         }
@@ -1113,6 +1302,12 @@ type = "string"
             "discount",
             "description",
             "tokens_used",
+            "shipping_method",
+            "compass_heading",
+            "spinner",
+            "account_type",
+            "card_type",
+            "postcode",
         ] {
             assert!(!looks_secret(name), "{name}");
         }

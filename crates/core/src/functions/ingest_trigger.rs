@@ -66,6 +66,12 @@ pub struct Deps {
     pub config: Config,
 }
 
+/// The largest request body accepted (a request is three small fields): a larger one is `413`.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The most pages (fetch tasks) one request may start: `400` above, naming `max_items`.
+pub const MAX_PAGES: u32 = 1_000;
+
 /// The body of `POST /ingestions`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +153,14 @@ pub fn plan(request: &IngestionRequest, config: &Config) -> Result<Plan, Rejecti
     } else {
         max_items.div_ceil(page_size)
     };
+    if pages > MAX_PAGES {
+        return Err(Rejection::bad(
+            "max_items",
+            format!(
+                "max_items {max_items} at page_size {page_size} is {pages} pages, more than {MAX_PAGES}; raise page_size"
+            ),
+        ));
+    }
     Ok(Plan {
         source,
         page_size,
@@ -301,6 +315,43 @@ async fn handle_http(event: Value, deps: &Deps) -> Result<Value, FunctionError> 
             &[("allow", "POST")],
         ));
     }
+    let raw_len = request.body.as_deref().map_or(0, str::len);
+    let decoded_len = if request.is_base64_encoded {
+        raw_len / 4 * 3
+    } else {
+        raw_len
+    };
+    if decoded_len > MAX_BODY_BYTES {
+        return Ok(rejection_response(&Rejection {
+            status: 413,
+            error: format!("the body is {decoded_len} bytes; at most {MAX_BODY_BYTES}"),
+            field: Some("body".into()),
+        }));
+    }
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let is_json = |t: &str| {
+        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+    };
+    if raw_len > 0 && !content_type.as_deref().is_some_and(is_json) {
+        return Ok(rejection_response(&Rejection {
+            status: 415,
+            error: format!(
+                "the body must be JSON (Content-Type: application/json), got {}",
+                content_type.as_deref().unwrap_or("no Content-Type")
+            ),
+            field: Some("Content-Type".into()),
+        }));
+    }
     let body = match (&request.body, request.is_base64_encoded) {
         (None, _) => String::new(),
         (Some(b), false) => b.clone(),
@@ -426,6 +477,89 @@ mod tests {
         assert_eq!(r.status, 400);
         let r = parse_body(r#"{"source": "#).unwrap_err();
         assert_eq!(r.field.as_deref(), Some("body"));
+    }
+
+    fn post(body: &str, content_type: Option<&str>) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/ingest-trigger/api-post-ingestions.json");
+        let mut event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        event["body"] = json!(body);
+        let headers = event["headers"].as_object_mut().unwrap();
+        headers.insert("content-length".into(), json!(body.len().to_string()));
+        match content_type {
+            Some(t) => {
+                headers.insert("content-type".into(), json!(t));
+            }
+            None => {
+                headers.remove("content-type");
+            }
+        }
+        event
+    }
+
+    #[tokio::test]
+    async fn hostile_requests_get_a_4xx_that_names_the_problem_and_publish_nothing() {
+        let queue = Arc::new(MemoryTaskQueue::new());
+        let deps = Deps {
+            queue: queue.clone(),
+            runs: Arc::new(MemoryRunRegistry::new()),
+            config: config(),
+        };
+        let huge = format!(
+            r#"{{"source": "dummyjson", "pad": "{}"}}"#,
+            "x".repeat(MAX_BODY_BYTES)
+        );
+        let cases = [
+            (post(&huge, Some("application/json")), 413, "body"),
+            (
+                post(r#"{"max_items": 5}"#, Some("text/plain")),
+                415,
+                "Content-Type",
+            ),
+            (post(r#"{"max_items": 5}"#, None), 415, "Content-Type"),
+            (
+                post(r#"{"max_items": 5, "extra": 1}"#, Some("application/json")),
+                400,
+                "extra",
+            ),
+            (
+                post(
+                    r#"{"max_items": 10000, "page_size": 1}"#,
+                    Some("application/json"),
+                ),
+                400,
+                "max_items",
+            ),
+            (
+                post(r#"{"max_items": 4294967295}"#, Some("application/json")),
+                400,
+                "max_items",
+            ),
+            (
+                post(r#"{"page_size": -1}"#, Some("application/json")),
+                400,
+                "body",
+            ),
+        ];
+        for (event, status, field) in cases {
+            let out = handle(event, &deps).await.unwrap();
+            assert_eq!(out["statusCode"], status, "{out}");
+            let body: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body["field"], field, "{body}");
+            assert!(!body["error"].as_str().unwrap().is_empty());
+        }
+        assert!(queue.drain().is_empty(), "nothing was published");
+        let ok = handle(
+            post(
+                r#"{"max_items": 60}"#,
+                Some("application/json; charset=utf-8"),
+            ),
+            &deps,
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok["statusCode"], 202, "{ok}");
+        assert_eq!(queue.drain().len(), 2);
     }
 
     #[tokio::test]

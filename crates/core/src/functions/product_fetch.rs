@@ -298,9 +298,29 @@ pub async fn process_task(task: &FetchTask, deps: &Deps) -> Result<PageOutcome, 
 }
 
 /// Handles a Kinesis event; returns `{"batchItemFailures": [{"itemIdentifier": seq}, …]}`.
+///
+/// Partial batch responses on a stream: Lambda restarts the shard from the *lowest* sequence
+/// number reported, so every record after it is delivered again, including ones that
+/// succeeded; processing a page twice is harmless (the raw page is overwritten under the same
+/// key, unchanged products are not written). Two cases are not partial failures and fail the
+/// whole invocation, so that Lambda retries the batch as a whole: a record without a sequence
+/// number (an empty identifier would be read as "the whole batch failed" anyway, silently), and
+/// a batch in which every record failed (nothing progressed; an error is what alarms count).
 pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
     let event: aws_lambda_events::event::kinesis::KinesisEvent = serde_json::from_value(event)
         .map_err(|e| FunctionError::wrap(ErrorKind::InvalidInput, e))?;
+    if let Some(i) = event
+        .records
+        .iter()
+        .position(|r| r.kinesis.sequence_number.trim().is_empty())
+    {
+        return Err(FunctionError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "record {i} of the batch has no sequence number: it cannot be reported as a partial failure, so the whole batch fails"
+            ),
+        ));
+    }
     let mut failures = Vec::new();
     let mut pages = Vec::new();
     for record in &event.records {
@@ -323,6 +343,12 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
                 failures.push(json!({ "itemIdentifier": seq }));
             }
         }
+    }
+    if !event.records.is_empty() && failures.len() == event.records.len() {
+        return Err(FunctionError::new(
+            ErrorKind::Retryable,
+            format!("all {} records of the batch failed", failures.len()),
+        ));
     }
     Ok(json!({ "batchItemFailures": failures, "pages": pages }))
 }

@@ -51,6 +51,10 @@ pub struct DirectRequest {
     /// the versions of one key when they arrive out of order.
     #[serde(default, skip_deserializing)]
     pub sequencer: Option<String>,
+    /// The S3 event's `eTag` (from a notification only): the version to process; an event
+    /// whose version was already replaced is superseded, not processed under the new bytes.
+    #[serde(default, skip_deserializing)]
+    pub etag: Option<String>,
 }
 
 /// The `(bucket, key)` pairs an event asks for; empty for the S3 test event.
@@ -91,6 +95,7 @@ pub fn requests_of(event: &Value) -> Result<Vec<DirectRequest>, FunctionError> {
                 key: decode_s3_key(&key)?,
                 replay: false,
                 sequencer: r.s3.object.sequencer,
+                etag: r.s3.object.e_tag,
             });
         }
         return Ok(out);
@@ -186,6 +191,7 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
         key,
         replay,
         sequencer,
+        etag,
     } in objects
     {
         if bucket != deps.bucket {
@@ -207,7 +213,14 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
             deps.ingestor.replay_object(&key, run_id).await
         } else {
             deps.ingestor
-                .ingest_event(&key, run_id, sequencer.as_deref())
+                .ingest_event(
+                    &key,
+                    run_id,
+                    crate::ingest::EventVersion {
+                        sequencer: sequencer.as_deref(),
+                        etag: etag.as_deref(),
+                    },
+                )
                 .await
         };
         match outcome {

@@ -71,6 +71,7 @@ impl Lake {
                 );
             }
             IngestOutcome::Skipped { key, .. } => panic!("{key} skipped"),
+            IngestOutcome::Superseded { key, .. } => panic!("{key} superseded"),
         }
     }
 

@@ -26,13 +26,15 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::contract::{Classification, Contract, looks_secret, normalize_name};
+use crate::contract::{Classification, Contract, ReadLimits, looks_secret, normalize_name};
 
 /// Default number of records per batch.
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
 
-/// Longest JSON line accepted (a longer one is quarantined as malformed, not buffered).
-pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+mod delimited;
+mod guard;
+
+pub use guard::LimitExceeded;
 
 /// Name of the unknown-fields column.
 pub const EXTRA_COLUMN: &str = "_extra";
@@ -94,6 +96,15 @@ pub enum Unreadable {
     /// The bytes could not be read (a corrupt gzip stream, a truncated file).
     #[error("cannot read the bytes")]
     Io(#[source] std::io::Error),
+    /// The file overran one of the contract's read limits.
+    #[error(transparent)]
+    Limit(LimitExceeded),
+    /// The content is compressed again (gzip in gzip) or in a format ShopFlow does not read.
+    #[error("the content is {kind}: unpack it before dropping it in landing")]
+    Compressed {
+        /// What the content is.
+        kind: &'static str,
+    },
 }
 
 /// How a read ended early.
@@ -137,6 +148,8 @@ pub struct ReadReport {
     pub secret_fields_dropped: BTreeSet<String>,
     /// Optional contract columns no record carried.
     pub missing_optional: BTreeSet<String>,
+    /// Bytes of text read (after decompression).
+    pub decoded_bytes: u64,
 }
 
 /// The schema of raw batches for a contract.
@@ -364,6 +377,9 @@ fn detect_format(name: &str, first_byte: Option<u8>) -> Format {
 }
 
 fn io_unreadable(e: std::io::Error) -> Unreadable {
+    if let Some(limit) = guard::exceeded(&e) {
+        return Unreadable::Limit(limit);
+    }
     if e.kind() == std::io::ErrorKind::InvalidData && e.to_string().contains("UTF-8") {
         Unreadable::BadEncoding {
             detail: e.to_string(),
@@ -382,9 +398,20 @@ pub fn read_records<E>(
     batch_rows: usize,
     sink: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
 ) -> Result<ReadReport, ReadFailure<E>> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, input);
+    let limits = contract.file.limits();
+    let meter = std::rc::Rc::new(guard::Meter::default());
+    let mut buffered = BufReader::with_capacity(
+        256 * 1024,
+        guard::Compressed {
+            inner: input,
+            meter: meter.clone(),
+        },
+    );
     let head = buffered.fill_buf().map_err(io_unreadable)?;
-    let compression = if head.starts_with(&[0x1f, 0x8b]) {
+    if let Some(kind) = archive_kind(head) {
+        return Err(Unreadable::Compressed { kind }.into());
+    }
+    let compression = if head.starts_with(&GZIP_MAGIC) {
         Compression::Gzip
     } else {
         Compression::None
@@ -393,7 +420,27 @@ pub fn read_records<E>(
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
         Compression::None => Box::new(buffered),
     };
-    let mut text = BufReader::with_capacity(256 * 1024, decoded);
+    let mut text = BufReader::with_capacity(
+        256 * 1024,
+        guard::Decoded {
+            inner: decoded,
+            meter: meter.clone(),
+            limits,
+            compressed: compression != Compression::None,
+        },
+    );
+    if compression != Compression::None {
+        let inner = text.fill_buf().map_err(io_unreadable)?;
+        if inner.starts_with(&GZIP_MAGIC) {
+            return Err(Unreadable::Compressed {
+                kind: "gzip inside gzip",
+            }
+            .into());
+        }
+        if let Some(kind) = archive_kind(inner) {
+            return Err(Unreadable::Compressed { kind }.into());
+        }
+    }
     skip_bom(&mut text)?;
     let first = first_significant_byte(&mut text)?;
     let Some(first) = first else {
@@ -409,10 +456,14 @@ pub fn read_records<E>(
     let schema = raw_schema(contract);
     let mut builder = BatchBuilder::new(schema, mapper.width(), batch_rows, sink);
     match format {
-        Format::Csv => read_csv(text, &mapper, &mut builder, &mut report)?,
-        Format::JsonLines => read_json_lines(text, &mapper, &mut builder, &mut report)?,
-        Format::Json => read_json(text, &mapper, &mut builder, &mut report)?,
+        Format::Csv => read_csv(text, &mapper, &limits, &mut builder, &mut report)?,
+        Format::JsonLines => read_json_lines(text, &mapper, &limits, &mut builder, &mut report)?,
+        Format::Json => {
+            meter.limit_records(limits.max_record_bytes);
+            read_json(text, &mapper, &meter, &mut builder, &mut report)?
+        }
     }
+    report.decoded_bytes = meter.decoded();
     builder.flush()?;
     if report.records == 0 && format == Format::Csv {
         // A header and nothing else is a valid, empty extract.
@@ -439,6 +490,27 @@ pub fn read_records<E>(
         report.missing_optional.remove(column);
     }
     Ok(report)
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Containers and compressions ShopFlow does not unpack, by their magic bytes.
+fn archive_kind(head: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], &str); 6] = [
+        (b"PK\x03\x04", "a zip archive"),
+        (b"BZh", "bzip2-compressed"),
+        (b"\xfd7zXZ\x00", "xz-compressed"),
+        (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+        (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+        (
+            b"PAR1",
+            "a Parquet file (drop CSV or JSON; Parquet goes straight to a table)",
+        ),
+    ];
+    KINDS
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, kind)| *kind)
 }
 
 fn skip_bom(reader: &mut impl BufRead) -> Result<(), Unreadable> {
@@ -478,37 +550,48 @@ fn sniff_delimiter(reader: &mut impl BufRead) -> Result<u8, Unreadable> {
 fn read_csv<E>(
     mut text: impl BufRead,
     mapper: &ColumnMapper,
+    limits: &ReadLimits,
     builder: &mut BatchBuilder<'_, E>,
     report: &mut ReadReport,
 ) -> Result<(), ReadFailure<E>> {
     let delimiter = sniff_delimiter(&mut text)?;
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(text);
-    let csv_error = |e: csv::Error| -> Unreadable {
-        match e.into_kind() {
-            csv::ErrorKind::Io(io) => io_unreadable(io),
-            csv::ErrorKind::Utf8 { pos, err } => Unreadable::BadEncoding {
-                detail: format!("line {}: {err}", pos.map(|p| p.line()).unwrap_or_default()),
-            },
-            other => Unreadable::NotFormat {
-                format: Format::Csv,
-                detail: format!("{other:?}"),
-            },
+    let mut scanner = delimited::Scanner::new(text, delimiter, limits.max_record_bytes);
+    let header_names = {
+        match scanner.next(None).map_err(io_unreadable)? {
+            None => return Err(Unreadable::Empty.into()),
+            Some(delimited::Scanned::Malformed { line, reason, .. }) => {
+                return Err(Unreadable::NotFormat {
+                    format: Format::Csv,
+                    detail: format!("header (line {line}): {reason}"),
+                }
+                .into());
+            }
+            Some(delimited::Scanned::Record { .. }) => {
+                let fields = scanner.fields();
+                if fields.len() > limits.max_columns {
+                    return Err(Unreadable::NotFormat {
+                        format: Format::Csv,
+                        detail: format!(
+                            "the header has {} fields, more than the contract's max_columns ({})",
+                            fields.len(),
+                            limits.max_columns
+                        ),
+                    }
+                    .into());
+                }
+                let mut names = Vec::with_capacity(fields.len());
+                for (i, h) in fields.iter().enumerate() {
+                    let name = std::str::from_utf8(h).map_err(|e| Unreadable::BadEncoding {
+                        detail: format!("header field {}: {e}", i + 1),
+                    })?;
+                    names.push(name.trim().to_string());
+                }
+                names
+            }
         }
     };
-    let headers = csv.byte_headers().map_err(csv_error)?.clone();
-    if headers.is_empty() || headers.iter().all(|h| h.is_empty()) {
+    if header_names.iter().all(String::is_empty) {
         return Err(Unreadable::Empty.into());
-    }
-    let mut header_names = Vec::with_capacity(headers.len());
-    for (i, h) in headers.iter().enumerate() {
-        let name = std::str::from_utf8(h).map_err(|e| Unreadable::BadEncoding {
-            detail: format!("header field {}: {e}", i + 1),
-        })?;
-        header_names.push(name.trim().to_string());
     }
     // Resolve each header to a slot; when two headers map to one column the higher-priority
     // alias wins and the other is kept as an unknown field.
@@ -554,18 +637,38 @@ fn read_csv<E>(
         }
     }
     let has_unknown = slots.contains(&Slot::Unknown);
+    let has_secret = slots.contains(&Slot::Secret);
     let mut values: Vec<Option<String>> = vec![None; mapper.width()];
-    let mut record = csv::ByteRecord::new();
     let mut row: u64 = 0;
-    loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(e).into()),
-        }
+    while let Some(scanned) = scanner.next(Some(slots.len())).map_err(io_unreadable)? {
         row += 1;
         report.records += 1;
-        let mut fields = Vec::with_capacity(record.len());
+        match scanned {
+            delimited::Scanned::Malformed {
+                line,
+                reason,
+                excerpt,
+            } => {
+                // The line's text is evidence unless the file has secret columns, where any
+                // part of a broken line could be one.
+                let raw = if has_secret || excerpt.is_empty() {
+                    serde_json::json!({ "line": line, "withheld": "the line cannot be split into the header's fields" })
+                } else {
+                    serde_json::json!({ "line": line, "text": excerpt })
+                }
+                .to_string();
+                builder.push(
+                    row,
+                    &mut values,
+                    Some(&raw),
+                    Some(&format!("line {line}: {reason}")),
+                )?;
+                continue;
+            }
+            delimited::Scanned::Record { .. } => {}
+        }
+        let record = scanner.fields();
+        let mut fields: Vec<&str> = Vec::with_capacity(slots.len());
         for (i, f) in record.iter().enumerate() {
             let s = std::str::from_utf8(f).map_err(|e| Unreadable::BadEncoding {
                 detail: format!("record {row}, field {}: {e}", i + 1),
@@ -575,7 +678,7 @@ fn read_csv<E>(
         if fields.len() != slots.len() {
             // Fields cannot be aligned with the header: where the file has secret columns a
             // shifted row could carry a secret under any name, so its values are withheld.
-            let raw = if slots.contains(&Slot::Secret) {
+            let raw = if has_secret {
                 serde_json::json!({ "withheld": "the row cannot be aligned with the header and the file has secret columns" })
             } else {
                 serde_json::json!({ "fields": fields })
@@ -731,6 +834,7 @@ fn push_json_value<E>(
 fn read_json_lines<E>(
     mut text: impl BufRead,
     mapper: &ColumnMapper,
+    limits: &ReadLimits,
     builder: &mut BatchBuilder<'_, E>,
     report: &mut ReadReport,
 ) -> Result<(), ReadFailure<E>> {
@@ -739,23 +843,24 @@ fn read_json_lines<E>(
     let mut row: u64 = 0;
     let mut parsed_any = false;
     let mut failed_lines = 0u64;
+    let max = limits.max_record_bytes;
     loop {
         line.clear();
         let n = (&mut text)
-            .take(MAX_LINE_BYTES as u64 + 1)
+            .take(max as u64 + 1)
             .read_until(b'\n', &mut line)
             .map_err(io_unreadable)?;
         if n == 0 {
             break;
         }
-        let too_long = line.len() > MAX_LINE_BYTES && !line.ends_with(b"\n");
+        let too_long = line.len() > max && !line.ends_with(b"\n");
         if too_long {
             // Skip the rest of the over-long line.
             let mut sink = Vec::new();
             loop {
                 sink.clear();
                 let m = (&mut text)
-                    .take(MAX_LINE_BYTES as u64)
+                    .take(max as u64)
                     .read_until(b'\n', &mut sink)
                     .map_err(io_unreadable)?;
                 if m == 0 || sink.ends_with(b"\n") {
@@ -768,20 +873,23 @@ fn read_json_lines<E>(
             continue;
         }
         row += 1;
-        let text_line = std::str::from_utf8(trimmed).map_err(|e| Unreadable::BadEncoding {
-            detail: format!("line {row}: {e}"),
-        })?;
         if too_long {
+            // Cut at the limit, possibly inside a character: never decoded, never kept.
             report.records += 1;
             failed_lines += 1;
             builder.push(
                 row,
                 &mut values,
                 None,
-                Some(&format!("line longer than {MAX_LINE_BYTES} bytes")),
+                Some(&format!(
+                    "line longer than the contract's max_record_bytes ({max} bytes)"
+                )),
             )?;
             continue;
         }
+        let text_line = std::str::from_utf8(trimmed).map_err(|e| Unreadable::BadEncoding {
+            detail: format!("line {row}: {e}"),
+        })?;
         match serde_json::from_str::<Value>(text_line) {
             Ok(value) => {
                 parsed_any = true;
@@ -820,6 +928,7 @@ fn read_json_lines<E>(
 /// State shared by the streaming JSON visitors.
 struct JsonState<'m, 'b, 'r, 's, E> {
     mapper: &'m ColumnMapper,
+    meter: &'m guard::Meter,
     builder: &'b mut BatchBuilder<'s, E>,
     report: &'r mut ReadReport,
     values: Vec<Option<String>>,
@@ -830,6 +939,7 @@ struct JsonState<'m, 'b, 'r, 's, E> {
 
 impl<E> JsonState<'_, '_, '_, '_, E> {
     fn push(&mut self, value: Value) -> bool {
+        self.meter.mark();
         self.row += 1;
         let row = self.row;
         match push_json_value(
@@ -967,11 +1077,13 @@ impl<'de, E> Visitor<'de> for TopVisitor<'_, '_, '_, '_, '_, E> {
 fn read_json<E>(
     text: impl BufRead,
     mapper: &ColumnMapper,
+    meter: &guard::Meter,
     builder: &mut BatchBuilder<'_, E>,
     report: &mut ReadReport,
 ) -> Result<(), ReadFailure<E>> {
     let mut state = JsonState {
         mapper,
+        meter,
         builder,
         report,
         values: vec![None; mapper.width()],
@@ -1366,5 +1478,179 @@ mod tests {
         let (b, r) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
         assert_eq!(column(&b, "transaction_id"), [Some("T1".into())]);
         assert!(r.unknown_fields.contains("id"));
+    }
+
+    fn read_with(
+        contract: &Contract,
+        name: &str,
+        input: impl Read,
+    ) -> Result<(Vec<RecordBatch>, ReadReport), Unreadable> {
+        let mut batches = Vec::new();
+        let mut sink = |b: RecordBatch| -> Result<(), std::convert::Infallible> {
+            batches.push(b);
+            Ok(())
+        };
+        match read_records(input, name, contract, 4096, &mut sink) {
+            Ok(report) => Ok((batches, report)),
+            Err(ReadFailure::Unreadable(u)) => Err(u),
+            Err(ReadFailure::Sink(e)) => match e {},
+        }
+    }
+
+    fn limited(dataset: &str, edit: impl FnOnce(&mut FilePolicy)) -> Contract {
+        let set = ContractSet::defaults().unwrap();
+        let mut contract = set.get(dataset).unwrap().clone();
+        edit(&mut contract.file);
+        contract
+    }
+
+    use crate::contract::FilePolicy;
+
+    #[test]
+    fn an_unclosed_quote_early_in_a_csv_costs_one_row_and_the_ten_thousand_after_it_are_read() {
+        let mut csv = String::from(
+            "transaction_id,customer_id,product_id,quantity,amount,transaction_date\n",
+        );
+        csv.push_str("T0,C0,\"P0,1,9.99,2024-03-15 10:00:00\n");
+        for i in 1..=10_000 {
+            csv.push_str(&format!("T{i},C{i},P{i},1,9.99,2024-03-15 10:00:00\n"));
+        }
+        let (batches, report) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(report.records, 10_001);
+        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN)
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("line 2") && errors[0].contains("unclosed quote"),
+            "{}",
+            errors[0]
+        );
+        let ids = column(&batches, "transaction_id");
+        assert_eq!(ids.iter().flatten().count(), 10_000);
+        assert_eq!(ids[1].as_deref(), Some("T1"));
+        assert_eq!(ids[10_000].as_deref(), Some("T10000"));
+    }
+
+    #[test]
+    fn a_json_line_cut_at_the_limit_inside_a_character_is_one_malformed_row() {
+        let contract = limited("clickstream", |f| f.max_record_bytes = Some(4096));
+        // 4095 ASCII bytes then "é" (2 bytes): the cut at 4096 falls inside the character.
+        let mut long = String::from("{\"event_id\":\"");
+        while long.len() < 4095 {
+            long.push('x');
+        }
+        long.push_str("é\"}");
+        let good = r#"{"event_id":"e2","session_id":"s","event_type":"page_view","event_time":"2024-03-15T10:00:00Z"}"#;
+        let text = format!("{good}\n{long}\n{good}\n");
+        let (batches, report) = read_with(&contract, "c.jsonl", text.as_bytes()).unwrap();
+        assert_eq!(report.records, 3);
+        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN)
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("max_record_bytes"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn a_gzip_bomb_of_zeros_is_refused_within_the_ratio_budget() {
+        // 512 MiB of zeros compress to about 0.5 MiB: refused once 64 MiB have come out.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..512 {
+            gz.write_all(&chunk).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        let err = read("transactions", "t.csv.gz", &bomb).unwrap_err();
+        match err {
+            Unreadable::Limit(LimitExceeded::Ratio { decoded, .. }) => {
+                assert!(decoded < 80 * 1024 * 1024, "stopped early: {decoded}")
+            }
+            other => panic!("expected a ratio limit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_decompressing_past_the_limit_is_refused() {
+        let contract = limited("transactions", |f| f.max_decompressed_bytes = Some(10_000));
+        let mut csv = String::from(
+            "transaction_id,customer_id,product_id,quantity,amount,transaction_date\n",
+        );
+        for i in 0..1000 {
+            csv.push_str(&format!("T{i},C{i},P{i},1,9.99,2024-03-15 10:00:00\n"));
+        }
+        let err = read_with(&contract, "t.csv", csv.as_bytes()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Unreadable::Limit(LimitExceeded::Decompressed { limit: 10_000 })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn gzip_inside_gzip_and_zip_archives_are_refused_by_name() {
+        let inner = gzip(b"a,b\n1,2\n");
+        let err = read("transactions", "t.csv.gz", &gzip(&inner)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Unreadable::Compressed {
+                    kind: "gzip inside gzip"
+                }
+            ),
+            "{err:?}"
+        );
+        let err = read("transactions", "t.zip", b"PK\x03\x04rest").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Unreadable::Compressed {
+                    kind: "a zip archive"
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_csv_of_zeros_without_a_newline_is_refused_in_bounded_memory() {
+        let contract = limited("transactions", |f| f.max_record_bytes = Some(64 * 1024));
+        let zeros = std::io::repeat(0).take(50 * 1024 * 1024);
+        let err = read_with(&contract, "t.csv", zeros).unwrap_err();
+        assert!(matches!(err, Unreadable::NotFormat { .. }), "{err:?}");
+        assert!(err.to_string().contains("max_record_bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_header_wider_than_max_columns_is_refused() {
+        let contract = limited("transactions", |f| f.max_columns = Some(8));
+        let header: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+        let err = read_with(
+            &contract,
+            "t.csv",
+            format!("{}\n", header.join(",")).as_bytes(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("max_columns"), "{err}");
+    }
+
+    #[test]
+    fn a_json_array_element_over_the_record_limit_ends_the_read() {
+        let contract = limited("products", |f| f.max_record_bytes = Some(1024));
+        let huge = "d".repeat(2 * 1024 * 1024);
+        let body =
+            format!(r#"[{{"id":1,"title":"a","price":1}},{{"id":2,"title":"{huge}","price":1}}]"#);
+        let err = read_with(&contract, "p.json", body.as_bytes()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Unreadable::Limit(LimitExceeded::Record { limit: 1024 })
+            ),
+            "{err:?}"
+        );
     }
 }

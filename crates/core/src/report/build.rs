@@ -846,7 +846,8 @@ pub async fn compute(
 }
 
 /// A CSV table with a header row, also when there are no rows (the header then comes from a
-/// default row, which is not written).
+/// default row, which is not written). Every cell is [neutralized](crate::cells::neutralize):
+/// product names and customer text never run as spreadsheet formulas.
 fn csv_of<T: Serialize + Default>(key: &str, rows: &[T]) -> Result<Vec<u8>, ReportError> {
     let csv_error = |source| ReportError::Csv {
         key: key.to_string(),
@@ -869,7 +870,7 @@ fn csv_of<T: Serialize + Default>(key: &str, rows: &[T]) -> Result<Vec<u8>, Repo
         let end = bytes.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
         bytes.truncate(end);
     }
-    Ok(bytes)
+    crate::cells::neutralize_csv(&bytes).map_err(csv_error)
 }
 
 /// One row of `kpis.csv`.

@@ -682,7 +682,7 @@ impl DeltaLake {
     }
 }
 
-/// The source of a silver MERGE: the staged files of every event date, `dt` added, the
+/// The source of a silver MERGE: the staged files (each row's event date in `dt`), the
 /// table's columns in its order.
 async fn silver_source(
     ctx: &SessionContext,
@@ -692,7 +692,7 @@ async fn silver_source(
 ) -> Result<datafusion::dataframe::DataFrame, TableError> {
     use datafusion::prelude::{cast, col};
     let mut frames = Vec::new();
-    for (date, path) in &write.parts {
+    for path in &write.parts {
         let path_text = path.to_string_lossy().to_string();
         let frame = ctx
             .read_parquet(path_text, ParquetReadOptions::default())
@@ -700,12 +700,7 @@ async fn silver_source(
             .map_err(|e| TableError::Staged {
                 path: path.clone(),
                 source: Box::new(e),
-            })?
-            .with_column(
-                PARTITION_COLUMN,
-                lit(ScalarValue::Date32(Some(parse::days_since_epoch(*date)))),
-            )
-            .map_err(|e| df_error("source", table, e))?;
+            })?;
         let columns: Vec<_> = schema
             .fields()
             .iter()

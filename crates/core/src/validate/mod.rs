@@ -182,6 +182,15 @@ impl Values {
         }
     }
 
+    /// The day (since the epoch, UTC) of a date or timestamp value.
+    fn day(&self, i: usize) -> Option<i32> {
+        match self {
+            Values::Date(v) => v[i],
+            Values::Ts(v) => v[i].and_then(|us| i32::try_from(us.div_euclid(86_400_000_000)).ok()),
+            _ => None,
+        }
+    }
+
     fn number(&self, i: usize, scale: i8) -> Option<f64> {
         match self {
             Values::Int(v) => v[i].map(|x| x as f64),
@@ -594,6 +603,25 @@ fn check_rule(
                     bounds.join(" and ")
                 )
             })
+        }
+        RuleKind::DateRange => {
+            let day = values.day(i)?;
+            let (earliest, latest) = rule.date_window;
+            let show = |d: i32| parse::date_from_days(d).to_string();
+            if earliest.is_some_and(|e| day < e) {
+                Some(format!(
+                    "{name} {text} is before the earliest plausible date {}",
+                    earliest.map(show).unwrap_or_default()
+                ))
+            } else if latest.is_some_and(|l| day > l) {
+                Some(format!(
+                    "{name} {text} is more than {} days in the future (after {})",
+                    spec.max_days_ahead.unwrap_or_default(),
+                    latest.map(show).unwrap_or_default()
+                ))
+            } else {
+                None
+            }
         }
         RuleKind::AllowedValues => {
             let probe = if spec.case_insensitive {

@@ -178,7 +178,13 @@ pub fn days_since_epoch(date: NaiveDate) -> i32 {
 /// The date of an Arrow `Date32` value.
 pub fn date_from_days(days: i32) -> NaiveDate {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    epoch + chrono::Duration::days(i64::from(days))
+    epoch
+        .checked_add_signed(chrono::Duration::days(i64::from(days)))
+        .unwrap_or(if days < 0 {
+            NaiveDate::MIN
+        } else {
+            NaiveDate::MAX
+        })
 }
 
 #[cfg(test)]

@@ -192,6 +192,15 @@ pub fn object_result(outcome: IngestOutcome) -> ObjectResult {
             duplicates_removed: 0,
             manifest_key,
         },
+        IngestOutcome::Superseded { key, .. } => ObjectResult {
+            key,
+            status: "superseded".into(),
+            rows_in: 0,
+            rows_silver: 0,
+            rows_quarantined: 0,
+            duplicates_removed: 0,
+            manifest_key: String::new(),
+        },
     }
 }
 

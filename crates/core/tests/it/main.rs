@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contracts;
+mod corruption;
 mod ingest;
 mod support;
 mod tables;

