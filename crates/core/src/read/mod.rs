@@ -669,11 +669,22 @@ fn read_csv<E>(
         }
         let record = scanner.fields();
         let mut fields: Vec<&str> = Vec::with_capacity(slots.len());
+        let mut bad_encoding = None;
         for (i, f) in record.iter().enumerate() {
-            let s = std::str::from_utf8(f).map_err(|e| Unreadable::BadEncoding {
-                detail: format!("record {row}, field {}: {e}", i + 1),
-            })?;
-            fields.push(s);
+            match std::str::from_utf8(f) {
+                Ok(s) => fields.push(s),
+                Err(e) => {
+                    bad_encoding = Some(format!("field {}: not UTF-8 text ({e})", i + 1));
+                    break;
+                }
+            }
+        }
+        if let Some(error) = bad_encoding {
+            // One mis-encoded row costs that row; a file of them is quarantined whole by the
+            // contract's max_reject_share.
+            let raw = serde_json::json!({ "withheld": "the record is not UTF-8 text" }).to_string();
+            builder.push(row, &mut values, Some(&raw), Some(&error))?;
+            continue;
         }
         if fields.len() != slots.len() {
             // Fields cannot be aligned with the header: where the file has secret columns a
@@ -887,9 +898,26 @@ fn read_json_lines<E>(
             )?;
             continue;
         }
-        let text_line = std::str::from_utf8(trimmed).map_err(|e| Unreadable::BadEncoding {
-            detail: format!("line {row}: {e}"),
-        })?;
+        let text_line = match std::str::from_utf8(trimmed) {
+            Ok(t) => t,
+            Err(e) => {
+                report.records += 1;
+                failed_lines += 1;
+                builder.push(
+                    row,
+                    &mut values,
+                    None,
+                    Some(&format!("line {row}: not UTF-8 text ({e})")),
+                )?;
+                if !parsed_any && failed_lines >= 10 {
+                    return Err(Unreadable::BadEncoding {
+                        detail: format!("the first {failed_lines} lines are not UTF-8 text"),
+                    }
+                    .into());
+                }
+                continue;
+            }
+        };
         match serde_json::from_str::<Value>(text_line) {
             Ok(value) => {
                 parsed_any = true;
@@ -1436,12 +1464,18 @@ mod tests {
     }
 
     #[test]
-    fn quarantines_invalid_utf8() {
+    fn a_row_that_is_not_utf8_is_one_malformed_row_and_a_bad_header_refuses_the_file() {
         let mut bytes =
             b"transaction_id,customer_id,product_id,quantity,transaction_date\nT1,C".to_vec();
         bytes.extend_from_slice(&[0xff, 0xfe]);
-        bytes.extend_from_slice(b",P,1,2024-01-01\n");
-        let err = read("transactions", "t.csv", &bytes).unwrap_err();
+        bytes.extend_from_slice(b",P,1,2024-01-01\nT2,C2,P,1,2024-01-01\n");
+        let (batches, report) = read("transactions", "t.csv", &bytes).unwrap();
+        assert_eq!(report.records, 2);
+        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN).into_iter().flatten().collect();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("not UTF-8"), "{}", errors[0]);
+        assert_eq!(column(&batches, "transaction_id")[1].as_deref(), Some("T2"));
+        let err = read("transactions", "t.csv", b"transaction_id,\xff\n").unwrap_err();
         assert!(matches!(err, Unreadable::BadEncoding { .. }), "{err:?}");
     }
 

@@ -1,0 +1,292 @@
+//! At-least-once, out-of-order delivery: duplicate events, concurrent duplicates, versions of
+//! one key arriving newest first, and a file replaced between its claim and its download.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow::array::AsArray;
+use async_trait::async_trait;
+use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
+use shopflow_core::contract::ContractSet;
+use shopflow_core::ingest::{EventVersion, IngestError, IngestOptions, IngestOutcome, Ingestor};
+use shopflow_core::ports::{ObjectMeta, ObjectStore, StoreError};
+use shopflow_core::tables::DeltaLake;
+
+use crate::support::{fs_ingestor, table_rows};
+
+const HEADER: &str = "transaction_id,customer_id,product_id,quantity,unit_price,transaction_date\n";
+
+fn file(object: usize, version: usize) -> String {
+    let mut body = String::from(HEADER);
+    for r in 0..4 {
+        body.push_str(&format!(
+            "O{object}-{r},C1,P1,{},2.50,2026-11-20T10:00:00Z\n",
+            1 + version
+        ));
+    }
+    body
+}
+
+/// Silver's rows as sorted `id:quantity` strings: what a reader of the table sees.
+async fn silver(store: Arc<dyn ObjectStore>) -> Vec<String> {
+    let mut rows = Vec::new();
+    for b in table_rows(store, "silver/transactions", None).await {
+        let ids = b.column_by_name("transaction_id").unwrap();
+        let ids = arrow::compute::cast(ids, &arrow::datatypes::DataType::Utf8).unwrap();
+        let q = b.column_by_name("quantity").unwrap();
+        let q = arrow::compute::cast(q, &arrow::datatypes::DataType::Utf8).unwrap();
+        for i in 0..b.num_rows() {
+            rows.push(format!(
+                "{}:{}",
+                ids.as_string::<i32>().value(i),
+                q.as_string::<i32>().value(i)
+            ));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+async fn land(store: &dyn ObjectStore, n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for o in 0..n {
+        let key = format!("landing/transactions/part-{o:03}.csv");
+        let meta = store.put(&key, file(o, 0).into_bytes()).await.unwrap();
+        out.push((key, meta.etag.unwrap()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_objects_delivered_three_times_and_in_concurrent_pairs_are_processed_fifty_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ingestor) = fs_ingestor(dir.path());
+    let objects = land(store.as_ref(), 50).await;
+    let mut processed = 0;
+    let mut repeats = 0;
+    // Each event three times in a row, with its sequencer and etag, as S3 may deliver it.
+    for (i, (key, etag)) in objects.iter().enumerate().skip(10) {
+        let sequencer = format!("{:016X}", 1000 + i);
+        for _ in 0..3 {
+            let event = EventVersion {
+                sequencer: Some(&sequencer),
+                etag: Some(etag),
+            };
+            match ingestor.ingest_event(key, "dup", event).await.unwrap() {
+                IngestOutcome::Processed(_) => processed += 1,
+                IngestOutcome::Skipped { .. } => repeats += 1,
+                IngestOutcome::Superseded { key, .. } => panic!("{key} superseded"),
+            }
+        }
+    }
+    // Ten events delivered twice at the same moment: one run processes, the other is told the
+    // object is busy (Lambda retries it and then skips) or that it is done.
+    let mut pairs = Vec::new();
+    for (i, (key, etag)) in objects.iter().take(10).enumerate() {
+        for _ in 0..2 {
+            let (ingestor, key, etag) = (ingestor.clone(), key.clone(), etag.clone());
+            pairs.push(tokio::spawn(async move {
+                let sequencer = format!("{:016X}", 1000 + i);
+                let event = EventVersion {
+                    sequencer: Some(&sequencer),
+                    etag: Some(&etag),
+                };
+                ingestor.ingest_event(&key, "pair", event).await
+            }));
+        }
+    }
+    let mut busy = 0;
+    for p in pairs {
+        match p.await.unwrap() {
+            Ok(IngestOutcome::Processed(_)) => processed += 1,
+            Ok(IngestOutcome::Skipped { .. }) => repeats += 1,
+            Ok(IngestOutcome::Superseded { key, .. }) => panic!("{key} superseded"),
+            Err(IngestError::Busy { .. }) => busy += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(processed, 50, "business logic ran once per object");
+    assert_eq!(repeats + busy, 40 * 2 + 10);
+    let manifests = store.list("manifests/").await.unwrap();
+    assert_eq!(manifests.len(), 50, "one set of outputs per object");
+    assert_eq!(store.list("bronze/").await.unwrap().len(), 50);
+
+    // The tables equal a single delivery of each object.
+    let single = tempfile::tempdir().unwrap();
+    let (single_store, single_ingestor) = fs_ingestor(single.path());
+    for (key, _) in land(single_store.as_ref(), 50).await {
+        single_ingestor.ingest_object(&key, "once").await.unwrap();
+    }
+    let got = silver(store.clone()).await;
+    assert_eq!(got.len(), 200);
+    assert_eq!(got, silver(single_store.clone()).await);
+}
+
+#[tokio::test]
+async fn three_versions_delivered_newest_first_leave_the_newest_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ingestor) = fs_ingestor(dir.path());
+    let key = "landing/transactions/orders.csv";
+    // v1, v2 and v3 landed in that order (sequencers rising); the key now holds v3, and the
+    // events arrive v3, v2, v1.
+    let mut etags = Vec::new();
+    for v in 0..3 {
+        etags.push(
+            store
+                .put(key, file(7, v).into_bytes())
+                .await
+                .unwrap()
+                .etag
+                .unwrap(),
+        );
+    }
+    let seq = |v: usize| format!("{:016X}", 0x1000 + v);
+    let deliver = |v: usize| {
+        let (ingestor, etag, sequencer) = (ingestor.clone(), etags[v].clone(), seq(v));
+        async move {
+            let event = EventVersion {
+                sequencer: Some(&sequencer),
+                etag: Some(&etag),
+            };
+            ingestor
+                .ingest_event(key, &format!("v{v}"), event)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(matches!(deliver(2).await, IngestOutcome::Processed(_)));
+    for v in [1, 0] {
+        match deliver(v).await {
+            IngestOutcome::Superseded {
+                event_etag,
+                current_etag,
+                ..
+            } => {
+                assert_eq!(event_etag, etags[v]);
+                assert_eq!(current_etag, etags[2]);
+            }
+            other => panic!("v{v}: {other:?}"),
+        }
+    }
+    let rows = silver(store.clone()).await;
+    assert_eq!(
+        rows,
+        ["O7-0:3", "O7-1:3", "O7-2:3", "O7-3:3"],
+        "the newest version's rows"
+    );
+
+    // An event without a sequencer or etag (a replay tool, an old notification format) is
+    // handled: the ledger already holds this version, so nothing is done twice.
+    let plain = ingestor
+        .ingest_event(key, "plain", EventVersion::default())
+        .await
+        .unwrap();
+    assert!(matches!(plain, IngestOutcome::Skipped { .. }), "{plain:?}");
+}
+
+/// A store that replaces the object with other bytes once, right before a download: a re-drop
+/// that lands between the claim and the read.
+#[derive(Debug)]
+struct RedropOnDownload {
+    inner: Arc<FsObjectStore>,
+    redrop: AtomicBool,
+    body: Vec<u8>,
+}
+
+#[async_trait]
+impl ObjectStore for RedropOnDownload {
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn download(&self, key: &str, dest: &Path) -> Result<ObjectMeta, StoreError> {
+        if key.starts_with("landing/") && self.redrop.swap(false, Ordering::SeqCst) {
+            self.inner.put(key, self.body.clone()).await?;
+        }
+        self.inner.download(key, dest).await
+    }
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        self.inner.put(key, body).await
+    }
+    async fn upload(&self, key: &str, src: &Path) -> Result<ObjectMeta, StoreError> {
+        self.inner.upload(key, src).await
+    }
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        self.inner.put_if_absent(key, body).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.head(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        self.inner.get_range(key, range).await
+    }
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.stat(key).await
+    }
+}
+
+#[tokio::test]
+async fn bytes_replaced_between_claim_and_download_are_never_recorded_under_the_claimed_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
+    let store = Arc::new(RedropOnDownload {
+        inner: inner.clone(),
+        redrop: AtomicBool::new(true),
+        body: file(9, 1).into_bytes(),
+    });
+    let ingestor = Ingestor::new(
+        store.clone(),
+        Arc::new(DeltaLake::new(store.clone())),
+        Arc::new(FsLedger::new(dir.path().join("_state/ledger")).unwrap()),
+        Arc::new(LogMetrics),
+        Arc::new(ContractSet::defaults().unwrap()),
+        IngestOptions {
+            work_dir: Some(dir.path().join(".tmp")),
+            ..IngestOptions::default()
+        },
+    );
+    let key = "landing/transactions/orders.csv";
+    let first = inner
+        .put(key, file(9, 0).into_bytes())
+        .await
+        .unwrap()
+        .etag
+        .unwrap();
+    let err = ingestor.ingest_object(key, "race").await.unwrap_err();
+    match &err {
+        IngestError::Changed {
+            claimed, delivered, ..
+        } => {
+            assert_eq!(claimed, &first);
+            assert_ne!(delivered, &first);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.is_retryable());
+    assert!(
+        inner.list("manifests/").await.unwrap().is_empty(),
+        "nothing recorded"
+    );
+    assert!(
+        !DeltaLake::new(inner.clone())
+            .exists("silver/transactions")
+            .await
+            .unwrap()
+    );
+    // The retry claims and processes the version that is there now.
+    let again = ingestor.ingest_object(key, "retry").await.unwrap();
+    let IngestOutcome::Processed(m) = again else {
+        panic!("{again:?}")
+    };
+    assert_ne!(m.source_etag, first);
+    let rows: BTreeSet<String> = silver(inner.clone()).await.into_iter().collect();
+    assert!(rows.iter().all(|r| r.ends_with(":2")), "{rows:?}");
+}
