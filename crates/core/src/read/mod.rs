@@ -1471,7 +1471,10 @@ mod tests {
         bytes.extend_from_slice(b",P,1,2024-01-01\nT2,C2,P,1,2024-01-01\n");
         let (batches, report) = read("transactions", "t.csv", &bytes).unwrap();
         assert_eq!(report.records, 2);
-        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN).into_iter().flatten().collect();
+        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN)
+            .into_iter()
+            .flatten()
+            .collect();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("not UTF-8"), "{}", errors[0]);
         assert_eq!(column(&batches, "transaction_id")[1].as_deref(), Some("T2"));
