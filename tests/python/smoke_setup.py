@@ -19,6 +19,8 @@ def client(name):
 def main():
     s3 = client("s3")
     s3.create_bucket(Bucket="shopflow-dev-lake")
+    # The body whose MD5 (the S3 ETag) and size events/transformer/s3-put.json announces: the
+    # transformer processes the version an event names.
     s3.put_object(
         Bucket="shopflow-dev-lake",
         Key="landing/transactions/transactions_2026-11-21.csv",

@@ -4,6 +4,9 @@
 
 mod contracts;
 mod corruption;
+mod delivery;
+mod drift;
 mod ingest;
+mod malformed;
 mod support;
 mod tables;

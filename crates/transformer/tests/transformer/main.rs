@@ -31,7 +31,9 @@ fn sample(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// An S3 event shaped like the sample with one record per (encoded) key.
+/// An S3 event shaped like the sample with one record per (encoded) key. The sample's `eTag`,
+/// `versionId` and `sequencer` describe another object, so they are left out (an event that
+/// carries them: [`s3_event_for`]).
 fn s3_event(encoded_keys: &[&str]) -> Value {
     let template = sample("s3-put.json")["Records"][0].clone();
     let records: Vec<Value> = encoded_keys
@@ -41,10 +43,21 @@ fn s3_event(encoded_keys: &[&str]) -> Value {
             r["s3"]["bucket"]["name"] = json!("lake");
             r["s3"]["bucket"]["arn"] = json!("arn:aws:s3:::lake");
             r["s3"]["object"]["key"] = json!(k);
+            for field in ["eTag", "versionId", "sequencer"] {
+                r["s3"]["object"].as_object_mut().unwrap().remove(field);
+            }
             r
         })
         .collect();
     json!({ "Records": records })
+}
+
+/// An S3 event for one object version, with its `eTag` and `sequencer` as S3 sends them.
+fn s3_event_for(key: &str, etag: &str, sequencer: &str) -> Value {
+    let mut event = s3_event(&[key]);
+    event["Records"][0]["s3"]["object"]["eTag"] = json!(etag);
+    event["Records"][0]["s3"]["object"]["sequencer"] = json!(sequencer);
+    event
 }
 
 async fn setup(moto: &Moto) -> (Deps, DynamoLedger, S3ObjectStore) {
@@ -582,5 +595,103 @@ async fn eight_concurrent_invocations_commit_to_one_silver_table_on_s3() {
     assert!(
         quarantine.is_empty(),
         "no rejected rows, no quarantine commit: {quarantine:?}"
+    );
+}
+
+#[tokio::test]
+async fn fifty_objects_delivered_three_times_and_in_concurrent_pairs_run_fifty_times_on_s3() {
+    let moto = Moto::start();
+    let (deps, _, store) = setup(&moto).await;
+    let deps = Arc::new(deps);
+    let header = "transaction_id,customer_id,product_id,quantity,unit_price,transaction_date\n";
+    let mut objects = Vec::new();
+    for o in 0..50 {
+        let key = format!("landing/transactions/part-{o:03}.csv");
+        let body = format!(
+            "{header}O{o}-1,C1,P1,1,2.50,2026-11-20T10:00:00Z\nO{o}-2,C1,P1,2,2.50,2026-11-21T10:00:00Z\n"
+        );
+        moto.put_object("lake", &key, body.into_bytes()).await;
+        let etag = store.head(&key).await.unwrap().unwrap().etag.unwrap();
+        objects.push((key, etag, format!("{:018X}", 0x1000 + o)));
+    }
+    let status = |out: &Value| {
+        out["objects"][0]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut processed = 0;
+    for (key, etag, seq) in objects.iter().skip(10) {
+        for attempt in 0..3 {
+            let out = call(&deps, s3_event_for(key, etag, seq), &format!("r-{attempt}"))
+                .await
+                .unwrap();
+            match status(&out).as_str() {
+                "processed" => processed += 1,
+                "skipped" => {}
+                other => panic!("{other}: {out}"),
+            }
+        }
+    }
+    let mut pairs = Vec::new();
+    for (key, etag, seq) in objects.iter().take(10) {
+        for p in 0..2 {
+            let (deps, key, etag, seq) = (deps.clone(), key.clone(), etag.clone(), seq.clone());
+            pairs.push(tokio::spawn(async move {
+                call(&deps, s3_event_for(&key, &etag, &seq), &format!("pair-{p}")).await
+            }));
+        }
+    }
+    for p in pairs {
+        match p.await.unwrap() {
+            Ok(out) if status(&out) == "processed" => processed += 1,
+            Ok(out) => assert_eq!(status(&out), "skipped", "{out}"),
+            Err(e) => assert_eq!(e.error_type(), "ShopFlow.Retryable", "{}", e.message),
+        }
+    }
+    assert_eq!(processed, 50, "business logic ran once per object");
+    let manifests = moto.list_keys("lake", "manifests/").await;
+    assert_eq!(manifests.len(), 50);
+    let rows = DeltaLake::new(Arc::new(store.clone()))
+        .read("silver/transactions", None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|b| b.num_rows()).sum::<usize>(),
+        100,
+        "every row once"
+    );
+
+    // Three versions of one key, delivered newest first: only the newest reaches the table.
+    let key = "landing/transactions/orders.csv";
+    let mut versions = Vec::new();
+    for v in 1..=3 {
+        let body = format!("{header}V-1,C1,P1,{v},2.50,2026-11-20T10:00:00Z\n");
+        moto.put_object("lake", key, body.into_bytes()).await;
+        versions.push(store.head(key).await.unwrap().unwrap().etag.unwrap());
+    }
+    let out = call(
+        &deps,
+        s3_event_for(key, &versions[2], "00000000000000F003"),
+        "v3",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(&out), "processed", "{out}");
+    for (v, seq) in [(1, "00000000000000F002"), (0, "00000000000000F001")] {
+        let out = call(&deps, s3_event_for(key, &versions[v], seq), "old")
+            .await
+            .unwrap();
+        assert_eq!(status(&out), "superseded", "{out}");
+    }
+    let q = DeltaLake::new(Arc::new(store.clone()))
+        .read("silver/transactions", Some("transaction_id = 'V-1'"), None)
+        .await
+        .unwrap();
+    let quantity = q[0].column_by_name("quantity").unwrap();
+    let quantity = arrow::compute::cast(quantity, &arrow::datatypes::DataType::Utf8).unwrap();
+    assert_eq!(
+        arrow::array::AsArray::as_string::<i32>(quantity.as_ref()).value(0),
+        "3"
     );
 }
