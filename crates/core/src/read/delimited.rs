@@ -97,6 +97,12 @@ pub(super) struct Scanner<R> {
     line_starts: Vec<usize>,
     fields: Fields,
     input_done: bool,
+    /// A closing quote of the current record was followed by a character other than a
+    /// delimiter or a line end (`"ab"c`): fine on one line, a sign of a stray quote on several.
+    text_after_quote: bool,
+    /// A line over the limit was met while a quote was open; it is reported once the lines
+    /// before it have been scanned again.
+    deferred_too_long: bool,
 }
 
 /// A physical line read into `raw`.
@@ -123,6 +129,8 @@ impl<R: BufRead> Scanner<R> {
             line_starts: Vec::new(),
             fields: Fields::default(),
             input_done: false,
+            text_after_quote: false,
+            deferred_too_long: false,
         }
     }
 
@@ -147,6 +155,11 @@ impl<R: BufRead> Scanner<R> {
             }
             self.next_line += 1;
             return Ok(Line::Read);
+        }
+        if self.deferred_too_long {
+            self.deferred_too_long = false;
+            self.next_line += 1;
+            return Ok(Line::TooLong);
         }
         if self.input_done {
             return Ok(Line::End);
@@ -231,6 +244,7 @@ impl<R: BufRead> Scanner<R> {
                     } else {
                         f.data.push(b);
                         state = State::Unquoted;
+                        self.text_after_quote = true;
                     }
                 }
             }
@@ -265,6 +279,7 @@ impl<R: BufRead> Scanner<R> {
             self.raw.clear();
             self.line_starts.clear();
             self.fields.clear();
+            self.text_after_quote = false;
             let line = self.next_line;
             match self.read_line()? {
                 Line::End => return Ok(None),
@@ -305,14 +320,36 @@ impl<R: BufRead> Scanner<R> {
                         self.fields.end_field();
                         done = true;
                     }
-                    Line::End | Line::TooLong => {
+                    Line::End => {
                         return Ok(Some(self.recover(
                             line,
                             "unclosed quote: the quoted field does not end before the end of the file"
                                 .to_string(),
                         )));
                     }
+                    Line::TooLong => {
+                        // The long line was skipped from the input: it is reported in its
+                        // place, after the lines before it are scanned again.
+                        self.deferred_too_long = true;
+                        self.next_line -= 1;
+                        return Ok(Some(self.recover(
+                            line,
+                            format!(
+                                "unclosed quote: the quoted field does not end before line {}, which is longer than the contract's max_record_bytes ({} bytes)",
+                                self.next_line,
+                                self.max_record_bytes
+                            ),
+                        )));
+                    }
                 }
+            }
+            if self.line_starts.len() > 1 && self.text_after_quote {
+                return Ok(Some(self.recover(
+                    line,
+                    format!(
+                        "unbalanced quote: a quoted field opened on line {line} closes on a later line with text after it",
+                    ),
+                )));
             }
             if self.line_starts.len() > 1
                 && let Some(expected) = expected_fields
@@ -428,6 +465,38 @@ mod tests {
         assert_eq!(got[3], Err(4));
         assert_eq!(got[4], row(&["k3", "3"]));
         assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn a_stray_quote_paired_with_a_quoted_field_in_the_same_column_costs_one_line() {
+        // Line 2's quote pairs with the opening quote of line 4's third field: the span has the
+        // header's field count, but text follows the closing quote.
+        let got = scan(
+            "a,b,c\nT2,C2,\"P2\nT3,C3,P3\nT4,C4,\"P4\"\nT5,C5,P5\n",
+            1024,
+            Some(3),
+        );
+        assert_eq!(got[1], Err(2));
+        assert_eq!(got[2], row(&["T3", "C3", "P3"]));
+        assert_eq!(got[3], row(&["T4", "C4", "P4"]));
+        assert_eq!(got[4], row(&["T5", "C5", "P5"]));
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn a_long_line_met_inside_an_unclosed_quote_is_reported_in_its_place() {
+        let long = "z".repeat(5000);
+        let got = scan(&format!("a,b\n\"x,1\nk1,1\n{long}\nk2,2\n"), 1024, Some(2));
+        assert_eq!(
+            got,
+            vec![
+                row(&["a", "b"]),
+                Err(2),
+                row(&["k1", "1"]),
+                Err(4),
+                row(&["k2", "2"])
+            ]
+        );
     }
 
     #[test]

@@ -1080,8 +1080,9 @@ impl<'de, E> Visitor<'de> for TopVisitor<'_, '_, '_, '_, '_, E> {
         // itself the record.
         let mut others = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let is_record_field = !self.0.found_records
-                && self.0.mapper.record_fields.contains(&normalize_name(&key));
+            // Every record field is streamed: an export may repeat the key or carry two
+            // record arrays (`items` and `data`), and none is dropped.
+            let is_record_field = self.0.mapper.record_fields.contains(&normalize_name(&key));
             if is_record_field {
                 if let Some(value) = map.next_value_seed(FieldSeed { state: self.0 })? {
                     others.insert(key, value);

@@ -38,7 +38,7 @@ use deltalake_core::operations::optimize::OptimizeType;
 use deltalake_core::operations::vacuum::VacuumMode;
 use deltalake_core::operations::write::SchemaMode;
 use deltalake_core::protocol::SaveMode;
-use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -472,6 +472,10 @@ impl DeltaLake {
             .create()
             .with_columns(fields)
             .with_partition_columns([partition])
+            .with_configuration_property(
+                TableProperty::CheckpointInterval,
+                Some(CHECKPOINT_INTERVAL.to_string()),
+            )
             .with_table_name(table.replace('/', "_"))
             .with_save_mode(SaveMode::Ignore)
             .await
@@ -1010,6 +1014,13 @@ fn read_staged(
     }
     Ok(out)
 }
+
+/// Commits between two checkpoints of a table's log (delta-rs's default is 100). Every
+/// transformer run loads its silver table: with a checkpoint every 10 commits it reads one
+/// Parquet checkpoint and at most 9 JSON commits, instead of up to 99 JSON objects from S3.
+/// Measured on moto: 50 landing objects committed in turn went from about 5.5 minutes to the
+/// figure in issue 12's note.
+pub const CHECKPOINT_INTERVAL: u32 = 10;
 
 /// The shortest VACUUM retention the daily workflow accepts: 7 days, delta-rs's default, and
 /// longer than any query or time-travel read the report and analysts run.

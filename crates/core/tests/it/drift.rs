@@ -54,7 +54,10 @@ async fn additive_drift_is_accepted_and_reported_and_incompatible_drift_quaranti
     }
     let added = &manifests["added.csv"];
     assert_eq!(added.status, ManifestStatus::Processed);
-    assert!(added.schema.unknown_fields.contains("coupon_code"), "reported");
+    assert!(
+        added.schema.unknown_fields.contains("coupon_code"),
+        "reported"
+    );
     let dropped = &manifests["dropped_optional.csv"];
     assert_eq!(dropped.rows_silver, 1);
     assert!(dropped.schema.missing_optional.contains("unit_price"));
@@ -65,9 +68,16 @@ async fn additive_drift_is_accepted_and_reported_and_incompatible_drift_quaranti
     let reason = required.file_quarantine_reason.as_deref().unwrap();
     assert!(reason.contains("product_id"), "{reason}");
     let typed = &manifests["changed_type.csv"];
-    assert_eq!(typed.status, ManifestStatus::FileQuarantined, "no row coerced into silver");
     assert_eq!(
-        typed.rejected_by_rule.get("transactions.file.max_reject_share").copied(),
+        typed.status,
+        ManifestStatus::FileQuarantined,
+        "no row coerced into silver"
+    );
+    assert_eq!(
+        typed
+            .rejected_by_rule
+            .get("transactions.file.max_reject_share")
+            .copied(),
         Some(2),
         "{:?}",
         typed.rejected_by_rule
