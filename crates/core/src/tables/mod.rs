@@ -1018,8 +1018,8 @@ fn read_staged(
 /// Commits between two checkpoints of a table's log (delta-rs's default is 100). Every
 /// transformer run loads its silver table: with a checkpoint every 10 commits it reads one
 /// Parquet checkpoint and at most 9 JSON commits, instead of up to 99 JSON objects from S3.
-/// Measured on moto: 50 landing objects committed in turn went from about 5.5 minutes to the
-/// figure in issue 12's note.
+/// Measured on moto: the transformer's tests (50 landing objects committed in turn among them)
+/// went from 385 s to 249 s.
 pub const CHECKPOINT_INTERVAL: u32 = 10;
 
 /// The shortest VACUUM retention the daily workflow accepts: 7 days, delta-rs's default, and

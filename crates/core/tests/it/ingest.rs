@@ -333,7 +333,9 @@ async fn unreadable_files_are_quarantined_whole_with_the_reason() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("landing/products/not-json.json", b"id,title\n1,a\n".to_vec(), "not valid"),
         ("landing/transactions/missing.csv", b"transaction_id,customer_id,quantity,transaction_date\nT,C,1,2024-01-01\n".to_vec(), "required column \"product_id\""),
-        ("landing/transactions/latin1.csv", b"transaction_id,customer_id,product_id,quantity,transaction_date\nT1,Jos\xe9,P,1,2024-01-01\n".to_vec(), "UTF-8"),
+        // Latin-1: each record that is not UTF-8 is one malformed row, and a file of them is
+        // quarantined whole by the contract's max_reject_share.
+        ("landing/transactions/latin1.csv", b"transaction_id,customer_id,product_id,quantity,transaction_date\nT1,Jos\xe9,P,1,2024-01-01\n".to_vec(), "transactions.row.malformed"),
         ("landing/transactions/empty.csv", Vec::new(), "empty"),
         ("landing/transactions/corrupt.csv.gz", corrupt, "unreadable"),
     ];
