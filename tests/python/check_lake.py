@@ -17,9 +17,7 @@ before the first snapshot uses the first). Also the week-to-date and month-to-da
 import datetime
 import json
 import pathlib
-import os
 import sys
-import traceback
 from decimal import ROUND_HALF_UP, Decimal
 
 try:
@@ -146,17 +144,6 @@ def main():
 
 
 if __name__ == "__main__":
-    exit_code = 0
-    try:
-        main()
-    except SystemExit as e:
-        exit_code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except BaseException:  # noqa: BLE001 - report any failure, then exit as below
-        traceback.print_exc()
-        exit_code = 1
-    # Leave without interpreter teardown: with pyarrow's and deltalake's native thread pools
-    # both loaded, teardown on a loaded machine has aborted ("terminate called without an
-    # active exception") after every check had passed and printed.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)
+    from checker_exit import run
+
+    run(main)

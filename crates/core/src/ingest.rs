@@ -580,7 +580,6 @@ impl Ingestor {
             TransformOutput::Processed {
                 bronze,
                 silver,
-                silver_days: _,
                 quarantine,
                 counts,
                 read,

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::{Date32Array, RecordBatch};
@@ -65,8 +64,6 @@ pub enum TransformOutput {
         bronze: Option<StagedPart>,
         /// Valid rows, their event date in the `dt` column (`None`: no valid row).
         silver: Option<StagedPart>,
-        /// The event dates the valid rows fall on.
-        silver_days: BTreeSet<NaiveDate>,
         /// Rejected rows.
         quarantine: Option<StagedPart>,
         /// Counts.
@@ -136,7 +133,6 @@ pub fn transform_file(
     let mut quarantine: Option<ParquetFile> = None;
     let silver_path = staging.join("silver.parquet");
     let mut silver: Option<ParquetFile> = None;
-    let mut silver_days: BTreeSet<i32> = BTreeSet::new();
     let default_day = parse::days_since_epoch(settings.ingest_date);
     let raw_lineage_schema =
         with_lineage(&RecordBatch::new_empty(raw_schema(contract)), lineage).map(|b| b.schema());
@@ -184,7 +180,6 @@ pub fn transform_file(
             Some(days) => days.clone(),
             None => vec![default_day; n],
         };
-        silver_days.extend(days.iter().copied());
         let part = with_lineage(&out.valid, lineage)?;
         let mut columns = part.columns().to_vec();
         columns.push(Arc::new(Date32Array::from(days)));
@@ -256,7 +251,6 @@ pub fn transform_file(
     Ok(TransformOutput::Processed {
         bronze,
         silver,
-        silver_days: silver_days.into_iter().map(parse::date_from_days).collect(),
         quarantine,
         counts,
         read,

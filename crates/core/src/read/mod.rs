@@ -1150,13 +1150,21 @@ mod tests {
         bytes: &[u8],
     ) -> Result<(Vec<RecordBatch>, ReadReport), Unreadable> {
         let set = ContractSet::defaults().unwrap();
-        let contract = set.get(dataset).unwrap();
+        read_rows(set.get(dataset).unwrap(), name, bytes, 2)
+    }
+
+    fn read_rows(
+        contract: &Contract,
+        name: &str,
+        input: impl Read,
+        batch_rows: usize,
+    ) -> Result<(Vec<RecordBatch>, ReadReport), Unreadable> {
         let mut batches = Vec::new();
         let mut sink = |b: RecordBatch| -> Result<(), std::convert::Infallible> {
             batches.push(b);
             Ok(())
         };
-        match read_records(bytes, name, contract, 2, &mut sink) {
+        match read_records(input, name, contract, batch_rows, &mut sink) {
             Ok(report) => Ok((batches, report)),
             Err(ReadFailure::Unreadable(u)) => Err(u),
             Err(ReadFailure::Sink(e)) => match e {},
@@ -1523,16 +1531,7 @@ mod tests {
         name: &str,
         input: impl Read,
     ) -> Result<(Vec<RecordBatch>, ReadReport), Unreadable> {
-        let mut batches = Vec::new();
-        let mut sink = |b: RecordBatch| -> Result<(), std::convert::Infallible> {
-            batches.push(b);
-            Ok(())
-        };
-        match read_records(input, name, contract, 4096, &mut sink) {
-            Ok(report) => Ok((batches, report)),
-            Err(ReadFailure::Unreadable(u)) => Err(u),
-            Err(ReadFailure::Sink(e)) => match e {},
-        }
+        read_rows(contract, name, input, 4096)
     }
 
     fn limited(dataset: &str, edit: impl FnOnce(&mut FilePolicy)) -> Contract {
