@@ -17,6 +17,7 @@
 //! not older (a replay, a corrected re-drop); otherwise, when the contract names a
 //! `version_column`, the greater value (nulls lose), then the later landing sequence.
 
+pub mod chunks;
 pub mod store;
 
 use std::collections::{BTreeSet, HashSet};
@@ -59,6 +60,9 @@ pub struct TableOptions {
     pub retry_base: StdDuration,
     /// The data file size OPTIMIZE compacts to.
     pub target_file_size: NonZeroU64,
+    /// How large one silver MERGE may be: a landing object with more event days or rows is
+    /// committed in several MERGEs ([`chunks`]), which bounds memory whatever the file.
+    pub commit_bounds: chunks::CommitBounds,
 }
 
 impl Default for TableOptions {
@@ -67,6 +71,10 @@ impl Default for TableOptions {
             max_attempts: 40,
             retry_base: StdDuration::from_millis(20),
             target_file_size: NonZeroU64::new(128 * 1024 * 1024).unwrap_or(NonZeroU64::MIN),
+            commit_bounds: chunks::CommitBounds {
+                max_partitions: 32,
+                max_rows: 500_000,
+            },
         }
     }
 }
@@ -532,6 +540,243 @@ impl DeltaLake {
         }
     }
 
+    /// Deletes the silver rows matching `predicate` (one commit): what earlier versions of a
+    /// landing key contributed that a chunked write of its new version did not replace.
+    async fn retract_silver(
+        &self,
+        write: &SilverWrite<'_>,
+        predicate: &str,
+    ) -> Result<(Option<u64>, u64, u32), TableError> {
+        let table = silver_table(&write.contract.dataset);
+        let schema = silver_table_schema(write.contract);
+        let ((t, deleted), attempts) = self
+            .with_retries(&table, || {
+                let (table, schema, predicate) =
+                    (table.clone(), schema.clone(), predicate.to_string());
+                async move {
+                    let target = self
+                        .load_or_create(&table, &schema, PARTITION_COLUMN)
+                        .await
+                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
+                    let props = self.commit_properties(&[
+                        ("run_id", write.run_id),
+                        ("source_key", write.source_key),
+                        ("sequence", write.sequence),
+                        ("chunk", "retract"),
+                    ]);
+                    let (t, m) = target
+                        .delete()
+                        .with_predicate(predicate)
+                        .with_writer_properties(layer::writer_properties())
+                        .with_commit_properties(props)
+                        .await?;
+                    Ok((t, m.num_deleted_rows.unwrap_or(0) as u64))
+                }
+            })
+            .await?;
+        Ok((t.version(), deleted, attempts))
+    }
+
+    /// Where the table holds what a silver write touches: the (staged day, table day) pairs
+    /// of staged keys whose current row is on another day, and the days holding rows of this
+    /// landing key. Two scans of a few columns of the table; nothing when it does not exist.
+    async fn located_days(
+        &self,
+        table: &str,
+        write: &SilverWrite<'_>,
+    ) -> Result<LocatedDays, TableError> {
+        let Some(t) = self.load(table).await? else {
+            return Ok(LocatedDays::default());
+        };
+        if write.parts.is_empty() {
+            return Ok(LocatedDays::default());
+        }
+        let ctx = Self::session();
+        let provider = t
+            .table_provider()
+            .build()
+            .await
+            .map_err(|e| df_error("scan", table, e))?;
+        t.update_datafusion_session(&ctx.state())
+            .map_err(|e| backend("scan", table, e))?;
+        ctx.register_table("t", Arc::new(provider))
+            .map_err(|e| df_error("scan", table, e))?;
+        let keys = &write.contract.primary_key;
+        let dt = sql_ident(PARTITION_COLUMN);
+        let mut staged = Vec::new();
+        for (i, path) in write.parts.iter().enumerate() {
+            let name = format!("s{i}");
+            ctx.register_parquet(
+                &name,
+                path.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(|e| TableError::Staged {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+            let cols: Vec<String> = keys
+                .iter()
+                .map(|k| format!("CAST({0} AS VARCHAR) AS {0}", sql_ident(k)))
+                .collect();
+            staged.push(format!("SELECT {}, {dt} FROM {name}", cols.join(", ")));
+        }
+        let join: Vec<String> = keys
+            .iter()
+            .map(|k| format!("CAST(t.{0} AS VARCHAR) = s.{0}", sql_ident(k)))
+            .collect();
+        let moved_sql = format!(
+            "SELECT DISTINCT s.{dt} AS sdt, t.{dt} AS tdt FROM t JOIN ({}) s ON {} \
+             WHERE t.{dt} IS DISTINCT FROM s.{dt}",
+            staged.join(" UNION ALL "),
+            join.join(" AND ")
+        );
+        let own_sql = format!(
+            "SELECT DISTINCT {dt} AS tdt FROM t WHERE {} = {}",
+            sql_ident("_source_key"),
+            sql_literal(write.source_key)
+        );
+        let day = |a: &dyn Array, i: usize| {
+            if a.is_null(i) {
+                i32::MIN
+            } else {
+                a.as_primitive::<arrow::datatypes::Date32Type>().value(i)
+            }
+        };
+        let mut out = LocatedDays::default();
+        for b in ctx
+            .sql(&moved_sql)
+            .await
+            .map_err(|e| df_error("scan", table, e))?
+            .collect()
+            .await
+            .map_err(|e| df_error("scan", table, e))?
+        {
+            let (sdt, tdt) = (b.column(0), b.column(1));
+            for i in 0..b.num_rows() {
+                out.moved.push((day(sdt.as_ref(), i), day(tdt.as_ref(), i)));
+            }
+        }
+        for b in ctx
+            .sql(&own_sql)
+            .await
+            .map_err(|e| df_error("scan", table, e))?
+            .collect()
+            .await
+            .map_err(|e| df_error("scan", table, e))?
+        {
+            for i in 0..b.num_rows() {
+                out.own.insert(day(b.column(0).as_ref(), i));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One silver MERGE of `source` on the contract's key, reading only the table's
+    /// `target_days`: newer rows replace the table's, new keys are inserted, and `retract`
+    /// (when given) removes the table's rows it matches that the source does not hold.
+    /// `chunk` (`i` of `n`) is recorded in the commit.
+    async fn merge_silver(
+        &self,
+        write: &SilverWrite<'_>,
+        source: SilverSource<'_>,
+        target_days: &BTreeSet<i32>,
+        retract: Option<String>,
+        chunk: Option<(usize, usize)>,
+    ) -> Result<SilverCommit, TableError> {
+        let contract = write.contract;
+        let table = silver_table(&contract.dataset);
+        let schema = silver_table_schema(contract);
+        let on = format!(
+            "{} AND {}",
+            merge_on(contract),
+            days_filter("target.", target_days)
+        );
+        let wins = source_wins(contract);
+        let chunk = chunk.map(|(i, n)| format!("{i}/{n}"));
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let source = &source;
+        let ((t, metrics), attempts) = self
+            .with_retries(&table, || {
+                let (on, wins, retract, columns, schema, table, chunk) = (
+                    on.clone(),
+                    wins.clone(),
+                    retract.clone(),
+                    columns.clone(),
+                    schema.clone(),
+                    table.clone(),
+                    chunk.clone(),
+                );
+                async move {
+                    let target = self
+                        .load_or_create(&table, &schema, PARTITION_COLUMN)
+                        .await
+                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
+                    let ctx = Self::session();
+                    let source = silver_source(&ctx, source, &schema, &table)
+                        .await
+                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
+                    let mut meta = vec![
+                        ("run_id", write.run_id),
+                        ("source_key", write.source_key),
+                        ("sequence", write.sequence),
+                    ];
+                    if let Some(c) = chunk.as_deref() {
+                        meta.push(("chunk", c));
+                    }
+                    let props = self.commit_properties(&meta);
+                    let mut merge = target
+                        .merge(source, on.as_str())
+                        .with_source_alias("source")
+                        .with_target_alias("target")
+                        .with_writer_properties(layer::writer_properties())
+                        .with_commit_properties(props)
+                        .with_merge_schema(true)
+                        .when_matched_update(|mut u| {
+                            u = u.predicate(wins.as_str());
+                            for c in &columns {
+                                u = u.update(sql_ident(c), format!("source.{}", sql_ident(c)));
+                            }
+                            u
+                        })?
+                        .when_not_matched_insert(|mut i| {
+                            for c in &columns {
+                                i = i.set(sql_ident(c), format!("source.{}", sql_ident(c)));
+                            }
+                            i
+                        })?;
+                    if let Some(r) = retract.as_deref() {
+                        merge = merge.when_not_matched_by_source_delete(|d| d.predicate(r))?;
+                    }
+                    let (t, m) = merge.await?;
+                    Ok((t, m))
+                }
+            })
+            .await?;
+        let inserted = metrics.num_target_rows_inserted as u64;
+        let replaced = metrics.num_target_rows_updated as u64;
+        tracing::debug!(
+            table,
+            chunk = chunk.as_deref().unwrap_or("1/1"),
+            files_scanned = metrics.num_target_files_scanned,
+            files_skipped = metrics.num_target_files_skipped_during_scan,
+            files_added = metrics.num_target_files_added,
+            files_removed = metrics.num_target_files_removed,
+            rows_copied = metrics.num_target_rows_copied,
+            execution_ms = metrics.execution_time_ms,
+            "silver merge"
+        );
+        Ok(SilverCommit {
+            version: t.version(),
+            rows_inserted: inserted,
+            rows_replaced: replaced,
+            rows_superseded: (metrics.num_source_rows as u64).saturating_sub(inserted + replaced),
+            rows_retracted: metrics.num_target_rows_deleted as u64,
+            attempts,
+        })
+    }
+
     /// Replaces the rows of `days` (partition `dt`) of a gold table with `batches`, or the
     /// whole table when `days` is `None`: one commit. Days without rows end empty.
     pub async fn replace_gold(
@@ -686,25 +931,43 @@ impl DeltaLake {
     }
 }
 
-/// The source of a silver MERGE: the staged files (each row's event date in `dt`), the
-/// table's columns in its order.
+/// Where a silver MERGE's rows come from.
+enum SilverSource<'p> {
+    /// The staged Parquet files, whole.
+    Staged(&'p [std::path::PathBuf]),
+    /// One chunk of them, spilled as Arrow IPC files ([`chunks::spill`]).
+    Spilled(&'p [std::path::PathBuf]),
+}
+
+/// The source of a silver MERGE: the staged or spilled files (each row's event date in `dt`),
+/// the table's columns in its order.
 async fn silver_source(
     ctx: &SessionContext,
-    write: &SilverWrite<'_>,
+    source: &SilverSource<'_>,
     schema: &SchemaRef,
     table: &str,
 ) -> Result<datafusion::dataframe::DataFrame, TableError> {
+    use datafusion::datasource::file_format::options::ArrowReadOptions;
     use datafusion::prelude::{cast, col};
     let mut frames = Vec::new();
-    for path in &write.parts {
+    let paths = match source {
+        SilverSource::Staged(p) | SilverSource::Spilled(p) => *p,
+    };
+    for path in paths {
         let path_text = path.to_string_lossy().to_string();
-        let frame = ctx
-            .read_parquet(path_text, ParquetReadOptions::default())
-            .await
-            .map_err(|e| TableError::Staged {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
+        let frame = match source {
+            SilverSource::Staged(_) => {
+                ctx.read_parquet(path_text, ParquetReadOptions::default())
+                    .await
+            }
+            SilverSource::Spilled(_) => {
+                ctx.read_arrow(path_text, ArrowReadOptions::default()).await
+            }
+        }
+        .map_err(|e| TableError::Staged {
+            path: path.clone(),
+            source: Box::new(e),
+        })?;
         let columns: Vec<_> = schema
             .fields()
             .iter()
@@ -731,6 +994,34 @@ async fn silver_source(
     frames.try_fold(first, |acc, f| {
         acc.union(f).map_err(|e| df_error("source", table, e))
     })
+}
+
+/// Where the table holds what a silver write touches ([`DeltaLake::located_days`]); days
+/// since the epoch, `i32::MIN` for the null partition.
+#[derive(Debug, Default)]
+struct LocatedDays {
+    /// (staged day, table day) of staged keys whose current row is on another day.
+    moved: Vec<(i32, i32)>,
+    /// Days holding rows of the landing key being written.
+    own: BTreeSet<i32>,
+}
+
+/// A condition on the partition column (`qualifier` is `target.` in a MERGE) that lets
+/// delta-rs prune every file of a day not in `days`.
+fn days_filter(qualifier: &str, days: &BTreeSet<i32>) -> String {
+    let dt = format!("{qualifier}{}", sql_ident(PARTITION_COLUMN));
+    let dates: Vec<String> = days
+        .iter()
+        .filter(|d| **d != i32::MIN)
+        .map(|d| format!("DATE '{}'", parse::date_from_days(*d)))
+        .collect();
+    let null = days.contains(&i32::MIN);
+    match (dates.is_empty(), null) {
+        (true, true) => format!("{dt} IS NULL"),
+        (true, false) => "FALSE".to_string(),
+        (false, false) => format!("{dt} IN ({})", dates.join(", ")),
+        (false, true) => format!("({dt} IN ({}) OR {dt} IS NULL)", dates.join(", ")),
+    }
 }
 
 /// The MERGE's match condition: the same primary key and, for a contract that keeps versions,
@@ -778,86 +1069,115 @@ fn source_wins(contract: &Contract) -> String {
 #[async_trait]
 impl LakeTables for DeltaLake {
     async fn write_silver(&self, write: SilverWrite<'_>) -> Result<SilverCommit, TableError> {
-        let contract = write.contract;
-        let table = silver_table(&contract.dataset);
-        let schema = silver_table_schema(contract);
+        let table = silver_table(&write.contract.dataset);
         if write.parts.is_empty() && !self.exists(&table).await? {
             return Ok(SilverCommit {
                 attempts: 1,
                 ..SilverCommit::default()
             });
         }
-        let on = merge_on(contract);
-        let wins = source_wins(contract);
-        let retract = format!(
-            "target.{} = {} AND target.{} <= {}",
+        let seq = sql_ident(SEQUENCE_COLUMN);
+        let this_object = format!(
+            "target.{} = {}",
             sql_ident("_source_key"),
-            sql_literal(write.source_key),
-            sql_ident(SEQUENCE_COLUMN),
-            sql_literal(write.sequence)
+            sql_literal(write.source_key)
         );
-        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let ((t, metrics), attempts) = self
-            .with_retries(&table, || {
-                let (on, wins, retract, columns, schema, table) = (
-                    on.clone(),
-                    wins.clone(),
-                    retract.clone(),
-                    columns.clone(),
-                    schema.clone(),
-                    table.clone(),
-                );
-                let write = &write;
-                async move {
-                    let target = self
-                        .load_or_create(&table, &schema, PARTITION_COLUMN)
-                        .await
-                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
-                    let ctx = Self::session();
-                    let source = silver_source(&ctx, write, &schema, &table)
-                        .await
-                        .map_err(|e| DeltaTableError::generic(e.to_string()))?;
-                    let props = self.commit_properties(&[
-                        ("run_id", write.run_id),
-                        ("source_key", write.source_key),
-                        ("sequence", write.sequence),
-                    ]);
-                    let (t, m) = target
-                        .merge(source, on.as_str())
-                        .with_source_alias("source")
-                        .with_target_alias("target")
-                        .with_writer_properties(layer::writer_properties())
-                        .with_commit_properties(props)
-                        .with_merge_schema(true)
-                        .when_matched_update(|mut u| {
-                            u = u.predicate(wins.as_str());
-                            for c in &columns {
-                                u = u.update(sql_ident(c), format!("source.{}", sql_ident(c)));
-                            }
-                            u
-                        })?
-                        .when_not_matched_insert(|mut i| {
-                            for c in &columns {
-                                i = i.set(sql_ident(c), format!("source.{}", sql_ident(c)));
-                            }
-                            i
-                        })?
-                        .when_not_matched_by_source_delete(|d| d.predicate(retract.as_str()))?
-                        .await?;
-                    Ok((t, m))
+        let days = chunks::staged_days(&write.parts)?;
+        let plan = chunks::ChunkPlan::new(&days, self.options.commit_bounds);
+        // Which of the table's days a MERGE must read: the days it writes, the days where its
+        // keys' current rows are (an event date that changed moves the row), and, for the
+        // MERGE that retracts, the days holding this landing key's rows. Every other day's
+        // files are pruned, so a MERGE costs what it touches, not the table's size.
+        let located = self.located_days(&table, &write).await?;
+        let target_days = |chunk_days: &BTreeSet<i32>, retracting: bool| {
+            let mut d: BTreeSet<i32> = chunk_days.clone();
+            for (source_day, table_day) in &located.moved {
+                if chunk_days.contains(source_day) {
+                    d.insert(*table_day);
                 }
-            })
-            .await?;
-        let inserted = metrics.num_target_rows_inserted as u64;
-        let replaced = metrics.num_target_rows_updated as u64;
-        Ok(SilverCommit {
-            version: t.version(),
-            rows_inserted: inserted,
-            rows_replaced: replaced,
-            rows_superseded: (metrics.num_source_rows as u64).saturating_sub(inserted + replaced),
-            rows_retracted: metrics.num_target_rows_deleted as u64,
-            attempts,
-        })
+            }
+            if retracting {
+                d.extend(located.own.iter().copied());
+            }
+            d
+        };
+        if plan.chunks <= 1 {
+            // One MERGE, one commit: it also removes what an earlier version of this landing
+            // key contributed that this one lacks.
+            let retract = format!(
+                "{this_object} AND target.{seq} <= {}",
+                sql_literal(write.sequence)
+            );
+            let all: BTreeSet<i32> = days.keys().copied().collect();
+            return self
+                .merge_silver(
+                    &write,
+                    SilverSource::Staged(&write.parts),
+                    &target_days(&all, true),
+                    Some(retract),
+                    None,
+                )
+                .await;
+        }
+        // Several MERGEs, the chunks in date order, then one DELETE of the rows of earlier
+        // versions of this landing key that no chunk replaced (those still carry an older
+        // sequence), on the days that held them only. A crash in between leaves a prefix that
+        // the retry's MERGEs redo in place (docs/adr/0009-bounded-silver-commits.md).
+        let dir = write
+            .parts
+            .first()
+            .and_then(|p| p.parent())
+            .map(|p| p.join("silver-chunks"))
+            .unwrap_or_else(|| std::env::temp_dir().join("shopflow-silver-chunks"));
+        let spilled = chunks::spill(&write.parts, &plan, &dir)?;
+        let n = spilled.len();
+        tracing::info!(
+            table,
+            chunks = n,
+            days = days.len(),
+            rows = days.values().sum::<u64>(),
+            "silver write over the commit bounds: merging in chunks"
+        );
+        let mut total = SilverCommit::default();
+        for (i, files) in spilled.iter().enumerate() {
+            let chunk_days = plan.days_of(i);
+            let c = self
+                .merge_silver(
+                    &write,
+                    SilverSource::Spilled(files),
+                    &target_days(&chunk_days, false),
+                    None,
+                    Some((i + 1, n)),
+                )
+                .await?;
+            for f in files {
+                let _ = std::fs::remove_file(f);
+            }
+            total.version = c.version.or(total.version);
+            total.rows_inserted += c.rows_inserted;
+            total.rows_replaced += c.rows_replaced;
+            total.rows_superseded += c.rows_superseded;
+            total.attempts = total.attempts.max(c.attempts);
+        }
+        // The DELETE rewrites every file it removes rows from, so it too is bounded: at most
+        // `max_partitions` days per commit.
+        let own: Vec<i32> = located.own.iter().copied().collect();
+        for days in own.chunks(self.options.commit_bounds.max_partitions.max(1)) {
+            let days: BTreeSet<i32> = days.iter().copied().collect();
+            let predicate = format!(
+                "{} AND {} = {} AND {seq} < {}",
+                days_filter("", &days),
+                sql_ident("_source_key"),
+                sql_literal(write.source_key),
+                sql_literal(write.sequence)
+            );
+            let (version, deleted, attempts) = self.retract_silver(&write, &predicate).await?;
+            total.version = version.or(total.version);
+            total.rows_retracted += deleted;
+            total.attempts = total.attempts.max(attempts);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(total)
     }
 
     async fn write_quarantine(

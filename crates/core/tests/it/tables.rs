@@ -13,7 +13,8 @@ use shopflow_core::engine::Engine;
 use shopflow_core::gold::{self, GoldOptions};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::ports::{ObjectStore, SilverWrite};
-use shopflow_core::tables::{AsOf, DeltaLake};
+use shopflow_core::tables::chunks::CommitBounds;
+use shopflow_core::tables::{AsOf, DeltaLake, TableOptions};
 
 use crate::support::*;
 
@@ -69,9 +70,13 @@ struct Lake {
 }
 
 fn lake_with(contracts: ContractSet) -> Lake {
+    lake_with_options(contracts, TableOptions::default())
+}
+
+fn lake_with_options(contracts: ContractSet, options: TableOptions) -> Lake {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FsObjectStore::new(dir.path()).unwrap());
-    let tables = DeltaLake::new(store.clone());
+    let tables = DeltaLake::with_options(store.clone(), options);
     let ingestor = Ingestor::new(
         store.clone(),
         Arc::new(tables.clone()),
@@ -91,10 +96,14 @@ fn lake_with(contracts: ContractSet) -> Lake {
     }
 }
 
-fn lines_lake() -> Lake {
+fn lines_contracts() -> ContractSet {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("lines.toml"), LINES).unwrap();
-    lake_with(ContractSet::load_dir(dir.path()).unwrap())
+    ContractSet::load_dir(dir.path()).unwrap()
+}
+
+fn lines_lake() -> Lake {
+    lake_with(lines_contracts())
 }
 
 impl Lake {
@@ -177,6 +186,109 @@ async fn the_same_composite_key_in_two_files_is_one_silver_row_and_the_later_fil
             &["O3", "1", "1.00", "landing/lines/b.csv"],
         ])
     );
+}
+
+#[tokio::test]
+async fn a_file_over_the_commit_bounds_merges_in_chunks_to_the_same_table_as_one_commit() {
+    // Tiny bounds: two days or three rows per MERGE. The same drops go to a lake with the
+    // default bounds (one MERGE per file); the tables must end identical.
+    let chunked = lake_with_options(
+        lines_contracts(),
+        TableOptions {
+            commit_bounds: CommitBounds {
+                max_partitions: 2,
+                max_rows: 3,
+            },
+            ..TableOptions::default()
+        },
+    );
+    let whole = lines_lake();
+    let header = "order_id,line_number,sku,amount,transaction_date\n";
+    // Seven days, several lines per order, one day (the 5th) larger than a chunk.
+    let mut v1 = header.to_string();
+    for (order, day, lines) in [
+        ("O1", 1, 2),
+        ("O2", 2, 1),
+        ("O3", 3, 3),
+        ("O4", 4, 1),
+        ("O5", 5, 4),
+        ("O6", 5, 3),
+        ("O7", 6, 1),
+        ("O8", 7, 2),
+    ] {
+        for l in 1..=lines {
+            v1.push_str(&format!(
+                "{order},{l},S{l},{l}.00,2026-01-{day:02}T10:00:00Z\n"
+            ));
+        }
+    }
+    // Another file corrects O3's lines to another day (the rows move partitions) and adds O9.
+    let moved = format!(
+        "{header}O3,1,S1,1.50,2026-01-09T10:00:00Z\nO3,2,S2,2.50,2026-01-09T10:00:00Z\nO9,1,S1,9.00,2026-01-08T10:00:00Z\n"
+    );
+    // The corrected export drops O5 and O8 and changes O1's amounts.
+    let v2: String = v1
+        .lines()
+        .filter(|l| !l.starts_with("O5,") && !l.starts_with("O8,"))
+        .map(|l| format!("{}\n", l.replace("O1,1,S1,1.00", "O1,1,S1,11.00")))
+        .collect();
+    let columns = ["order_id", "line_number", "amount", "dt", "_source_key"];
+    let mut manifests = Vec::new();
+    let mut after_fix = Vec::new();
+    for lake in [&chunked, &whole] {
+        let a = lake.drop_file("lines", "export.csv", &v1).await;
+        let b = lake.drop_file("lines", "fix.csv", &moved).await;
+        after_fix.push(lake.silver("lines", &columns).await);
+        let c = lake.drop_file("lines", "export.csv", &v2).await;
+        for m in [&a, &b, &c] {
+            assert!(m.reconciles(), "{m:?}");
+        }
+        manifests.push([a, b, c].map(|m| {
+            (
+                m.rows_silver,
+                m.rows_replaced,
+                m.rows_superseded,
+                m.rows_retracted,
+            )
+        }));
+    }
+    assert_eq!(
+        manifests[0], manifests[1],
+        "the same counts, chunked or not"
+    );
+    assert_eq!(
+        manifests[0],
+        [(17, 0, 0, 0), (3, 2, 0, 0), (11, 11, 0, 6)],
+        "v2 (11 rows) replaces every key it has; O5's 4 lines and O8's 2 are retracted"
+    );
+    assert_eq!(after_fix[0], after_fix[1]);
+    let o3 = |t: &[Vec<String>]| -> Vec<String> {
+        t.iter()
+            .filter(|r| r[0] == "O3")
+            .map(|r| format!("{}@{}", r[1], r[3]))
+            .collect()
+    };
+    assert_eq!(
+        o3(&after_fix[0]),
+        ["1@2026-01-09", "2@2026-01-09", "3@2026-01-03"],
+        "the corrected lines moved day, once each"
+    );
+    let table = chunked.silver("lines", &columns).await;
+    assert_eq!(table, whole.silver("lines", &columns).await);
+    assert_eq!(
+        o3(&table),
+        ["1@2026-01-03", "2@2026-01-03", "3@2026-01-03"],
+        "the later landing (the re-drop) wins and moves them back"
+    );
+    assert_eq!(table.len(), 12, "{table:?}");
+    assert!(!table.iter().any(|r| r[0] == "O5" || r[0] == "O8"));
+    // The chunked lake took many commits, the other one per file.
+    let mut versions = Vec::new();
+    for lake in [&chunked, &whole] {
+        let t = lake.tables.load("silver/lines").await.unwrap().unwrap();
+        versions.push(t.version().unwrap_or(0));
+    }
+    assert!(versions[0] > versions[1] + 3, "{versions:?}");
 }
 
 #[tokio::test]
