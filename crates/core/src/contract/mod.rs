@@ -156,6 +156,79 @@ impl Mask {
     }
 }
 
+/// Whether `value` has the shape of an email address (`local@domain.tld`, no spaces): what
+/// [`mask_stray_email`] looks for in columns the contract does not classify as `pii`.
+pub fn is_email_shaped(value: &str) -> bool {
+    let v = value.trim();
+    let Some((local, domain)) = v.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._%+-*'".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic));
+    local_ok && domain_ok
+}
+
+/// Email addresses found where the contract does not expect personal data (a customer id that
+/// is an address, or a surrogate key built from one: `bob@example.com:1`), each masked like an
+/// `email` column (`b***@example.com`) plus a short hash of the address, so two addresses stay
+/// two identifiers and joins on the column still match. `None` when the value holds no address
+/// in clear; an address already masked is left as it is, so applying this twice changes
+/// nothing.
+pub fn mask_stray_email(value: &str) -> Option<String> {
+    use sha2::Digest as _;
+    let local_char = |c: char| c.is_alphanumeric() || "._%+-*'".contains(c);
+    let domain_char = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut changed = false;
+    for (at, _) in value.match_indices('@') {
+        if at < copied {
+            continue;
+        }
+        let start = value[copied..at]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| local_char(*c))
+            .last()
+            .map_or(at, |(i, _)| copied + i);
+        let rest = &value[at + 1..];
+        let mut end = at + 1 + rest.find(|c: char| !domain_char(c)).unwrap_or(rest.len());
+        while value[..end].ends_with(['.', '-']) {
+            end -= 1;
+        }
+        let address = &value[start..end];
+        if !is_email_shaped(address) || value[start..at].contains("***") {
+            continue;
+        }
+        let Some(masked) = Mask::Email.apply(address) else {
+            continue;
+        };
+        let digest = sha2::Sha256::digest(address.as_bytes());
+        let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        out.push_str(&value[copied..start]);
+        out.push_str(&masked);
+        out.push('~');
+        out.push_str(&tag);
+        copied = end;
+        changed = true;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&value[copied..]);
+    Some(out)
+}
+
 /// What a status value means for the business figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -1460,6 +1533,37 @@ type = "string"
         let pii = format!("{STATUS_BASE}classification = \"pii\"\nmask = \"initials\"\n");
         let c = Contract::from_toml(&pii, "t").unwrap();
         assert_eq!(c.column("state").unwrap().pii_mask(), Some(Mask::Initials));
+    }
+
+    #[test]
+    fn an_email_in_a_column_that_is_not_pii_is_masked_with_a_tag_that_keeps_ids_apart() {
+        let a = mask_stray_email("bob@shop.example.org").unwrap();
+        let b = mask_stray_email("bea@shop.example.org").unwrap();
+        assert!(a.starts_with("b***@shop.example.org~"), "{a}");
+        assert_ne!(a, b, "two addresses stay two identifiers");
+        let sk = mask_stray_email("bob@shop.example.org:1").unwrap();
+        assert_eq!(sk, format!("{a}:1"), "an address inside a surrogate key");
+        assert_eq!(
+            mask_stray_email("to bob@shop.example.org, cc x@y.io.").unwrap(),
+            format!("to {a}, cc {}.", mask_stray_email("x@y.io").unwrap())
+        );
+        assert_eq!(
+            mask_stray_email(&a),
+            None,
+            "a masked value is not masked again"
+        );
+        assert_eq!(mask_stray_email("a***@example.com"), None);
+        for not_email in [
+            "C123",
+            "Shirt @ 50% off",
+            "a@b",
+            "@example.com",
+            "x@y.c0m",
+            "",
+        ] {
+            assert_eq!(mask_stray_email(not_email), None, "{not_email}");
+        }
+        assert!(is_email_shaped("o'brien+tag@mail.co.uk"));
     }
 
     #[test]

@@ -43,7 +43,9 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use chrono::{Datelike, Duration, NaiveDate};
 
-use crate::contract::{Classification, ColumnType, Contract, ContractError, ContractSet};
+use crate::contract::{
+    Classification, ColumnType, Contract, ContractError, ContractSet, mask_stray_email,
+};
 use crate::engine::{Engine, EngineError, QueryResult, mask_function};
 use crate::ports::{StoreError, TableError};
 use crate::tables::{self, DeltaLake};
@@ -739,6 +741,54 @@ pub fn dim_date(
     RecordBatch::try_new(schema, columns)
 }
 
+/// `result` with every email-shaped text value masked ([`mask_stray_email`]): personal data
+/// the contract did not classify (a customer id that is an address) never reaches gold, nor
+/// the reports built from it. Each column where this happened is logged with its count, so the
+/// contract can be fixed.
+fn mask_stray_emails(table: &str, result: QueryResult) -> Result<QueryResult, GoldError> {
+    let split = |source| GoldError::Split {
+        table: table.to_string(),
+        source,
+    };
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut batches = Vec::with_capacity(result.batches.len());
+    for batch in &result.batches {
+        let mut columns = batch.columns().to_vec();
+        for (i, field) in batch.schema().fields().iter().enumerate() {
+            if field.data_type() != &DataType::Utf8 {
+                continue;
+            }
+            let strings = columns[i].as_string::<i32>();
+            let hits = strings
+                .iter()
+                .filter(|v| v.is_some_and(|v| v.contains('@') && mask_stray_email(v).is_some()))
+                .count();
+            if hits == 0 {
+                continue;
+            }
+            *counts.entry(field.name().clone()).or_default() += hits as u64;
+            let masked: StringArray = strings
+                .iter()
+                .map(|v| v.map(|v| mask_stray_email(v).unwrap_or_else(|| v.to_string())))
+                .collect();
+            columns[i] = Arc::new(masked);
+        }
+        batches.push(RecordBatch::try_new(batch.schema(), columns).map_err(split)?);
+    }
+    for (column, values) in &counts {
+        tracing::warn!(
+            table,
+            column,
+            values,
+            "email addresses in a column no contract classifies as pii were masked in gold"
+        );
+    }
+    Ok(QueryResult {
+        schema: result.schema,
+        batches,
+    })
+}
+
 /// Writes gold tables and keeps the engine's view of them current.
 struct Writer<'a> {
     lake: &'a DeltaLake,
@@ -757,6 +807,7 @@ impl Writer<'_> {
         days: Option<&BTreeSet<NaiveDate>>,
     ) -> Result<(), GoldError> {
         let rows = result.rows();
+        let result = mask_stray_emails(table, result)?;
         let commit = self
             .lake
             .replace_gold(table, result.schema, result.batches, days, &self.label)
