@@ -364,16 +364,7 @@ impl DeltaLake {
         let Some(t) = self.load(table).await? else {
             return Ok(Vec::new());
         };
-        let ctx = Self::session();
-        let provider = t
-            .table_provider()
-            .build()
-            .await
-            .map_err(|e| df_error("scan", table, e))?;
-        t.update_datafusion_session(&ctx.state())
-            .map_err(|e| backend("scan", table, e))?;
-        ctx.register_table("t", Arc::new(provider))
-            .map_err(|e| df_error("scan", table, e))?;
+        let ctx = Self::scan_session(&t, table).await?;
         let mut sql = "SELECT * FROM t".to_string();
         if let Some(f) = filter {
             sql.push_str(&format!(" WHERE {f}"));
@@ -585,22 +576,13 @@ impl DeltaLake {
         table: &str,
         write: &SilverWrite<'_>,
     ) -> Result<LocatedDays, TableError> {
-        let Some(t) = self.load(table).await? else {
-            return Ok(LocatedDays::default());
-        };
         if write.parts.is_empty() {
             return Ok(LocatedDays::default());
         }
-        let ctx = Self::session();
-        let provider = t
-            .table_provider()
-            .build()
-            .await
-            .map_err(|e| df_error("scan", table, e))?;
-        t.update_datafusion_session(&ctx.state())
-            .map_err(|e| backend("scan", table, e))?;
-        ctx.register_table("t", Arc::new(provider))
-            .map_err(|e| df_error("scan", table, e))?;
+        let Some(t) = self.load(table).await? else {
+            return Ok(LocatedDays::default());
+        };
+        let ctx = Self::scan_session(&t, table).await?;
         let keys = &write.contract.primary_key;
         let dt = sql_ident(PARTITION_COLUMN);
         let mut staged = Vec::new();
@@ -920,6 +902,21 @@ impl DeltaLake {
     }
 
     /// A query session that reads Parquet strings as plain `Utf8` (the tables' type).
+    /// A query session in which the table `t` (named `table` in errors) is registered as `t`.
+    async fn scan_session(t: &DeltaTable, table: &str) -> Result<SessionContext, TableError> {
+        let ctx = Self::session();
+        let provider = t
+            .table_provider()
+            .build()
+            .await
+            .map_err(|e| df_error("scan", table, e))?;
+        t.update_datafusion_session(&ctx.state())
+            .map_err(|e| backend("scan", table, e))?;
+        ctx.register_table("t", Arc::new(provider))
+            .map_err(|e| df_error("scan", table, e))?;
+        Ok(ctx)
+    }
+
     fn session() -> SessionContext {
         let mut config = SessionConfig::new();
         config
@@ -1260,16 +1257,7 @@ impl LakeTables for DeltaLake {
         let Some(t) = self.load(&table).await? else {
             return Ok(None);
         };
-        let ctx = Self::session();
-        let provider = t
-            .table_provider()
-            .build()
-            .await
-            .map_err(|e| df_error("scan", &table, e))?;
-        t.update_datafusion_session(&ctx.state())
-            .map_err(|e| backend("scan", &table, e))?;
-        ctx.register_table("t", Arc::new(provider))
-            .map_err(|e| df_error("scan", &table, e))?;
+        let ctx = Self::scan_session(&t, &table).await?;
         let c = sql_ident(column);
         let batches = ctx
             .sql(&format!(
