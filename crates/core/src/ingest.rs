@@ -21,6 +21,7 @@ use crate::ports::{
 };
 use crate::transform::{TransformError, TransformOutput, TransformSettings, transform_file};
 use crate::validate::ReferenceSets;
+use crate::validate::keys::KeyBudget;
 
 /// Errors of ingestion. Bad data is never one of these: it is counted and quarantined.
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +261,9 @@ pub struct IngestOptions {
     pub lease: chrono::Duration,
     /// Where to stage files (default: the system temp dir).
     pub work_dir: Option<PathBuf>,
+    /// Business keys of one file held in memory before the rest spill to run files in the
+    /// file's work directory ([`crate::validate::keys`]; default 900,000, about 25 MiB).
+    pub key_memory_entries: usize,
 }
 
 impl Default for IngestOptions {
@@ -268,6 +272,7 @@ impl Default for IngestOptions {
             batch_rows: crate::read::DEFAULT_BATCH_ROWS,
             lease: chrono::Duration::minutes(15),
             work_dir: None,
+            key_memory_entries: crate::validate::keys::KeyBudget::default().memory_entries,
         }
     }
 }
@@ -533,6 +538,10 @@ impl Ingestor {
         let settings = TransformSettings {
             batch_rows: self.options.batch_rows,
             ingest_date: entry.ingest_date,
+            key_budget: KeyBudget {
+                memory_entries: self.options.key_memory_entries,
+                spill_dir: Some(work.path().join("keys")),
+            },
         };
         let output = transform_file(
             &input,

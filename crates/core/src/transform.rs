@@ -91,6 +91,8 @@ pub struct TransformSettings {
     pub batch_rows: usize,
     /// Partition date for datasets without an event time.
     pub ingest_date: NaiveDate,
+    /// How much of the file's key set stays in memory, and where the rest spills.
+    pub key_budget: crate::validate::keys::KeyBudget,
 }
 
 enum SinkError {
@@ -125,7 +127,8 @@ pub fn transform_file(
         path: input.to_path_buf(),
         source,
     })?;
-    let mut validator = Validator::new(contract, references)?;
+    let mut validator =
+        Validator::new(contract, references)?.with_key_budget(settings.key_budget.clone());
     let typed_schema = validator.schema();
     let bronze_path = staging.join("bronze.parquet");
     let quarantine_path = staging.join("quarantine.parquet");

@@ -42,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
             batch_rows,
             lease: chrono::Duration::minutes(lease_minutes),
             work_dir: None,
+            ..IngestOptions::default()
         },
     );
     let deps = Deps {

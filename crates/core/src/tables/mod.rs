@@ -532,7 +532,7 @@ impl DeltaLake {
     }
 
     /// Deletes the silver rows matching `predicate` (one commit): what earlier versions of a
-    /// landing key contributed that a chunked write of its new version did not replace.
+    /// landing key contributed that the write of its new version did not replace.
     async fn retract_silver(
         &self,
         write: &SilverWrite<'_>,
@@ -608,11 +608,20 @@ impl DeltaLake {
             .iter()
             .map(|k| format!("CAST(t.{0} AS VARCHAR) = s.{0}", sql_ident(k)))
             .collect();
+        // Only the table's files whose first key column can hold a staged key: the range of
+        // the staged keys is a literal condition that delta-rs prunes files by (their min/max
+        // statistics), so a file of new, ordered keys reads none of the table's files.
+        let range = match keys.first() {
+            Some(first) => key_range(&ctx, first, write.parts.len()).await?,
+            None => None,
+        };
+        tracing::debug!(table, range = range.as_deref().unwrap_or("none"), "locating staged keys");
         let moved_sql = format!(
             "SELECT DISTINCT s.{dt} AS sdt, t.{dt} AS tdt FROM t JOIN ({}) s ON {} \
-             WHERE t.{dt} IS DISTINCT FROM s.{dt}",
+             WHERE (t.{dt} IS DISTINCT FROM s.{dt}){}",
             staged.join(" UNION ALL "),
-            join.join(" AND ")
+            join.join(" AND "),
+            range.map(|r| format!(" AND ({r})")).unwrap_or_default()
         );
         let own_sql = format!(
             "SELECT DISTINCT {dt} AS tdt FROM t WHERE {} = {}",
@@ -656,15 +665,14 @@ impl DeltaLake {
     }
 
     /// One silver MERGE of `source` on the contract's key, reading only the table's
-    /// `target_days`: newer rows replace the table's, new keys are inserted, and `retract`
-    /// (when given) removes the table's rows it matches that the source does not hold.
-    /// `chunk` (`i` of `n`) is recorded in the commit.
+    /// `target_days`: newer rows replace the table's, new keys are inserted. It has no "not
+    /// matched by source" clause, so delta-rs prunes the target by the source's days and key
+    /// range. `chunk` (`i` of `n`) is recorded in the commit.
     async fn merge_silver(
         &self,
         write: &SilverWrite<'_>,
         source: SilverSource<'_>,
         target_days: &BTreeSet<i32>,
-        retract: Option<String>,
         chunk: Option<(usize, usize)>,
     ) -> Result<SilverCommit, TableError> {
         let contract = write.contract;
@@ -681,10 +689,9 @@ impl DeltaLake {
         let source = &source;
         let ((t, metrics), attempts) = self
             .with_retries(&table, || {
-                let (on, wins, retract, columns, schema, table, chunk) = (
+                let (on, wins, columns, schema, table, chunk) = (
                     on.clone(),
                     wins.clone(),
-                    retract.clone(),
                     columns.clone(),
                     schema.clone(),
                     table.clone(),
@@ -708,7 +715,7 @@ impl DeltaLake {
                         meta.push(("chunk", c));
                     }
                     let props = self.commit_properties(&meta);
-                    let mut merge = target
+                    let merge = target
                         .merge(source, on.as_str())
                         .with_source_alias("source")
                         .with_target_alias("target")
@@ -728,9 +735,6 @@ impl DeltaLake {
                             }
                             i
                         })?;
-                    if let Some(r) = retract.as_deref() {
-                        merge = merge.when_not_matched_by_source_delete(|d| d.predicate(r))?;
-                    }
                     let (t, m) = merge.await?;
                     Ok((t, m))
                 }
@@ -754,7 +758,7 @@ impl DeltaLake {
             rows_inserted: inserted,
             rows_replaced: replaced,
             rows_superseded: (metrics.num_source_rows as u64).saturating_sub(inserted + replaced),
-            rows_retracted: metrics.num_target_rows_deleted as u64,
+            rows_retracted: 0,
             attempts,
         })
     }
@@ -1003,6 +1007,67 @@ struct LocatedDays {
     own: BTreeSet<i32>,
 }
 
+/// `t.{key} BETWEEN lo AND hi` over the staged parts `s0..s{parts}` registered in `ctx`,
+/// when the key is text, or an integer, both staged and in the table `t` (otherwise, or when
+/// the staged parts hold no key, `None`: no range to prune by).
+async fn key_range(
+    ctx: &SessionContext,
+    key: &str,
+    parts: usize,
+) -> Result<Option<String>, TableError> {
+    let k = sql_ident(key);
+    let table_type = match ctx.table("t").await {
+        Ok(t) => t
+            .schema()
+            .field_with_unqualified_name(key)
+            .ok()
+            .map(|f| f.data_type().clone()),
+        Err(_) => None,
+    };
+    let union: Vec<String> = (0..parts)
+        .map(|i| format!("SELECT {k} FROM s{i}"))
+        .collect();
+    let sql = format!(
+        "SELECT MIN({k}) AS lo, MAX({k}) AS hi FROM ({})",
+        union.join(" UNION ALL ")
+    );
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(|e| df_error("scan", "staged", e))?
+        .collect()
+        .await
+        .map_err(|e| df_error("scan", "staged", e))?;
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    // Text is text whatever its Arrow layout (the table's scan reads `Utf8View`).
+    let class = |t: &DataType| match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some("text"),
+        DataType::Int32 | DataType::Int64 => Some("integer"),
+        _ => None,
+    };
+    let staged_class = class(b.column(0).data_type());
+    if staged_class.is_none() || table_type.as_ref().and_then(class) != staged_class {
+        tracing::debug!(key, table = ?table_type, staged = ?b.column(0).data_type(), "no key range to prune by");
+        return Ok(None);
+    }
+    let literal = |c: usize| -> Option<String> {
+        match ScalarValue::try_from_array(b.column(c), 0).ok()? {
+            ScalarValue::Utf8(Some(v))
+            | ScalarValue::LargeUtf8(Some(v))
+            | ScalarValue::Utf8View(Some(v)) => Some(sql_literal(&v)),
+            ScalarValue::Int64(Some(v)) => Some(v.to_string()),
+            ScalarValue::Int32(Some(v)) => Some(v.to_string()),
+            _ => None,
+        }
+    };
+    Ok(match (literal(0), literal(1)) {
+        (Some(lo), Some(hi)) => Some(format!("t.{k} BETWEEN {lo} AND {hi}")),
+        _ => None,
+    })
+}
+
 /// A condition on the partition column (`qualifier` is `target.` in a MERGE) that lets
 /// delta-rs prune every file of a day not in `days`.
 fn days_filter(qualifier: &str, days: &BTreeSet<i32>) -> String {
@@ -1074,88 +1139,81 @@ impl LakeTables for DeltaLake {
             });
         }
         let seq = sql_ident(SEQUENCE_COLUMN);
-        let this_object = format!(
-            "target.{} = {}",
-            sql_ident("_source_key"),
-            sql_literal(write.source_key)
-        );
         let days = chunks::staged_days(&write.parts)?;
         let plan = chunks::ChunkPlan::new(&days, self.options.commit_bounds);
-        // Which of the table's days a MERGE must read: the days it writes, the days where its
-        // keys' current rows are (an event date that changed moves the row), and, for the
-        // MERGE that retracts, the days holding this landing key's rows. Every other day's
-        // files are pruned, so a MERGE costs what it touches, not the table's size.
+        // Which of the table's days a MERGE must read: the days it writes and the days where
+        // its keys' current rows are (an event date that changed moves the row). Every other
+        // day's files are pruned, and within those days the files whose key range misses the
+        // MERGE's keys, so a MERGE costs what it touches, not the table's size.
         let located = self.located_days(&table, &write).await?;
-        let target_days = |chunk_days: &BTreeSet<i32>, retracting: bool| {
+        let target_days = |chunk_days: &BTreeSet<i32>| {
             let mut d: BTreeSet<i32> = chunk_days.clone();
             for (source_day, table_day) in &located.moved {
                 if chunk_days.contains(source_day) {
                     d.insert(*table_day);
                 }
             }
-            if retracting {
-                d.extend(located.own.iter().copied());
-            }
             d
         };
+        let mut total = SilverCommit::default();
         if plan.chunks <= 1 {
-            // One MERGE, one commit: it also removes what an earlier version of this landing
-            // key contributed that this one lacks.
-            let retract = format!(
-                "{this_object} AND target.{seq} <= {}",
-                sql_literal(write.sequence)
-            );
+            // One MERGE. It carries no "not matched by source" clause: delta-rs scans the whole
+            // table for one (it cannot tell which target rows such a clause needs), while
+            // without it the MERGE reads only the files of its days whose key range overlaps
+            // the file's keys. What an earlier version of this landing key contributed that
+            // this one lacks is removed by the DELETE below, on the days that hold it; a new
+            // landing key (the usual case) has none, and its write is one commit.
             let all: BTreeSet<i32> = days.keys().copied().collect();
-            return self
+            total = self
                 .merge_silver(
                     &write,
                     SilverSource::Staged(&write.parts),
-                    &target_days(&all, true),
-                    Some(retract),
+                    &target_days(&all),
                     None,
-                )
-                .await;
-        }
-        // Several MERGEs, the chunks in date order, then one DELETE of the rows of earlier
-        // versions of this landing key that no chunk replaced (those still carry an older
-        // sequence), on the days that held them only. A crash in between leaves a prefix that
-        // the retry's MERGEs redo in place (docs/adr/0009-bounded-silver-commits.md).
-        let dir = write
-            .parts
-            .first()
-            .and_then(|p| p.parent())
-            .map(|p| p.join("silver-chunks"))
-            .unwrap_or_else(|| std::env::temp_dir().join("shopflow-silver-chunks"));
-        let spilled = chunks::spill(&write.parts, &plan, &dir)?;
-        let n = spilled.len();
-        tracing::info!(
-            table,
-            chunks = n,
-            days = days.len(),
-            rows = days.values().sum::<u64>(),
-            "silver write over the commit bounds: merging in chunks"
-        );
-        let mut total = SilverCommit::default();
-        for (i, files) in spilled.iter().enumerate() {
-            let chunk_days = plan.days_of(i);
-            let c = self
-                .merge_silver(
-                    &write,
-                    SilverSource::Spilled(files),
-                    &target_days(&chunk_days, false),
-                    None,
-                    Some((i + 1, n)),
                 )
                 .await?;
-            for f in files {
-                let _ = std::fs::remove_file(f);
+        } else {
+            // Several MERGEs, the chunks in date order, then the DELETE. A crash in between
+            // leaves a prefix that the retry's MERGEs redo in place
+            // (docs/adr/0009-bounded-silver-commits.md).
+            let dir = write
+                .parts
+                .first()
+                .and_then(|p| p.parent())
+                .map(|p| p.join("silver-chunks"))
+                .unwrap_or_else(|| std::env::temp_dir().join("shopflow-silver-chunks"));
+            let spilled = chunks::spill(&write.parts, &plan, &dir)?;
+            let n = spilled.len();
+            tracing::info!(
+                table,
+                chunks = n,
+                days = days.len(),
+                rows = days.values().sum::<u64>(),
+                "silver write over the commit bounds: merging in chunks"
+            );
+            for (i, files) in spilled.iter().enumerate() {
+                let chunk_days = plan.days_of(i);
+                let c = self
+                    .merge_silver(
+                        &write,
+                        SilverSource::Spilled(files),
+                        &target_days(&chunk_days),
+                        Some((i + 1, n)),
+                    )
+                    .await?;
+                for f in files {
+                    let _ = std::fs::remove_file(f);
+                }
+                total.version = c.version.or(total.version);
+                total.rows_inserted += c.rows_inserted;
+                total.rows_replaced += c.rows_replaced;
+                total.rows_superseded += c.rows_superseded;
+                total.attempts = total.attempts.max(c.attempts);
             }
-            total.version = c.version.or(total.version);
-            total.rows_inserted += c.rows_inserted;
-            total.rows_replaced += c.rows_replaced;
-            total.rows_superseded += c.rows_superseded;
-            total.attempts = total.attempts.max(c.attempts);
+            let _ = std::fs::remove_dir_all(&dir);
         }
+        // The rows of earlier versions of this landing key that the MERGEs did not replace
+        // (those still carry an older sequence), deleted on the days that held them only.
         // The DELETE rewrites every file it removes rows from, so it too is bounded: at most
         // `max_partitions` days per commit.
         let own: Vec<i32> = located.own.iter().copied().collect();
@@ -1173,7 +1231,6 @@ impl LakeTables for DeltaLake {
             total.rows_retracted += deleted;
             total.attempts = total.attempts.max(attempts);
         }
-        let _ = std::fs::remove_dir_all(&dir);
         Ok(total)
     }
 

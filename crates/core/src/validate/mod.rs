@@ -15,6 +15,7 @@
 //! row with the same key and identical content is an exact duplicate (removed and counted); a
 //! later row with the same key and different content is rejected under `{dataset}.{key}.unique`.
 
+pub mod keys;
 pub mod parse;
 
 use std::collections::hash_map::DefaultHasher;
@@ -47,6 +48,9 @@ pub enum ValidateError {
     /// Building an Arrow batch failed.
     #[error("building the typed batch")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// The in-file key set could not spill to, or read from, its run files.
+    #[error("spilling the file's key set to disk")]
+    KeySpill(#[source] std::io::Error),
 }
 
 /// The Arrow type of a contract column in silver.
@@ -208,7 +212,7 @@ pub struct Validator {
     rules_by_column: Vec<Vec<CompiledRule>>,
     tz: FixedOffset,
     references: ReferenceSets,
-    seen_keys: HashMap<String, u64>,
+    seen_keys: keys::KeySet,
     counts: ValidationCounts,
     file_failure: Option<FileFailure>,
     schema: SchemaRef,
@@ -266,7 +270,7 @@ impl Validator {
             rules_by_column,
             tz,
             references,
-            seen_keys: HashMap::new(),
+            seen_keys: keys::KeySet::new(keys::KeyBudget::default()),
             counts: ValidationCounts {
                 skipped_rules: skipped,
                 ..ValidationCounts::default()
@@ -277,6 +281,13 @@ impl Validator {
             pk_indices,
             event_index,
         })
+    }
+
+    /// Holds the file's key set within `budget` (the default: 900,000 keys in memory, the
+    /// rest spilled to the system's temporary directory).
+    pub fn with_key_budget(mut self, budget: keys::KeyBudget) -> Self {
+        self.seen_keys = keys::KeySet::new(budget);
+        self
     }
 
     /// Counts so far.
@@ -453,17 +464,17 @@ impl Validator {
             }
             if verdict.is_none() && !self.pk_indices.is_empty() {
                 let key = self
-                    .pk_indices
-                    .iter()
-                    .map(|&k| raws[k].value(i).trim())
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}");
+                    .seen_keys
+                    .hasher()
+                    .hash(self.pk_indices.iter().map(|&k| raws[k].value(i).trim()));
                 let content = row_hash(&raws, &extra, i);
-                match self.seen_keys.get(&key) {
+                match self.seen_keys.get(key).map_err(ValidateError::KeySpill)? {
                     None => {
-                        self.seen_keys.insert(key, content);
+                        self.seen_keys
+                            .insert(key, content)
+                            .map_err(ValidateError::KeySpill)?;
                     }
-                    Some(&earlier) if earlier == content => {
+                    Some(earlier) if earlier == content => {
                         self.counts.duplicates_removed += 1;
                         continue;
                     }
@@ -474,7 +485,11 @@ impl Validator {
                             format!(
                                 "{} {:?} was already seen in this file with different values",
                                 self.contract.primary_key.join("+"),
-                                key.replace('\u{1f}', "+")
+                                self.pk_indices
+                                    .iter()
+                                    .map(|&k| raws[k].value(i).trim())
+                                    .collect::<Vec<_>>()
+                                    .join("+")
                             ),
                         ));
                     }

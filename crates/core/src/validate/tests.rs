@@ -345,3 +345,75 @@ fn partitions_by_event_date_in_utc() {
     assert_eq!(parse::date_from_days(day).to_string(), "2024-01-02");
     assert_eq!(out.valid.column_by_name("_row_number").unwrap().len(), 1);
 }
+
+#[test]
+fn a_key_set_spilled_to_disk_decides_every_row_as_the_one_in_memory() {
+    // A composite key (several lines per order), which the generator never makes; the budget
+    // of 40 keys spills the set to disk a hundred times over 5,000 lines.
+    let text = r#"
+dataset = "order_lines"
+version = 1
+primary_key = ["order_id", "line"]
+[[columns]]
+name = "order_id"
+type = "string"
+required = true
+[[columns]]
+name = "line"
+type = "string"
+required = true
+[[columns]]
+name = "qty"
+type = "integer"
+required = true
+"#;
+    let c = Contract::from_toml(text, "test").unwrap();
+    let mut csv = String::from("order_id,line,qty\n");
+    for o in 0..2_500 {
+        for line in 1..=2 {
+            csv.push_str(&format!("O{o},{line},{}\n", o % 7 + 1));
+        }
+    }
+    // Late repeats of keys seen thousands of rows earlier: an exact copy, a changed quantity,
+    // and two keys whose parts join to the same text.
+    csv.push_str("O1,1,2\nO7,2,9\nO9,912,1\nO99,12,1\nO2499,2,5\n");
+
+    let spill = tempfile::tempdir().unwrap();
+    let mut outcomes = Vec::new();
+    for budget in [
+        keys::KeyBudget::default(),
+        keys::KeyBudget {
+            memory_entries: 40,
+            spill_dir: Some(spill.path().to_path_buf()),
+        },
+    ] {
+        let mut v = Validator::new(&c, ReferenceSets::default())
+            .unwrap()
+            .with_key_budget(budget);
+        let mut rejected = Vec::new();
+        for b in raw(&c, &csv) {
+            rejected.extend(v.validate(&b).unwrap().rejected);
+        }
+        let counts = v.counts().clone();
+        outcomes.push((
+            counts.rows_valid,
+            counts.duplicates_removed,
+            rejected
+                .iter()
+                .map(|r| (r.row_number, r.rule_id.clone(), r.reason.clone()))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(outcomes[0], outcomes[1], "in memory vs spilled");
+    let (valid, duplicates, rejected) = &outcomes[1];
+    assert_eq!(
+        *valid, 5_002,
+        "5,000 lines and the two new keys O9+912, O99+12"
+    );
+    assert_eq!(*duplicates, 1, "O1+1 repeated exactly");
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert_eq!(rejected[0].0, 5_002, "O7+2 with another quantity");
+    assert_eq!(rejected[0].1, "order_lines.order_id+line.unique");
+    assert!(rejected[0].2.contains("\"O7+2\""), "{}", rejected[0].2);
+    assert_eq!(rejected[1].0, 5_005, "O2499+2 with another quantity");
+}

@@ -237,3 +237,110 @@ async fn a_batch_that_fails_whole_or_lacks_a_sequence_number_is_an_error_not_a_p
         "nothing written"
     );
 }
+
+/// Records in the load test: `SHOPFLOW_LOAD_RECORDS` (the test command: 1,000; the note's run:
+/// 10,000, one event at Lambda's largest Kinesis batch).
+fn load_records() -> usize {
+    std::env::var("SHOPFLOW_LOAD_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
+}
+
+/// Lambda's largest batch for a Kinesis event source, and what one `GetRecords` call on a shard
+/// returns at most.
+const KINESIS_MAX_BATCH: usize = 10_000;
+
+#[tokio::test]
+async fn a_stream_of_fetch_tasks_at_the_shard_batch_limit_is_fetched_once_each_and_redelivery_changes_nothing()
+ {
+    use shopflow_core::adapters::aws::kinesis::KinesisTaskQueue;
+    use shopflow_core::ports::TaskQueue;
+
+    let n = load_records();
+    let moto = Moto::start();
+    let api = ProductApiStub::start(2 * n).await;
+    let deps = deps(&moto, &api).await;
+    moto.create_stream("tasks", 1).await;
+    let tasks: Vec<FetchTask> = (1..=n as u32)
+        .map(|page| FetchTask {
+            page_size: 2,
+            skip: (page - 1) * 2,
+            ..task(page)
+        })
+        .collect();
+
+    // The producer side: the ingest-trigger's queue, 500 entries per PutRecords call.
+    let queue = KinesisTaskQueue::new(moto.kinesis(), "tasks", 3);
+    let started = std::time::Instant::now();
+    queue.publish(&tasks).await.unwrap();
+    let put = started.elapsed();
+    let records = moto.read_stream("tasks").await;
+    assert_eq!(records.len(), n, "every task on the stream once");
+    let mut pages: Vec<u32> = records
+        .iter()
+        .map(|(_, _, data)| serde_json::from_slice::<FetchTask>(data).unwrap().page)
+        .collect();
+    pages.sort_unstable();
+    pages.dedup();
+    assert_eq!(pages.len(), n, "no task twice");
+
+    // The consumer side: events of up to 10,000 records with the stream's own sequence numbers.
+    let template = sample()["Records"][0].clone();
+    let events: Vec<Value> = records
+        .chunks(KINESIS_MAX_BATCH)
+        .map(|chunk| {
+            let records: Vec<Value> = chunk
+                .iter()
+                .map(|(partition_key, sequence, data)| {
+                    let mut r = template.clone();
+                    r["kinesis"]["data"] =
+                        json!(base64::engine::general_purpose::STANDARD.encode(data));
+                    r["kinesis"]["partitionKey"] = json!(partition_key);
+                    r["kinesis"]["sequenceNumber"] = json!(sequence);
+                    r
+                })
+                .collect();
+            json!({ "Records": records })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let mut inserted = 0;
+    for event in &events {
+        let out = call(&deps, event.clone()).await;
+        assert!(failures(&out).is_empty(), "{out}");
+        inserted += out["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["inserted"].as_u64().unwrap())
+            .sum::<u64>();
+    }
+    let fetched = started.elapsed();
+    assert_eq!(inserted, 2 * n as u64, "every product inserted once");
+    let keys = moto.list_keys("lake", "landing/products/").await;
+    assert_eq!(keys.len(), n, "one raw page per task");
+    assert_eq!(moto.scan_table("products").await.len(), 2 * n);
+
+    // The whole first batch again (a retried invocation): the same keys, no product written.
+    let again = call(&deps, events[0].clone()).await;
+    assert!(failures(&again).is_empty(), "{again}");
+    assert!(
+        again["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["inserted"] == 0 && p["updated"] == 0),
+        "{again}"
+    );
+    assert_eq!(moto.list_keys("lake", "landing/products/").await, keys);
+    eprintln!(
+        "load: {n} fetch tasks; PutRecords {:.0} records/s ({:.1} s); product-fetch {:.0} records/s ({:.1} s, {} event(s) of up to {KINESIS_MAX_BATCH}, {} products)",
+        n as f64 / put.as_secs_f64(),
+        put.as_secs_f64(),
+        n as f64 / fetched.as_secs_f64(),
+        fetched.as_secs_f64(),
+        events.len(),
+        2 * n
+    );
+}
