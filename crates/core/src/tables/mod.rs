@@ -615,7 +615,11 @@ impl DeltaLake {
             Some(first) => key_range(&ctx, first, write.parts.len()).await?,
             None => None,
         };
-        tracing::debug!(table, range = range.as_deref().unwrap_or("none"), "locating staged keys");
+        tracing::debug!(
+            table,
+            range = range.as_deref().unwrap_or("none"),
+            "locating staged keys"
+        );
         let moved_sql = format!(
             "SELECT DISTINCT s.{dt} AS sdt, t.{dt} AS tdt FROM t JOIN ({}) s ON {} \
              WHERE (t.{dt} IS DISTINCT FROM s.{dt}){}",
