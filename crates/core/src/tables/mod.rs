@@ -71,9 +71,13 @@ impl Default for TableOptions {
             max_attempts: 40,
             retry_base: StdDuration::from_millis(20),
             target_file_size: NonZeroU64::new(128 * 1024 * 1024).unwrap_or(NonZeroU64::MIN),
+            // Each event day a MERGE writes is an open Parquet writer holding its row group's
+            // pages and dictionaries, and the MERGE's hash join holds its rows: 32 days and
+            // 500,000 rows peaked at a 280 MiB heap on a 2M-row file, 8 and 250,000 at 120 MiB
+            // (heaptrack; docs/adr/0011-bounded-merge-memory.md).
             commit_bounds: chunks::CommitBounds {
-                max_partitions: 32,
-                max_rows: 500_000,
+                max_partitions: 8,
+                max_rows: 250_000,
             },
         }
     }
