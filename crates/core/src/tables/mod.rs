@@ -957,7 +957,6 @@ async fn silver_source(
     table: &str,
 ) -> Result<datafusion::dataframe::DataFrame, TableError> {
     use datafusion::datasource::file_format::options::ArrowReadOptions;
-    use datafusion::prelude::{cast, col};
     let mut frames = Vec::new();
     let paths = match source {
         SilverSource::Staged(p) | SilverSource::Spilled(p) => *p,
@@ -977,17 +976,7 @@ async fn silver_source(
             path: path.clone(),
             source: Box::new(e),
         })?;
-        let columns: Vec<_> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                if frame.schema().has_column_with_unqualified_name(f.name()) {
-                    cast(col(sql_ident(f.name())), f.data_type().clone()).alias(f.name())
-                } else {
-                    cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name())
-                }
-            })
-            .collect();
+        let columns = table_columns(&frame, schema, &[]);
         frames.push(
             frame
                 .select(columns)
@@ -1352,6 +1341,29 @@ impl LakeTables for DeltaLake {
     }
 }
 
+/// The projection of `frame` onto `schema`'s columns in its order: a column in `fixed` as its
+/// value, one the frame has cast to the table's type, one it lacks as nulls of that type.
+fn table_columns(
+    frame: &datafusion::dataframe::DataFrame,
+    schema: &SchemaRef,
+    fixed: &[(&str, ScalarValue)],
+) -> Vec<datafusion::prelude::Expr> {
+    use datafusion::prelude::{cast, col};
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if let Some((_, value)) = fixed.iter().find(|(name, _)| name == f.name()) {
+                lit(value.clone()).alias(f.name())
+            } else if frame.schema().has_column_with_unqualified_name(f.name()) {
+                cast(col(sql_ident(f.name())), f.data_type().clone()).alias(f.name())
+            } else {
+                cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name())
+            }
+        })
+        .collect()
+}
+
 /// Rows in a staged Parquet file, from its footer.
 fn staged_rows(path: &std::path::Path) -> Result<u64, TableError> {
     let staged = |source: Box<dyn std::error::Error + Send + Sync>| TableError::Staged {
@@ -1373,7 +1385,6 @@ async fn quarantine_source(
     ingest_date: NaiveDate,
     table: &str,
 ) -> Result<datafusion::dataframe::DataFrame, TableError> {
-    use datafusion::prelude::{cast, col};
     let frame = ctx
         .read_parquet(
             path.to_string_lossy().to_string(),
@@ -1385,19 +1396,11 @@ async fn quarantine_source(
             source: Box::new(e),
         })?;
     let day = parse::days_since_epoch(ingest_date);
-    let columns: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.name() == INGEST_PARTITION_COLUMN {
-                lit(ScalarValue::Date32(Some(day))).alias(f.name())
-            } else if frame.schema().has_column_with_unqualified_name(f.name()) {
-                cast(col(sql_ident(f.name())), f.data_type().clone()).alias(f.name())
-            } else {
-                cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name())
-            }
-        })
-        .collect();
+    let columns = table_columns(
+        &frame,
+        schema,
+        &[(INGEST_PARTITION_COLUMN, ScalarValue::Date32(Some(day)))],
+    );
     frame
         .select(columns)
         .map_err(|e| df_error("source", table, e))
