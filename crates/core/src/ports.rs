@@ -95,6 +95,15 @@ pub trait ObjectStore: Send + Sync + Debug {
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
     /// Every object whose key starts with `prefix`, sorted by key.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// The objects of [`ObjectStore::list`] whose key sorts after `after` (not equal to it),
+    /// sorted by key: how a table's log is read from its last checkpoint on, without listing
+    /// every commit since the first. Stores that can start a listing at a key (S3's
+    /// `StartAfter`) override it; the default filters the whole listing.
+    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut listed = self.list(prefix).await?;
+        listed.retain(|m| m.key.as_str() > after);
+        Ok(listed)
+    }
     /// Deletes the object (no error when absent).
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Bytes `range` (start inclusive, end exclusive; an end past the object's end is cut to

@@ -280,18 +280,31 @@ impl DeltaLake {
     }
 
     /// Whether `table` (a key prefix such as `silver/transactions`) has a commit log.
+    ///
+    /// Every table load asks, so it costs O(1) requests, not a listing of the whole log: a
+    /// table has its checkpoint hint once it has been checkpointed, and its first commit until
+    /// then (delta-rs removes old commits only behind a checkpoint). Only when neither exists
+    /// (no table, or a log cleaned without a hint) is the log listed.
     pub async fn exists(&self, table: &str) -> Result<bool, TableError> {
         let log = format!("{table}/_delta_log/");
-        let listed = self
-            .store
-            .list(&log)
-            .await
-            .map_err(|e| TableError::Backend {
-                operation: "list log",
-                table: table.to_string(),
-                retryable: e.is_retryable(),
-                source: Box::new(e),
-            })?;
+        let failed = |e: crate::ports::StoreError| TableError::Backend {
+            operation: "list log",
+            table: table.to_string(),
+            retryable: e.is_retryable(),
+            source: Box::new(e),
+        };
+        for marker in ["_last_checkpoint", "00000000000000000000.json"] {
+            if self
+                .store
+                .stat(&format!("{log}{marker}"))
+                .await
+                .map_err(failed)?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        let listed = self.store.list(&log).await.map_err(failed)?;
         Ok(listed.iter().any(|o| o.key.ends_with(".json")))
     }
 

@@ -57,6 +57,31 @@ impl PortStore {
     pub fn new(store: Arc<dyn ports::ObjectStore>) -> Self {
         Self { store }
     }
+
+    /// The objects under `prefix` (a directory), after the key `after` when one is given, as
+    /// `object_store` streams them.
+    fn listing(
+        &self,
+        prefix: Option<&Path>,
+        after: Option<String>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let store = self.store.clone();
+        let prefix = prefix.map(|p| format!("{p}/")).unwrap_or_default();
+        stream::once(async move {
+            let listed = match after {
+                Some(after) => store.list_after(&prefix, &after).await,
+                None => store.list(&prefix).await,
+            }
+            .map_err(|e| to_os_error(e, &Path::from(prefix.as_str())))?;
+            Ok::<_, object_store::Error>(stream::iter(listed.into_iter().map(meta_of)))
+        })
+        .map(|r| match r {
+            Ok(s) => s.boxed(),
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+        })
+        .flatten()
+        .boxed()
+    }
 }
 
 fn to_os_error(e: StoreError, path: &Path) -> object_store::Error {
@@ -241,21 +266,17 @@ impl object_store::ObjectStore for PortStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let store = self.store.clone();
-        let prefix = prefix.map(|p| format!("{p}/")).unwrap_or_default();
-        stream::once(async move {
-            let listed = store
-                .list(&prefix)
-                .await
-                .map_err(|e| to_os_error(e, &Path::from(prefix.as_str())))?;
-            Ok::<_, object_store::Error>(stream::iter(listed.into_iter().map(meta_of)))
-        })
-        .map(|r| match r {
-            Ok(s) => s.boxed(),
-            Err(e) => stream::once(async move { Err(e) }).boxed(),
-        })
-        .flatten()
-        .boxed()
+        self.listing(prefix, None)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        // delta-rs lists a table's log from its last checkpoint: without this the default
+        // lists every commit since version 0 and filters here, O(commits) per table load.
+        self.listing(prefix, Some(offset.to_string()))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {

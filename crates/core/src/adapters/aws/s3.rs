@@ -69,6 +69,38 @@ impl S3ObjectStore {
         &self.bucket
     }
 
+    /// `ListObjectsV2` over every page: the keys under `prefix` (after `start_after`, which S3
+    /// skips on its side), sorted.
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_string))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend("ListObjectsV2", prefix, e))?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                out.push(ObjectMeta {
+                    key: key.to_string(),
+                    size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                    etag: etag(o.e_tag()),
+                    last_modified: time(o.last_modified()),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
     /// `GetObject`, with a missing key as [`StoreError::NotFound`].
     async fn get_object(
         &self,
@@ -299,28 +331,11 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| backend("ListObjectsV2", prefix, e))?;
-            for o in page.contents() {
-                let Some(key) = o.key() else { continue };
-                out.push(ObjectMeta {
-                    key: key.to_string(),
-                    size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
-                    etag: etag(o.e_tag()),
-                    last_modified: time(o.last_modified()),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+        self.list_pages(prefix, None).await
+    }
+
+    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.list_pages(prefix, Some(after)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
