@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
 use shopflow_core::generate::{self, GenerateConfig, GenerationReport};
-use shopflow_core::ingest::{IngestOptions, IngestOutcome, Ingestor, new_run_id};
+use shopflow_core::ingest::{IngestOutcome, Ingestor, new_run_id};
 use shopflow_core::layer::keys;
 use shopflow_core::ports::ObjectStore;
 use shopflow_core::report::{self, ReportOptions, ReportOutput};
@@ -21,8 +21,8 @@ use shopflow_core::tables::{self, DeltaLake, MaintainReport};
 use shopflow_core::transform;
 use shopflow_core::validate::ReferenceSets;
 
-use crate::SizeArgs;
 use crate::summary;
+use crate::{Limits, SizeArgs};
 
 /// A lake directory opened with local adapters.
 pub struct Lake {
@@ -46,7 +46,7 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 
 impl Lake {
     /// Opens (creating) the lake at `root`.
-    pub fn open(root: &Path, contracts: ContractSet) -> anyhow::Result<Self> {
+    pub fn open(root: &Path, contracts: ContractSet, limits: &Limits) -> anyhow::Result<Self> {
         let store = Arc::new(
             FsObjectStore::new(root)
                 .with_context(|| format!("opening the lake at {}", root.display()))?,
@@ -55,17 +55,14 @@ impl Lake {
             FsLedger::new(root.join("_state").join("ledger")).context("opening the ledger")?,
         );
         let work = root.join(".tmp");
-        let tables = DeltaLake::new(store.clone());
+        let tables = DeltaLake::with_options(store.clone(), limits.table_options());
         let ingestor = Ingestor::new(
             store.clone(),
             Arc::new(tables.clone()),
             ledger,
             Arc::new(LogMetrics),
             Arc::new(contracts),
-            IngestOptions {
-                work_dir: Some(work),
-                ..IngestOptions::default()
-            },
+            limits.ingest_options(work),
         );
         Ok(Self {
             root: root.to_path_buf(),
@@ -313,9 +310,10 @@ pub async fn demo(
     root: &Path,
     contracts: ContractSet,
     sizes: &SizeArgs,
+    limits: &Limits,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let lake = Lake::open(root, contracts)?;
+    let lake = Lake::open(root, contracts, limits)?;
     let input = tempfile::tempdir().context("creating a scratch directory")?;
     let generation = generate(input.path(), sizes)?;
     let report_path = input.path().join(generate::REPORT_FILE);
@@ -369,11 +367,12 @@ pub async fn validate(
     file: &Path,
     json: bool,
     strict: bool,
+    limits: &Limits,
 ) -> anyhow::Result<ExitCode> {
     let contract = contracts.get(dataset)?;
     let references = match lake {
         Some(root) => {
-            let lake = Lake::open(root, contracts.clone())?;
+            let lake = Lake::open(root, contracts.clone(), limits)?;
             lake.ingestor.load_references(contract).await?
         }
         None => ReferenceSets::default(),

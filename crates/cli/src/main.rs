@@ -20,7 +20,10 @@ use clap::{Args, Parser, Subcommand};
 
 use shopflow_core::contract::ContractSet;
 use shopflow_core::gold::GoldOptions;
+use shopflow_core::ingest::IngestOptions;
 use shopflow_core::report::ReportOptions;
+use shopflow_core::tables::TableOptions;
+use shopflow_core::tables::chunks::CommitBounds;
 
 /// ShopFlow: validated, query-ready e-commerce data and a daily report, on your laptop.
 #[derive(Debug, Parser)]
@@ -32,8 +35,47 @@ struct Cli {
     /// A directory of contract files (*.toml) that replace or add to the built-in ones.
     #[arg(long, global = true, value_name = "DIR", env = "SHOPFLOW_CONTRACTS")]
     contracts: Option<PathBuf>,
+    #[command(flatten)]
+    limits: Limits,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How much of one landing object the pipeline holds in memory at once (docs/configuration.md).
+/// Lower values bound memory more tightly for more work: more MERGE commits, more spills.
+#[derive(Debug, Args, Clone)]
+pub struct Limits {
+    /// Event days one silver MERGE may write (a file with more is committed in chunks).
+    #[arg(long, global = true, value_name = "N", default_value_t = TableOptions::default().commit_bounds.max_partitions)]
+    merge_max_days: usize,
+    /// Rows one silver MERGE may write (a file with more is committed in chunks).
+    #[arg(long, global = true, value_name = "N", default_value_t = TableOptions::default().commit_bounds.max_rows)]
+    merge_max_rows: u64,
+    /// Business keys of one file held in memory before they spill to sorted runs on disk.
+    #[arg(long, global = true, value_name = "N", default_value_t = IngestOptions::default().key_memory_entries)]
+    key_memory_entries: usize,
+}
+
+impl Limits {
+    /// The table settings these limits give.
+    pub fn table_options(&self) -> TableOptions {
+        TableOptions {
+            commit_bounds: CommitBounds {
+                max_partitions: self.merge_max_days.max(1),
+                max_rows: self.merge_max_rows.max(1),
+            },
+            ..TableOptions::default()
+        }
+    }
+
+    /// The ingestion settings these limits give, with work files under `work_dir`.
+    pub fn ingest_options(&self, work_dir: PathBuf) -> IngestOptions {
+        IngestOptions {
+            work_dir: Some(work_dir),
+            key_memory_entries: self.key_memory_entries.max(1),
+            ..IngestOptions::default()
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -271,7 +313,7 @@ fn load_contracts(dir: Option<&PathBuf>) -> anyhow::Result<ContractSet> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let contracts = load_contracts(cli.contracts.as_ref())?;
     match cli.command {
-        Command::Demo { lake, sizes } => lake::demo(&lake, contracts, &sizes).await,
+        Command::Demo { lake, sizes } => lake::demo(&lake, contracts, &sizes, &cli.limits).await,
         Command::Catalog { out } => {
             let catalog = shopflow_core::catalog::derive(&contracts)
                 .await
@@ -295,13 +337,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dataset,
             paths,
         } => {
-            let lake = lake::Lake::open(&lake, contracts)?;
+            let lake = lake::Lake::open(&lake, contracts, &cli.limits)?;
             let results = lake.ingest_paths(&paths, dataset.as_deref()).await?;
             summary::print_ingest(&results);
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { lake, keys } => {
-            let lake = lake::Lake::open(&lake, contracts)?;
+            let lake = lake::Lake::open(&lake, contracts, &cli.limits)?;
             let results = lake.replay(&keys).await?;
             summary::print_ingest(&results);
             Ok(ExitCode::SUCCESS)
@@ -312,13 +354,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             strict,
             file,
-        } => lake::validate(&contracts, &contract, lake.as_deref(), &file, json, strict).await,
+        } => {
+            lake::validate(
+                &contracts,
+                &contract,
+                lake.as_deref(),
+                &file,
+                json,
+                strict,
+                &cli.limits,
+            )
+            .await
+        }
         Command::Report {
             lake,
             date,
             options,
         } => {
-            let lake = lake::Lake::open(&lake, contracts)?;
+            let lake = lake::Lake::open(&lake, contracts, &cli.limits)?;
             let out = lake.report(date, &options.options()).await?;
             summary::print_report(&out.report);
             println!("report:    {}", lake.path_of(&out.report_key).display());
@@ -331,7 +384,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             as_of,
             sql,
         } => {
-            let lake = lake::Lake::open(&lake, contracts)?;
+            let lake = lake::Lake::open(&lake, contracts, &cli.limits)?;
             query::run(lake.tables(), lake.contracts(), &sql, format, as_of).await
         }
         Command::Maintain {
@@ -346,7 +399,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "--retention-hours {retention_hours} is below 7 days: files a running query or a time-travel read still needs could be deleted; add --force if no reader needs them"
                 );
             }
-            let lake = lake::Lake::open(&lake, contracts)?;
+            let lake = lake::Lake::open(&lake, contracts, &cli.limits)?;
             let reports = lake
                 .maintain(
                     dataset.as_deref(),
@@ -369,7 +422,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 definition,
                 report: options.options(),
             };
-            run::run(&lake, contracts, &args).await
+            run::run(&lake, contracts, &args, &cli.limits).await
         }
     }
 }

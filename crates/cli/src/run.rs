@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use shopflow_core::adapters::local::{FileNotifier, FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
-use shopflow_core::ingest::{IngestOptions, Ingestor, new_run_id};
+use shopflow_core::ingest::{Ingestor, new_run_id};
 use shopflow_core::ports::{Notification, Notifier};
 use shopflow_core::report::{self, ReportOptions};
 use shopflow_core::tables::{DeltaLake, MIN_RETENTION_HOURS};
@@ -342,7 +342,12 @@ pub fn load_definition(path: Option<&Path>) -> anyhow::Result<(StateMachine, Str
 }
 
 /// `shopflow run`.
-pub async fn run(root: &Path, contracts: ContractSet, args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    root: &Path,
+    contracts: ContractSet,
+    args: &RunArgs,
+    limits: &crate::Limits,
+) -> anyhow::Result<ExitCode> {
     let (machine, label) = load_definition(args.definition.as_deref())?;
     let store = Arc::new(
         FsObjectStore::new(root)
@@ -350,17 +355,14 @@ pub async fn run(root: &Path, contracts: ContractSet, args: &RunArgs) -> anyhow:
     );
     let ledger =
         Arc::new(FsLedger::new(root.join("_state").join("ledger")).context("opening the ledger")?);
-    let tables = DeltaLake::new(store.clone());
+    let tables = DeltaLake::with_options(store.clone(), limits.table_options());
     let ingestor = Ingestor::new(
         store.clone(),
         Arc::new(tables.clone()),
         ledger,
         Arc::new(LogMetrics),
         Arc::new(contracts),
-        IngestOptions {
-            work_dir: Some(root.join(".tmp")),
-            ..IngestOptions::default()
-        },
+        limits.ingest_options(root.join(".tmp")),
     );
     let run_id = new_run_id();
     let notifications = root.join("_notifications");

@@ -551,3 +551,68 @@ fn concurrent_ingest_processes_maintenance_and_time_travel_on_one_lake() {
         "--as-of reads the table before the correction"
     );
 }
+
+#[test]
+fn the_merge_bounds_given_on_the_command_line_commit_a_file_in_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body =
+        String::from("transaction_id,customer_id,product_id,quantity,amount,transaction_date\n");
+    for i in 0..30 {
+        body.push_str(&format!(
+            "T{i:03},C1,P1,1,9.99,2024-03-{:02} 10:30:00\n",
+            10 + i % 6
+        ));
+    }
+    let input = dir.path().join("transactions_2024-03-16.csv");
+    std::fs::write(&input, &body).unwrap();
+    let silver_commits = |lake: &Path| {
+        std::fs::read_dir(lake.join("silver/transactions/_delta_log"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.ends_with(".json").then_some(name)
+            })
+            .count()
+    };
+    let rows = |lake: &Path| {
+        ok(&[
+            "query",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "csv",
+            "SELECT count(*) AS n, count(DISTINCT dt) AS days FROM transactions",
+        ])
+    };
+
+    let default = dir.path().join("default");
+    ok(&[
+        "ingest",
+        "--lake",
+        default.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        silver_commits(&default),
+        2,
+        "the table's creation and one MERGE"
+    );
+
+    let bounded = dir.path().join("bounded");
+    ok(&[
+        "ingest",
+        "--lake",
+        bounded.to_str().unwrap(),
+        "--merge-max-days",
+        "2",
+        "--merge-max-rows",
+        "8",
+        "--key-memory-entries",
+        "4",
+        input.to_str().unwrap(),
+    ]);
+    // 6 days of 5 rows: chunks of at most 2 days and 8 rows are one day each.
+    assert_eq!(silver_commits(&bounded), 1 + 6);
+    assert_eq!(rows(&bounded), rows(&default));
+    assert!(rows(&bounded).contains("30,6"), "{}", rows(&bounded));
+}

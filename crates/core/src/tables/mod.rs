@@ -20,10 +20,10 @@
 pub mod chunks;
 pub mod store;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::num::NonZeroU64;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -138,6 +138,19 @@ pub struct DeltaLake {
     root: Arc<store::PortStore>,
     host: String,
     options: TableOptions,
+    /// The last snapshot loaded of each table, brought up to date by the next load instead of
+    /// read again from its checkpoint (shared by the clones of this lake).
+    snapshots: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+/// A table's snapshot as last loaded, with what identifies the table it was read from: the
+/// fingerprint of one of its commit files. A table deleted and created again under the same
+/// key has other commit files, so its old snapshot is never updated with the new log.
+#[derive(Clone)]
+struct Cached {
+    table: DeltaTable,
+    commit: String,
+    fingerprint: (u64, Option<DateTime<Utc>>, Option<String>),
 }
 
 impl std::fmt::Debug for DeltaLake {
@@ -256,6 +269,7 @@ impl DeltaLake {
             store,
             host: format!("lake{}-{n}", std::process::id()),
             options,
+            snapshots: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -309,7 +323,16 @@ impl DeltaLake {
     }
 
     /// The table's current snapshot, or `None` when it does not exist yet.
+    ///
+    /// A table loaded before by this lake is brought up to date from the snapshot kept then:
+    /// one stat of the commit file that identifies it, a listing of the log after its version
+    /// and the new commits, instead of its checkpoint and every commit since. Anything
+    /// unexpected (the commit file gone or changed, an update that fails) falls back to a
+    /// full load.
     pub async fn load(&self, table: &str) -> Result<Option<DeltaTable>, TableError> {
+        if let Some(t) = self.update_cached(table).await {
+            return Ok(Some(t));
+        }
         if !self.exists(table).await? {
             return Ok(None);
         }
@@ -318,7 +341,55 @@ impl DeltaLake {
             .load()
             .await
             .map_err(|e| backend("load", table, e))?;
+        self.remember(table, &t).await;
         Ok(Some(t))
+    }
+
+    /// The cached snapshot of `table` brought up to date, or `None` when there is none or it
+    /// cannot be trusted (then it is forgotten).
+    async fn update_cached(&self, table: &str) -> Option<DeltaTable> {
+        let cached = self.snapshots.lock().ok()?.get(table).cloned()?;
+        let same = match self.store.stat(&cached.commit).await {
+            Ok(Some(m)) => (m.size, m.last_modified, m.etag) == cached.fingerprint,
+            Ok(None) | Err(_) => false,
+        };
+        let mut t = cached.table;
+        let updated = same && t.update_state().await.is_ok();
+        let mut snapshots = self.snapshots.lock().ok()?;
+        if !updated {
+            tracing::debug!(table, "cached snapshot not usable; loading the table again");
+            snapshots.remove(table);
+            return None;
+        }
+        if let Some(c) = snapshots.get_mut(table)
+            && c.commit == cached.commit
+            && c.table.version() <= t.version()
+        {
+            c.table = t.clone();
+        }
+        Some(t)
+    }
+
+    /// Keeps `t` as the snapshot of `table` to update next time, identified by the fingerprint
+    /// of its current commit file.
+    async fn remember(&self, table: &str, t: &DeltaTable) {
+        let Some(version) = t.version() else {
+            return;
+        };
+        let commit = format!("{table}/_delta_log/{version:020}.json");
+        let Ok(Some(m)) = self.store.stat(&commit).await else {
+            return;
+        };
+        if let Ok(mut snapshots) = self.snapshots.lock() {
+            snapshots.insert(
+                table.to_string(),
+                Cached {
+                    table: t.clone(),
+                    commit,
+                    fingerprint: (m.size, m.last_modified, m.etag),
+                },
+            );
+        }
     }
 
     /// The table as it was at `as_of`, or `None` when it did not exist then.

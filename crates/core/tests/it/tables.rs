@@ -558,3 +558,62 @@ async fn maintenance_compacts_two_hundred_small_files_and_time_travel_reads_the_
     assert_eq!(past(None).await, "99.00");
     assert_eq!(past(Some(AsOf::Version(version))).await, "0.00");
 }
+
+#[tokio::test]
+async fn a_lake_handle_sees_other_writers_commits_and_a_table_created_again_under_its_key() {
+    use shopflow_core::ports::LakeTables;
+    let lake = lines_lake();
+    let contract = lake.ingestor.contracts().get("lines").unwrap().clone();
+    for i in 0..3 {
+        let body = format!(
+            "order_id,line_number,amount,transaction_date\nO{i},1,{i}.00,2026-01-01T10:00:00Z\n"
+        );
+        lake.drop_file("lines", &format!("f{i}.csv"), &body).await;
+    }
+    assert_eq!(lake.silver("lines", &["order_id"]).await.len(), 3);
+    let staging = tempfile::tempdir().unwrap();
+    let write = |tables: DeltaLake, w: usize| {
+        let path = staging.path().join(format!("w{w}.parquet"));
+        write_lines_part(&path, w, 25);
+        let contract = contract.clone();
+        async move {
+            let source = format!("landing/lines/w{w}.csv");
+            let sequence = format!("t{w:032x}");
+            tables
+                .write_silver(SilverWrite {
+                    contract: &contract,
+                    source_key: &source,
+                    sequence: &sequence,
+                    run_id: "other",
+                    parts: vec![path],
+                })
+                .await
+                .unwrap()
+        }
+    };
+
+    // Another process's commit: the snapshot this handle loaded before is brought up to date.
+    write(DeltaLake::new(lake.store.clone()), 7).await;
+    assert_eq!(lake.silver("lines", &["order_id"]).await.len(), 28);
+
+    // The table deleted and created again, to a version beyond the one this handle knows:
+    // its log is not applied on top of the old snapshot.
+    let known = lake.tables.load("silver/lines").await.unwrap().unwrap();
+    let known = known.version().unwrap();
+    std::fs::remove_dir_all(lake._dir.path().join("silver/lines")).unwrap();
+    let other = DeltaLake::new(lake.store.clone());
+    for w in 10..10 + known as usize + 2 {
+        write(other.clone(), w).await;
+    }
+    let again = other.load("silver/lines").await.unwrap().unwrap();
+    assert!(again.version().unwrap() > known);
+    let silver = lake.silver("lines", &["order_id"]).await;
+    assert_eq!(silver.len(), 25 * (known as usize + 2));
+    assert!(
+        silver
+            .iter()
+            .all(|r| !r[0].starts_with("O7-") && r[0].len() > 2),
+        "only the new table's rows: {:?}",
+        &silver[..3]
+    );
+}
