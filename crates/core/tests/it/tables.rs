@@ -573,7 +573,6 @@ async fn maintenance_compacts_two_hundred_small_files_and_time_travel_reads_the_
 
 #[tokio::test]
 async fn a_lake_handle_sees_other_writers_commits_and_a_table_created_again_under_its_key() {
-    use shopflow_core::ports::LakeTables;
     let lake = lines_lake();
     let contract = lake.ingestor.contracts().get("lines").unwrap().clone();
     for i in 0..3 {
