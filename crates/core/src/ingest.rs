@@ -262,7 +262,7 @@ pub struct IngestOptions {
     /// Where to stage files (default: the system temp dir).
     pub work_dir: Option<PathBuf>,
     /// Business keys of one file held in memory before the rest spill to run files in the
-    /// file's work directory ([`crate::validate::keys`]; default 900,000, about 25 MiB).
+    /// file's work directory ([`crate::validate::keys`]; default 450,000, about 13 MiB).
     pub key_memory_entries: usize,
 }
 

@@ -74,10 +74,11 @@ impl Default for TableOptions {
             // Each event day a MERGE writes is an open Parquet writer holding its row group's
             // pages and dictionaries, and the MERGE's hash join holds its rows: 32 days and
             // 500,000 rows peaked at a 280 MiB heap on a 2M-row file, 8 and 250,000 at 120 MiB
-            // (heaptrack; docs/adr/0011-bounded-merge-memory.md).
+            // (heaptrack); 4 and 125,000 keep a 1 GB file within 256 MiB of RSS in the release
+            // build (docs/adr/0011-bounded-merge-memory.md).
             commit_bounds: chunks::CommitBounds {
-                max_partitions: 8,
-                max_rows: 250_000,
+                max_partitions: 4,
+                max_rows: 125_000,
             },
         }
     }

@@ -41,8 +41,8 @@ const BLOOM_PROBES: u32 = 8;
 /// How much of the key set may live in memory, and where the rest goes.
 #[derive(Debug, Clone)]
 pub struct KeyBudget {
-    /// Keys held in memory before they are spilled to a run file. The default (900,000) fits
-    /// a hash table of 2^20 slots: about 25 MiB.
+    /// Keys held in memory before they are spilled to a run file. The default (450,000) fits
+    /// a hash table of 2^19 slots: about 13 MiB.
     pub memory_entries: usize,
     /// Where run files go; `None`: the system's temporary directory.
     pub spill_dir: Option<PathBuf>,
@@ -51,7 +51,7 @@ pub struct KeyBudget {
 impl Default for KeyBudget {
     fn default() -> Self {
         Self {
-            memory_entries: 900_000,
+            memory_entries: 450_000,
             spill_dir: None,
         }
     }

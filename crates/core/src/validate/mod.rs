@@ -283,7 +283,7 @@ impl Validator {
         })
     }
 
-    /// Holds the file's key set within `budget` (the default: 900,000 keys in memory, the
+    /// Holds the file's key set within `budget` (the default: 450,000 keys in memory, the
     /// rest spilled to the system's temporary directory).
     pub fn with_key_budget(mut self, budget: keys::KeyBudget) -> Self {
         self.seen_keys = keys::KeySet::new(budget);

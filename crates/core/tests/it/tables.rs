@@ -384,24 +384,11 @@ async fn eight_concurrent_writers_on_one_table_each_commit_exactly_once() {
     for w in 0..8 {
         // Each writer stages its own file of 25 distinct keys, as one transformer run does.
         let path = staging.path().join(format!("w{w}.parquet"));
-        write_lines_part(&path, w, 25);
         // A lake handle of its own per writer: no state is shared but the store.
         let tables = DeltaLake::new(lake.store.clone());
         let contract = contract.clone();
         handles.push(tokio::spawn(async move {
-            use shopflow_core::ports::LakeTables;
-            let source = format!("landing/lines/w{w}.csv");
-            let sequence = format!("t{w:032x}");
-            tables
-                .write_silver(SilverWrite {
-                    contract: &contract,
-                    source_key: &source,
-                    sequence: &sequence,
-                    run_id: "concurrent",
-                    parts: vec![path],
-                })
-                .await
-                .unwrap()
+            commit_lines_part(&tables, &contract, path, w, "concurrent").await
         }));
     }
     let mut attempts = 0;
@@ -422,6 +409,31 @@ async fn eight_concurrent_writers_on_one_table_each_commit_exactly_once() {
         "the table's creation and one commit per writer"
     );
     eprintln!("8 writers: {attempts} attempts in all");
+}
+
+/// Stages 25 lines of writer `w` at `path` and commits them to `silver/lines` through
+/// `tables`, as one transformer run of `landing/lines/w{w}.csv` does.
+async fn commit_lines_part(
+    tables: &DeltaLake,
+    contract: &shopflow_core::contract::Contract,
+    path: std::path::PathBuf,
+    w: usize,
+    run_id: &str,
+) -> shopflow_core::ports::SilverCommit {
+    use shopflow_core::ports::LakeTables;
+    write_lines_part(&path, w, 25);
+    let source = format!("landing/lines/w{w}.csv");
+    let sequence = format!("t{w:032x}");
+    tables
+        .write_silver(SilverWrite {
+            contract,
+            source_key: &source,
+            sequence: &sequence,
+            run_id,
+            parts: vec![path],
+        })
+        .await
+        .unwrap()
 }
 
 /// A staged silver file of `n` lines of order `O{w}-{i}`, with lineage, as the transform
@@ -561,7 +573,6 @@ async fn maintenance_compacts_two_hundred_small_files_and_time_travel_reads_the_
 
 #[tokio::test]
 async fn a_lake_handle_sees_other_writers_commits_and_a_table_created_again_under_its_key() {
-    use shopflow_core::ports::LakeTables;
     let lake = lines_lake();
     let contract = lake.ingestor.contracts().get("lines").unwrap().clone();
     for i in 0..3 {
@@ -574,22 +585,8 @@ async fn a_lake_handle_sees_other_writers_commits_and_a_table_created_again_unde
     let staging = tempfile::tempdir().unwrap();
     let write = |tables: DeltaLake, w: usize| {
         let path = staging.path().join(format!("w{w}.parquet"));
-        write_lines_part(&path, w, 25);
         let contract = contract.clone();
-        async move {
-            let source = format!("landing/lines/w{w}.csv");
-            let sequence = format!("t{w:032x}");
-            tables
-                .write_silver(SilverWrite {
-                    contract: &contract,
-                    source_key: &source,
-                    sequence: &sequence,
-                    run_id: "other",
-                    parts: vec![path],
-                })
-                .await
-                .unwrap()
-        }
+        async move { commit_lines_part(&tables, &contract, path, w, "other").await }
     };
 
     // Another process's commit: the snapshot this handle loaded before is brought up to date.
