@@ -316,16 +316,18 @@ fn secrets_in_arrays_and_under_common_spellings_never_pass_landing() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let lake_s = lake.to_str().unwrap();
+    // Each value is one no other byte of the lake can hold by chance: a bare "321" once
+    // matched a timestamp in a ledger entry. The field *names* are what is under test.
     let secrets = [
         "4111111111111111",
         "GB82WEST12345698765432",
         "hunter2-pass",
-        "8642",
-        "9753",
+        "pin-8642-secret",
+        "cvv2-9753-secret",
         "5500005555555559",
         "4012888888881881",
-        "12345678",
-        "321",
+        "account-12345678-secret",
+        "security-code-321-secret",
         "s3cr3t-token-value",
     ];
     let users = serde_json::json!({ "users": [{
