@@ -126,6 +126,65 @@ impl FsObjectStore {
         Ok(dest)
     }
 
+    /// The files under `prefix` (and, with `after`, only those whose key sorts after it),
+    /// sorted by key. Keys are compared before a file is stat-ed, so listing a table's log
+    /// from its last checkpoint costs one directory read and a stat per newer commit, not a
+    /// stat of every commit the log has kept.
+    fn walk(&self, prefix: &str, after: Option<&str>) -> Result<Vec<ObjectMeta>, StoreError> {
+        // Walk from the deepest directory the prefix names completely.
+        let dir_part = match prefix.rfind('/') {
+            Some(pos) => &prefix[..pos],
+            None => "",
+        };
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            check_key(dir_part)?;
+            self.root.join(dir_part)
+        };
+        let mut out = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(StoreError::Io {
+                        path: dir,
+                        source: e,
+                    });
+                }
+            };
+            for entry in entries {
+                let entry = entry.map_err(Self::io(&dir))?;
+                let path = entry.path();
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                let ft = entry.file_type().map_err(Self::io(&path))?;
+                if ft.is_dir() {
+                    stack.push(path);
+                } else if ft.is_file() {
+                    let rel = path.strip_prefix(&self.root).unwrap_or(&path);
+                    let key = rel
+                        .components()
+                        .filter_map(|c| match c {
+                            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if key.starts_with(prefix) && after.is_none_or(|a| key.as_str() > a) {
+                        out.push(self.meta(&key, &path, None)?);
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
     /// The etag this store gives a file with these contents.
     pub fn file_etag(path: &Path) -> Result<String, StoreError> {
         let mut f = fs::File::open(path).map_err(Self::io(path))?;
@@ -225,58 +284,11 @@ impl ObjectStore for FsObjectStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        // Walk from the deepest directory the prefix names completely.
-        let dir_part = match prefix.rfind('/') {
-            Some(pos) => &prefix[..pos],
-            None => "",
-        };
-        let start = if dir_part.is_empty() {
-            self.root.clone()
-        } else {
-            check_key(dir_part)?;
-            self.root.join(dir_part)
-        };
-        let mut out = Vec::new();
-        let mut stack = vec![start];
-        while let Some(dir) = stack.pop() {
-            let entries = match fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(StoreError::Io {
-                        path: dir,
-                        source: e,
-                    });
-                }
-            };
-            for entry in entries {
-                let entry = entry.map_err(Self::io(&dir))?;
-                let path = entry.path();
-                let name = entry.file_name();
-                if name.to_string_lossy().starts_with('.') {
-                    continue;
-                }
-                let ft = entry.file_type().map_err(Self::io(&path))?;
-                if ft.is_dir() {
-                    stack.push(path);
-                } else if ft.is_file() {
-                    let rel = path.strip_prefix(&self.root).unwrap_or(&path);
-                    let key = rel
-                        .components()
-                        .filter_map(|c| match c {
-                            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    if key.starts_with(prefix) {
-                        out.push(self.meta(&key, &path, None)?);
-                    }
-                }
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+        self.walk(prefix, None)
+    }
+
+    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.walk(prefix, Some(after))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -604,6 +616,39 @@ mod tests {
         assert!(store.put_if_absent("k", b"1".to_vec()).await.unwrap());
         assert!(!store.put_if_absent("k", b"2".to_vec()).await.unwrap());
         assert_eq!(store.get("k").await.unwrap(), b"1");
+    }
+
+    #[tokio::test]
+    async fn listing_after_a_key_returns_only_the_later_keys_under_the_prefix_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path()).unwrap();
+        for key in [
+            "t/_delta_log/00000000000000000009.json",
+            "t/_delta_log/00000000000000000010.checkpoint.parquet",
+            "t/_delta_log/00000000000000000011.json",
+            "t/_delta_log/00000000000000000010.json",
+            "t/_delta_log/_last_checkpoint",
+            "t/dt=2026-01-01/part.parquet",
+            "u/_delta_log/00000000000000000012.json",
+        ] {
+            store.put(key, b"x".to_vec()).await.unwrap();
+        }
+        let keys: Vec<_> = store
+            .list_after("t/_delta_log/", "t/_delta_log/00000000000000000010")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "t/_delta_log/00000000000000000010.checkpoint.parquet",
+                "t/_delta_log/00000000000000000010.json",
+                "t/_delta_log/00000000000000000011.json",
+                "t/_delta_log/_last_checkpoint",
+            ]
+        );
     }
 
     #[tokio::test]
