@@ -54,6 +54,10 @@ pub struct Limits {
     /// Business keys of one file held in memory before they spill to sorted runs on disk.
     #[arg(long, global = true, value_name = "N", default_value_t = IngestOptions::default().key_memory_entries)]
     key_memory_entries: usize,
+    /// MiB the spilled keys' Bloom filters may hold in memory; past it a file with more keys
+    /// keeps that much and reads more blocks of its run files instead.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = IngestOptions::default().key_filter_bytes >> 20)]
+    key_filter_mib: usize,
 }
 
 impl Limits {
@@ -73,6 +77,7 @@ impl Limits {
         IngestOptions {
             work_dir: Some(work_dir),
             key_memory_entries: self.key_memory_entries.max(1),
+            key_filter_bytes: self.key_filter_mib.max(1) << 20,
             ..IngestOptions::default()
         }
     }

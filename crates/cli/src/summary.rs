@@ -152,7 +152,8 @@ pub fn print_ingest(outcomes: &[IngestOutcome]) {
     }
 }
 
-/// After `maintain`: files before and after compaction, files and bytes VACUUM deleted.
+/// After `maintain`: files before and after compaction, files and bytes VACUUM deleted, expired
+/// log files deleted.
 pub fn print_maintain(reports: &[MaintainReport], json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(reports)?);
@@ -167,6 +168,7 @@ pub fn print_maintain(reports: &[MaintainReport], json: bool) -> anyhow::Result<
                 r.files_after.to_string(),
                 r.files_deleted.to_string(),
                 r.bytes_deleted.to_string(),
+                r.log_files_deleted.to_string(),
                 r.version
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "-".into()),
@@ -180,6 +182,7 @@ pub fn print_maintain(reports: &[MaintainReport], json: bool) -> anyhow::Result<
             "files after",
             "files deleted",
             "bytes deleted",
+            "log files deleted",
             "version",
         ],
         &rows,

@@ -264,6 +264,9 @@ pub struct IngestOptions {
     /// Business keys of one file held in memory before the rest spill to run files in the
     /// file's work directory ([`crate::validate::keys`]; default 450,000, about 13 MiB).
     pub key_memory_entries: usize,
+    /// Bytes the spilled keys' filters may hold in memory (default 16 MiB): past it they keep
+    /// that size and a file with more keys reads more blocks from its run files instead.
+    pub key_filter_bytes: usize,
 }
 
 impl Default for IngestOptions {
@@ -272,7 +275,8 @@ impl Default for IngestOptions {
             batch_rows: crate::read::DEFAULT_BATCH_ROWS,
             lease: chrono::Duration::minutes(15),
             work_dir: None,
-            key_memory_entries: crate::validate::keys::KeyBudget::default().memory_entries,
+            key_memory_entries: KeyBudget::default().memory_entries,
+            key_filter_bytes: KeyBudget::default().filter_bytes,
         }
     }
 }
@@ -541,6 +545,7 @@ impl Ingestor {
             key_budget: KeyBudget {
                 memory_entries: self.options.key_memory_entries,
                 spill_dir: Some(work.path().join("keys")),
+                filter_bytes: self.options.key_filter_bytes,
             },
         };
         let output = transform_file(
@@ -640,6 +645,13 @@ impl Ingestor {
                 if let Some(v) = q.version {
                     outputs.table_versions.insert(q.table.clone(), v);
                     outputs.quarantine.push(q.table);
+                }
+                let compacted = commit.files_compacted + q.files_compacted;
+                if compacted > 0 {
+                    self.metrics.emit(&MetricSet {
+                        dimensions: vec![("Dataset".to_string(), dataset.to_string())],
+                        values: vec![("FilesCompacted".into(), compacted as f64, Unit::Count)],
+                    });
                 }
                 manifest.rows_in = counts.rows_in;
                 manifest.duplicates_removed = counts.duplicates_removed;

@@ -151,6 +151,9 @@ pub struct SilverCommit {
     pub rows_retracted: u64,
     /// Commit attempts (more than 1 when concurrent writers conflicted).
     pub attempts: u32,
+    /// Small data files that auto-compaction re-packed after the write (partitions the write
+    /// touched that had grown past the table's file bound), in a commit of its own.
+    pub files_compacted: u64,
 }
 
 /// One landing object's rejected rows for its dataset's quarantine table.
@@ -182,6 +185,9 @@ pub struct TableCommit {
     pub rows: u64,
     /// Commit attempts.
     pub attempts: u32,
+    /// Small data files that auto-compaction re-packed after the write.
+    #[serde(default)]
+    pub files_compacted: u64,
 }
 
 /// Errors from the lake's tables.

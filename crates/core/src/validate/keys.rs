@@ -10,7 +10,10 @@
 //! filter (about 10 bits per key, one cache line per probe), so a lookup reads a run's block
 //! only when the filter says the key may be there (about 1 % of misses). Once there are more
 //! than [`MAX_RUNS`] runs they are merged into one, so a lookup probes at most that many
-//! filters. What stays in memory grows by about 1.3 bytes per spilled key instead of ~90.
+//! filters. What stays in memory grows by about 1.3 bytes per spilled key instead of ~90, up to
+//! [`KeyBudget::filter_bytes`]: past it the merged run's filter keeps that size with fewer bits
+//! per key, so memory stays flat and a larger file pays with more false hits (block reads from
+//! the page cache) instead.
 //!
 //! Two different keys with equal 128-bit hashes would be taken for one key; for a file of
 //! 10^9 keys the chance is about 10^-21.
@@ -32,11 +35,15 @@ pub const MAX_RUNS: usize = 4;
 /// Bytes of one entry in a run file: the key hash (16) and the content hash (8).
 const ENTRY: usize = 24;
 
-/// Filter bits per spilled key (with 8 probes in one 512-bit block: about 1 % false hits).
+/// Filter bits per spilled key while the filters fit their budget (with 7 probes in one
+/// 512-bit block: about 1 % false hits).
 const BLOOM_BITS_PER_KEY: usize = 10;
 
-/// Bits a key sets in its filter block.
-const BLOOM_PROBES: u32 = 8;
+/// The most bits a key sets in its filter block (9-bit positions from one 64-bit word).
+const BLOOM_MAX_PROBES: usize = 7;
+
+/// The smallest filter: one block.
+const BLOOM_MIN_BYTES: usize = 64;
 
 /// How much of the key set may live in memory, and where the rest goes.
 #[derive(Debug, Clone)]
@@ -46,6 +53,11 @@ pub struct KeyBudget {
     pub memory_entries: usize,
     /// Where run files go; `None`: the system's temporary directory.
     pub spill_dir: Option<PathBuf>,
+    /// Bytes the spilled runs' filters may hold in memory together. The default (16 MiB) gives
+    /// 10 bits per key up to about 11 million spilled keys; a file with more keys keeps the
+    /// same 16 MiB (32 million keys: about 4 bits per key, 12 % false hits, each one read of a
+    /// 12 KiB block that the page cache serves).
+    pub filter_bytes: usize,
 }
 
 impl Default for KeyBudget {
@@ -53,7 +65,23 @@ impl Default for KeyBudget {
         Self {
             memory_entries: 450_000,
             spill_dir: None,
+            filter_bytes: 16 << 20,
         }
+    }
+}
+
+impl KeyBudget {
+    /// Filter bytes of a run of `keys` freshly spilled from memory: 10 bits per key.
+    fn spill_filter_bytes(&self, keys: usize) -> usize {
+        (keys * BLOOM_BITS_PER_KEY).div_ceil(8).max(BLOOM_MIN_BYTES)
+    }
+
+    /// Filter bytes of a run of `keys` merged from every run: 10 bits per key, at most what
+    /// the budget leaves once the [`MAX_RUNS`] spills that may follow have theirs.
+    fn merged_filter_bytes(&self, keys: usize) -> usize {
+        let reserved = MAX_RUNS * self.spill_filter_bytes(self.memory_entries.max(1));
+        let cap = self.filter_bytes.saturating_sub(reserved);
+        self.spill_filter_bytes(keys).min(cap).max(BLOOM_MIN_BYTES)
     }
 }
 
@@ -171,43 +199,51 @@ fn decode(e: &[u8]) -> (KeyHash, u64) {
     (KeyHash([word(0..8), word(8..16)]), word(16..24))
 }
 
-/// A blocked Bloom filter: each key sets [`BLOOM_PROBES`] bits inside one 512-bit block.
+/// A blocked Bloom filter: each key sets `probes` bits inside one 512-bit block.
 #[derive(Debug)]
 struct Bloom {
     blocks: Vec<[u64; 8]>,
+    /// Bits a key sets: the number that minimises false hits for the filter's bits per key
+    /// (ln 2 of them), at most [`BLOOM_MAX_PROBES`].
+    probes: usize,
 }
 
 impl Bloom {
-    fn with_keys(keys: usize) -> Self {
-        let blocks = (keys * BLOOM_BITS_PER_KEY).div_ceil(512).max(1);
+    /// A filter of about `bytes` bytes (whole blocks, at least one) for `keys` keys.
+    fn with_bytes(bytes: usize, keys: usize) -> Self {
+        let blocks = bytes.div_ceil(64).max(1);
+        let bits_per_key = (blocks * 512) as f64 / keys.max(1) as f64;
+        let probes = (bits_per_key * std::f64::consts::LN_2).round() as usize;
         Self {
             blocks: vec![[0; 8]; blocks],
+            probes: probes.clamp(1, BLOOM_MAX_PROBES),
         }
     }
 
-    fn bits(&self, key: KeyHash) -> (usize, [(usize, u64); BLOOM_PROBES as usize]) {
+    fn bits(&self, key: KeyHash) -> (usize, [(usize, u64); BLOOM_MAX_PROBES]) {
         // The block from the second word, the bit positions from the first (9 bits each).
         let block = ((u128::from(key.0[1]) * self.blocks.len() as u128) >> 64) as usize;
         let mut h = key.0[0];
-        let mut bits = [(0, 0); BLOOM_PROBES as usize];
-        for b in &mut bits {
+        let mut bits = [(0, 0); BLOOM_MAX_PROBES];
+        for b in &mut bits[..self.probes] {
             let bit = (h & 511) as usize;
             *b = (bit / 64, 1u64 << (bit % 64));
-            h = h.rotate_right(9);
+            h >>= 9;
         }
         (block, bits)
     }
 
     fn insert(&mut self, key: KeyHash) {
         let (block, bits) = self.bits(key);
-        for (word, mask) in bits {
-            self.blocks[block][word] |= mask;
+        for (word, mask) in &bits[..self.probes] {
+            self.blocks[block][*word] |= mask;
         }
     }
 
     fn may_contain(&self, key: KeyHash) -> bool {
         let (block, bits) = self.bits(key);
-        bits.iter()
+        bits[..self.probes]
+            .iter()
             .all(|(word, mask)| self.blocks[block][*word] & mask != 0)
     }
 
@@ -313,7 +349,8 @@ impl KeySet {
         entries.sort_unstable_by_key(|(k, _)| *k);
         self.memory.shrink_to(self.budget.memory_entries);
         let file = self.run_file()?;
-        let run = write_run(file, entries.len(), entries.into_iter().map(Ok))?;
+        let bytes = self.budget.spill_filter_bytes(entries.len());
+        let run = write_run(file, entries.len(), bytes, entries.into_iter().map(Ok))?;
         self.spilled += run.entries;
         self.runs.push(run);
         if self.runs.len() > MAX_RUNS {
@@ -329,16 +366,20 @@ impl KeySet {
         Ok(())
     }
 
-    /// Merges every run into one (a k-way merge of the sorted files).
+    /// Merges every run into one (a k-way merge of the sorted files). The old runs' filters
+    /// and indexes are dropped before the new filter is made, so the two never add up.
     fn merge_runs(&mut self) -> io::Result<()> {
         let runs = std::mem::take(&mut self.runs);
         let total: usize = runs.iter().map(|r| r.entries).sum();
         let mut readers = Vec::with_capacity(runs.len());
-        for mut run in runs {
-            run.file.seek(SeekFrom::Start(0))?;
+        for run in runs {
+            let Run {
+                mut file, entries, ..
+            } = run;
+            file.seek(SeekFrom::Start(0))?;
             readers.push(RunReader {
-                input: BufReader::with_capacity(64 * 1024, run.file),
-                left: run.entries,
+                input: BufReader::with_capacity(64 * 1024, file),
+                left: entries,
             });
         }
         let mut heads: Vec<Option<(KeyHash, u64)>> = Vec::with_capacity(readers.len());
@@ -358,7 +399,8 @@ impl KeySet {
             }))
         });
         let file = self.run_file()?;
-        let run = write_run(file, total, merged)?;
+        let bytes = self.budget.merged_filter_bytes(total);
+        let run = write_run(file, total, bytes, merged)?;
         self.runs.push(run);
         Ok(())
     }
@@ -382,14 +424,15 @@ impl RunReader {
 }
 
 /// Writes `entries` (sorted by key, `n` of them) to `file` and builds the run's index and
-/// filter on the way.
+/// its filter of `filter_bytes` on the way.
 fn write_run(
     file: File,
     n: usize,
+    filter_bytes: usize,
     entries: impl Iterator<Item = io::Result<(KeyHash, u64)>>,
 ) -> io::Result<Run> {
     let mut out = BufWriter::with_capacity(64 * 1024, file);
-    let mut bloom = Bloom::with_keys(n);
+    let mut bloom = Bloom::with_bytes(filter_bytes, n);
     let mut index = Vec::with_capacity(n.div_ceil(BLOCK));
     let mut written = 0;
     for entry in entries {
@@ -425,6 +468,7 @@ mod tests {
         let mut set = KeySet::new(KeyBudget {
             memory_entries: 700,
             spill_dir: Some(dir.path().to_path_buf()),
+            ..KeyBudget::default()
         });
         for i in 0..20_000 {
             let k = key(&set, i);
@@ -468,7 +512,7 @@ mod tests {
     fn what_spilled_runs_keep_in_memory_is_a_few_bytes_per_key() {
         let mut set = KeySet::new(KeyBudget {
             memory_entries: 10_000,
-            spill_dir: None,
+            ..KeyBudget::default()
         });
         for i in 0..100_000 {
             let k = key(&set, i);
@@ -480,7 +524,7 @@ mod tests {
 
     #[test]
     fn the_filter_turns_away_almost_every_absent_key() {
-        let mut bloom = Bloom::with_keys(10_000);
+        let mut bloom = Bloom::with_bytes(10_000 * BLOOM_BITS_PER_KEY / 8, 10_000);
         let set = KeySet::new(KeyBudget::default());
         for i in 0..10_000 {
             bloom.insert(key(&set, i));
@@ -490,5 +534,52 @@ mod tests {
             .filter(|i| bloom.may_contain(key(&set, *i)))
             .count();
         assert!(false_hits < 3_000, "{false_hits} of 100,000 absent keys");
+    }
+
+    #[test]
+    fn the_filters_stay_within_their_budget_however_many_keys_spill_and_every_key_is_still_found() {
+        // 8 KiB of filters for 60,000 spilled keys: 10 bits per key would take 73 KiB.
+        let budget = KeyBudget {
+            memory_entries: 500,
+            filter_bytes: 8 << 10,
+            ..KeyBudget::default()
+        };
+        let mut set = KeySet::new(budget);
+        let mut peak = 0;
+        for i in 0..60_000 {
+            let k = key(&set, i);
+            assert_eq!(set.get(k).unwrap(), None, "key {i} before insert");
+            set.insert(k, i as u64).unwrap();
+            let filters: usize = set.runs.iter().map(|r| r.bloom.bytes()).sum();
+            peak = peak.max(filters);
+        }
+        assert!(peak <= 8 << 10, "filters peaked at {peak} bytes");
+        assert!(set.spilled() > 59_000, "{}", set.spilled());
+        for i in (0..60_000).step_by(7) {
+            assert_eq!(set.get(key(&set, i)).unwrap(), Some(i as u64), "key {i}");
+        }
+        for i in 60_000..62_000 {
+            assert_eq!(
+                set.get(key(&set, i)).unwrap(),
+                None,
+                "key {i} never inserted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_filter_with_fewer_bits_per_key_uses_fewer_probes_and_still_turns_away_most_misses() {
+        let set = KeySet::new(KeyBudget::default());
+        // 4 bits per key: 3 probes, about 15 % false hits for a blocked filter.
+        let mut bloom = Bloom::with_bytes(10_000 * 4 / 8, 10_000);
+        assert_eq!(bloom.probes, 3);
+        for i in 0..10_000 {
+            bloom.insert(key(&set, i));
+        }
+        assert!((0..10_000).all(|i| bloom.may_contain(key(&set, i))));
+        let false_hits = (10_000..110_000)
+            .filter(|i| bloom.may_contain(key(&set, *i)))
+            .count();
+        assert!(false_hits < 25_000, "{false_hits} of 100,000 absent keys");
     }
 }

@@ -385,6 +385,8 @@ required = true
         keys::KeyBudget {
             memory_entries: 40,
             spill_dir: Some(spill.path().to_path_buf()),
+            // Smaller than the spills' own filters: the merged run's filter is one block.
+            filter_bytes: 256,
         },
     ] {
         let mut v = Validator::new(&c, ReferenceSets::default())

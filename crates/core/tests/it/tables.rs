@@ -12,7 +12,7 @@ use shopflow_core::contract::ContractSet;
 use shopflow_core::engine::Engine;
 use shopflow_core::gold::{self, GoldOptions};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
-use shopflow_core::ports::{ObjectStore, SilverWrite};
+use shopflow_core::ports::{ObjectMeta, ObjectStore, SilverWrite, StoreError};
 use shopflow_core::tables::chunks::CommitBounds;
 use shopflow_core::tables::{AsOf, DeltaLake, TableOptions};
 
@@ -488,7 +488,14 @@ fn write_lines_part(path: &std::path::Path, w: usize, n: usize) {
 
 #[tokio::test]
 async fn maintenance_compacts_two_hundred_small_files_and_time_travel_reads_the_past() {
-    let lake = lines_lake();
+    // Auto-compaction off: the 200 files stay until `maintain`.
+    let lake = lake_with_options(
+        lines_contracts(),
+        TableOptions {
+            compact_files: 0,
+            ..TableOptions::default()
+        },
+    );
     for i in 0..200 {
         let body = format!(
             "order_id,line_number,amount,transaction_date\nO{i},1,{i}.00,2026-01-0{}T10:00:00Z\n",
@@ -613,4 +620,416 @@ async fn a_lake_handle_sees_other_writers_commits_and_a_table_created_again_unde
         "only the new table's rows: {:?}",
         &silver[..3]
     );
+}
+
+#[tokio::test]
+async fn a_burst_of_small_files_keeps_each_day_within_the_file_bound_and_every_row_once() {
+    // Auto-compaction past 4 files per day; 30 files of order lines (a composite key, several
+    // lines per order) over two days, then a corrected re-drop of a file whose rows are in a
+    // compacted file by then.
+    let lake = lake_with_options(
+        lines_contracts(),
+        TableOptions {
+            compact_files: 4,
+            ..TableOptions::default()
+        },
+    );
+    let file = |i: usize, amount: &str| {
+        format!(
+            "order_id,line_number,sku,amount,transaction_date\n\
+             O{i},1,A,{amount},2026-01-0{d}T10:00:00Z\n\
+             O{i},2,B,{amount},2026-01-0{d}T10:00:00Z\n",
+            d = 5 + i % 2
+        )
+    };
+    let mut versions = Vec::new();
+    for i in 0..30 {
+        let m = lake
+            .drop_file("lines", &format!("burst-{i:02}.csv"), &file(i, "1.00"))
+            .await;
+        assert!(m.reconciles(), "{m:?}");
+        let t = lake.tables.load("silver/lines").await.unwrap().unwrap();
+        versions.push(t.version().unwrap());
+        for day in ["2026-01-05", "2026-01-06"] {
+            let files = lake
+                .tables
+                .data_files("silver/lines")
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|(f, _)| f.contains(&format!("dt={day}")))
+                .count();
+            assert!(files <= 5, "{day}: {files} files after file {i}");
+        }
+    }
+    let rows = lake.silver("lines", &["order_id", "line_number"]).await;
+    assert_eq!(rows.len(), 60, "every line once");
+    assert_eq!(rows.iter().collect::<BTreeSet<_>>().len(), 60);
+
+    // The log says which commits compacted: rewrites of whole days whose removals count as
+    // data changes, so that a concurrent writer of those files conflicts with them.
+    let log = lake.store.list("silver/lines/_delta_log/").await.unwrap();
+    let mut compactions = 0;
+    for o in log.iter().filter(|o| o.key.ends_with(".json")) {
+        let body = String::from_utf8(lake.store.get(&o.key).await.unwrap()).unwrap();
+        if body.contains("\"shopflow.operation\":\"auto-compact\"") {
+            compactions += 1;
+            assert!(body.contains("\"operation\":\"WRITE\""), "{}", o.key);
+            for line in body.lines().filter(|l| l.starts_with("{\"remove\"")) {
+                assert!(line.contains("\"dataChange\":true"), "{line}");
+            }
+        }
+    }
+    assert!(compactions >= 4, "{compactions} auto-compactions");
+
+    // A corrected re-drop of an early file: its lines now live in a compacted file.
+    let m = lake
+        .drop_file("lines", "burst-00.csv", &file(0, "7.00"))
+        .await;
+    assert_eq!((m.rows_silver, m.rows_replaced), (2, 2), "{m:?}");
+    let amounts = lake.silver("lines", &["order_id", "amount"]).await;
+    assert_eq!(amounts.len(), 60);
+    assert_eq!(
+        amounts
+            .iter()
+            .filter(|r| r[0] == "O0")
+            .map(|r| r[1].as_str())
+            .collect::<Vec<_>>(),
+        ["7.00", "7.00"]
+    );
+    assert!(
+        amounts
+            .iter()
+            .filter(|r| r[0] != "O0")
+            .all(|r| r[1] == "1.00")
+    );
+
+    // Time travel across compactions: the table after file 10 holds the first 11 files' lines.
+    let engine = Engine::new();
+    engine
+        .register_lake_table(
+            &lake.tables,
+            "t",
+            "silver/lines",
+            Some(AsOf::Version(versions[10])),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let r = engine
+        .query("count", "SELECT CAST(COUNT(*) AS VARCHAR) AS n FROM t")
+        .await
+        .unwrap()
+        .concat()
+        .unwrap();
+    assert_eq!(cell(&r, "n", 0), "22");
+}
+
+/// A store that counts the whole listings of a prefix it is asked to watch.
+#[derive(Debug)]
+struct CountingLists {
+    inner: Arc<FsObjectStore>,
+    watched: String,
+    whole: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for CountingLists {
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn download(&self, key: &str, dest: &std::path::Path) -> Result<ObjectMeta, StoreError> {
+        self.inner.download(key, dest).await
+    }
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        self.inner.put(key, body).await
+    }
+    async fn upload(&self, key: &str, src: &std::path::Path) -> Result<ObjectMeta, StoreError> {
+        self.inner.upload(key, src).await
+    }
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        self.inner.put_if_absent(key, body).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.head(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        if prefix == self.watched {
+            self.whole.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.list(prefix).await
+    }
+    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list_after(prefix, after).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.inner.get_range(key, range).await
+    }
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.stat(key).await
+    }
+}
+
+#[tokio::test]
+async fn commits_never_list_the_whole_log_and_maintenance_cleans_it() {
+    // delta-rs cleans expired log files after every commit unless told not to, which lists the
+    // whole log each time: O(commits) requests per commit on S3.
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
+    let store = Arc::new(CountingLists {
+        inner: inner.clone(),
+        watched: "silver/lines/_delta_log/".to_string(),
+        whole: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let tables = DeltaLake::new(store.clone());
+    let ingestor = Ingestor::new(
+        store.clone(),
+        Arc::new(tables.clone()),
+        Arc::new(FsLedger::new(dir.path().join("_state/ledger")).unwrap()),
+        Arc::new(LogMetrics),
+        Arc::new(lines_contracts()),
+        IngestOptions {
+            work_dir: Some(dir.path().join(".tmp")),
+            ..IngestOptions::default()
+        },
+    );
+    for i in 0..25 {
+        let key = format!("landing/lines/l{i:02}.csv");
+        let body = format!(
+            "order_id,line_number,amount,transaction_date\nO{i},1,1.00,2026-01-05T10:00:00Z\n\
+             O{i},2,2.00,2026-01-05T10:00:00Z\n"
+        );
+        store.put(&key, body.into_bytes()).await.unwrap();
+        processed(ingestor.ingest_object(&key, "run").await.unwrap());
+        if i == 0 {
+            // Creating the table looks for a log once.
+            store.whole.store(0, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    assert_eq!(
+        store.whole.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "whole listings of the log during 24 commits and 2 checkpoints"
+    );
+    let log = inner.list("silver/lines/_delta_log/").await.unwrap();
+    assert!(log.iter().any(|o| o.key.ends_with(".checkpoint.parquet")));
+    // Maintenance is where the log is cleaned (nothing has expired yet: 30 days).
+    let report = tables
+        .maintain("silver/lines", chrono::Duration::days(7))
+        .await
+        .unwrap();
+    assert_eq!(report.log_files_deleted, 0);
+    assert!(store.whole.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert_eq!(lake_rows(&tables).await, 50);
+}
+
+async fn lake_rows(tables: &DeltaLake) -> usize {
+    tables
+        .read("silver/lines", None, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum()
+}
+
+/// A store that runs `maintain` on the table through another lake handle right before the
+/// next commit of `table` lands: compaction racing a writer that has already read the table.
+#[derive(Debug)]
+struct CompactBeforeCommit {
+    inner: Arc<FsObjectStore>,
+    other: DeltaLake,
+    table: String,
+    armed: std::sync::atomic::AtomicBool,
+    fired: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for CompactBeforeCommit {
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn download(&self, key: &str, dest: &std::path::Path) -> Result<ObjectMeta, StoreError> {
+        self.inner.download(key, dest).await
+    }
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        self.inner.put(key, body).await
+    }
+    async fn upload(&self, key: &str, src: &std::path::Path) -> Result<ObjectMeta, StoreError> {
+        self.inner.upload(key, src).await
+    }
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let commit =
+            key.starts_with(&format!("{}/_delta_log/", self.table)) && key.ends_with(".json");
+        if commit && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let r = self
+                .other
+                .maintain(&self.table, chrono::Duration::days(7))
+                .await
+                .unwrap();
+            assert!(r.files_after < r.files_before, "{r:?}");
+            self.fired.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.put_if_absent(key, body).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.head(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list_after(prefix, after).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.inner.get_range(key, range).await
+    }
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.stat(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_compaction_that_lands_while_a_merge_rewrites_its_files_never_duplicates_a_row() {
+    // delta-rs's OPTIMIZE removes files with dataChange = false and its conflict checker lets
+    // a MERGE that read those files commit after it: the compacted copy and the MERGE's new
+    // version of the rows would both stay. ShopFlow's compaction must make that MERGE retry.
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
+    let store = Arc::new(CompactBeforeCommit {
+        inner: inner.clone(),
+        other: DeltaLake::new(inner.clone()),
+        table: "silver/lines".to_string(),
+        armed: std::sync::atomic::AtomicBool::new(false),
+        fired: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let tables = DeltaLake::new(store.clone());
+    let ingestor = Ingestor::new(
+        store.clone(),
+        Arc::new(tables.clone()),
+        Arc::new(FsLedger::new(dir.path().join("_state/ledger")).unwrap()),
+        Arc::new(LogMetrics),
+        Arc::new(lines_contracts()),
+        IngestOptions {
+            work_dir: Some(dir.path().join(".tmp")),
+            ..IngestOptions::default()
+        },
+    );
+    let body = |i: usize, amount: &str| {
+        format!(
+            "order_id,line_number,amount,transaction_date\n\
+             O{i},1,{amount},2026-01-05T10:00:00Z\nO{i},2,{amount},2026-01-05T11:00:00Z\n"
+        )
+    };
+    let drop = |i: usize, amount: &'static str| {
+        let (store, ingestor) = (store.clone(), ingestor.clone());
+        async move {
+            let key = format!("landing/lines/o{i}.csv");
+            store.put(&key, body(i, amount).into_bytes()).await.unwrap();
+            processed(ingestor.ingest_object(&key, "run").await.unwrap())
+        }
+    };
+    for i in 0..3 {
+        drop(i, "1.00").await;
+    }
+    // The corrected re-drop of o0 rewrites the file holding O0's lines; the other handle
+    // compacts the day between the MERGE's read and its commit.
+    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let m = drop(0, "2.00").await;
+    assert_eq!(store.fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!((m.rows_silver, m.rows_replaced), (2, 2), "{m:?}");
+    let rows = lines_amounts(&tables).await;
+    assert_eq!(
+        rows,
+        [
+            ("O0", "2.00"),
+            ("O0", "2.00"),
+            ("O1", "1.00"),
+            ("O1", "1.00"),
+            ("O2", "1.00"),
+            ("O2", "1.00")
+        ]
+        .map(|(k, a)| (k.to_string(), a.to_string()))
+        .to_vec(),
+        "each line once, O0's at its new amount"
+    );
+}
+
+#[tokio::test]
+async fn two_compactions_of_one_day_at_once_never_duplicate_a_row() {
+    // Two `maintain` runs (or two auto-compactions after two writes to one day) that read the
+    // same files: with delta-rs's OPTIMIZE both commit, and the day holds every row twice.
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
+    let store = Arc::new(CompactBeforeCommit {
+        inner: inner.clone(),
+        other: DeltaLake::new(inner.clone()),
+        table: "silver/lines".to_string(),
+        armed: std::sync::atomic::AtomicBool::new(false),
+        fired: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let lake = lake_with_options(
+        lines_contracts(),
+        TableOptions {
+            compact_files: 0,
+            ..TableOptions::default()
+        },
+    );
+    for i in 0..3 {
+        lake.drop_file(
+            "lines",
+            &format!("o{i}.csv"),
+            &format!(
+                "order_id,line_number,amount,transaction_date\n\
+                 O{i},1,1.00,2026-01-05T10:00:00Z\nO{i},2,1.00,2026-01-05T11:00:00Z\n"
+            ),
+        )
+        .await;
+    }
+    // The lake's files, seen through the racing store.
+    for o in lake.store.list("").await.unwrap() {
+        if o.key.starts_with("silver/") {
+            inner
+                .put(&o.key, lake.store.get(&o.key).await.unwrap())
+                .await
+                .unwrap();
+        }
+    }
+    let tables = DeltaLake::new(store.clone());
+    assert_eq!(lines_amounts(&tables).await.len(), 6);
+    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    tables
+        .maintain("silver/lines", chrono::Duration::days(7))
+        .await
+        .unwrap();
+    assert_eq!(store.fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let rows = lines_amounts(&tables).await;
+    assert_eq!(rows.len(), 6, "each line once: {rows:?}");
+    assert_eq!(tables.data_files("silver/lines").await.unwrap().len(), 1);
+}
+
+async fn lines_amounts(tables: &DeltaLake) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for b in tables.read("silver/lines", None, None).await.unwrap() {
+        for i in 0..b.num_rows() {
+            out.push((cell(&b, "order_id", i), cell(&b, "amount", i)));
+        }
+    }
+    out.sort();
+    out
 }

@@ -833,9 +833,11 @@ async fn a_load_of_landing_objects_of_mixed_sizes_is_processed_once_each_with_ev
     let deliveries = queue.len();
     let queue = Arc::new(std::sync::Mutex::new(queue.into_iter()));
     let started = std::time::Instant::now();
+    // Progress of a long run: the rate over each stretch of 500 objects.
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut pool = Vec::new();
     for w in 0..workers {
-        let (deps, queue) = (deps.clone(), queue.clone());
+        let (deps, queue, done) = (deps.clone(), queue.clone(), done.clone());
         pool.push(tokio::spawn(async move {
             let (mut processed, mut skipped, mut retries) = (0u64, 0u64, 0u64);
             loop {
@@ -854,7 +856,17 @@ async fn a_load_of_landing_objects_of_mixed_sizes_is_processed_once_each_with_ev
                     {
                         Ok(out) => {
                             match out["objects"][0]["status"].as_str().unwrap_or("") {
-                                "processed" => processed += 1,
+                                "processed" => {
+                                    processed += 1;
+                                    let d =
+                                        1 + done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    if d % 500 == 0 {
+                                        eprintln!(
+                                            "load: {d} objects processed after {:.0} s",
+                                            started.elapsed().as_secs_f64()
+                                        );
+                                    }
+                                }
                                 "skipped" => skipped += 1,
                                 other => panic!("{key}: {other}: {out}"),
                             }
@@ -911,13 +923,22 @@ async fn a_load_of_landing_objects_of_mixed_sizes_is_processed_once_each_with_ev
         assert_eq!(keys.len() as u64, expected, "{table}: no row twice");
     }
     let rows = sales_rows + click_rows;
+    let mut files = Vec::new();
+    for table in ["silver/transactions", "silver/clickstream"] {
+        files.push(format!(
+            "{table} {}",
+            tables.data_files(table).await.unwrap().len()
+        ));
+    }
     eprintln!(
         "load: {n} objects ({deliveries} deliveries, {workers} concurrent), {rows} rows, {:.1} MB; \
-         upload {:.1} s; processed in {:.1} s: {:.1} objects/s, {:.0} records/s; {retries} retried invocations",
+         upload {:.1} s; processed in {:.1} s: {:.1} objects/s, {:.0} records/s; {retries} retried invocations; \
+         live data files: {}",
         bytes as f64 / 1e6,
         uploaded.as_secs_f64(),
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),
         rows as f64 / elapsed.as_secs_f64(),
+        files.join(", "),
     );
 }
