@@ -58,6 +58,10 @@ pub struct Limits {
     /// keeps that much and reads more blocks of its run files instead.
     #[arg(long, global = true, value_name = "MIB", default_value_t = IngestOptions::default().key_filter_bytes >> 20)]
     key_filter_mib: usize,
+    /// Files a silver or quarantine partition a write touched may hold before it is rewritten
+    /// into one (auto-compaction, ADR 0013); 0 turns it off.
+    #[arg(long, global = true, value_name = "N", default_value_t = TableOptions::default().compact_files)]
+    compact_files: usize,
 }
 
 impl Limits {
@@ -68,6 +72,7 @@ impl Limits {
                 max_partitions: self.merge_max_days.max(1),
                 max_rows: self.merge_max_rows.max(1),
             },
+            compact_files: self.compact_files,
             ..TableOptions::default()
         }
     }
