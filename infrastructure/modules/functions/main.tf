@@ -406,8 +406,10 @@ data "aws_iam_policy_document" "transformer" {
     ]
   }
 
-  # A commit that writes a checkpoint also deletes the table's log entries older than the log
-  # retention (delta-rs's expired-log clean-up): the logs only, never a data file.
+  # The table code this function links can delete log entries older than the log retention
+  # (delta-rs's expired-log clean-up). ShopFlow's commits turn it off and only `maintain` (the
+  # report generator) runs it (ADR 0013); the grant stays, scoped to the logs, so that no
+  # clean-up through this role can reach a data file.
   statement {
     sid     = "CodeS3ExpiredTableLogs"
     effect  = "Allow"
@@ -572,8 +574,8 @@ data "aws_iam_policy_document" "report_generator" {
     }
   }
 
-  # gold/: the daily build's commits. silver/ and quarantine/: maintenance (OPTIMIZE writes the
-  # compacted files and a commit; checkpoints).
+  # gold/: the daily build's commits. silver/ and quarantine/: maintenance (the compaction
+  # rewrite writes the compacted files and a commit; checkpoints).
   statement {
     sid     = "CodeS3Write"
     effect  = "Allow"

@@ -721,6 +721,67 @@ mod tests {
         ledger.complete(&second, "m").await.unwrap();
     }
 
+    #[test]
+    fn sixteen_concurrent_takeovers_of_an_expired_claim_give_it_to_exactly_one() {
+        // Sixteen replays of an object whose claim expired, each with its own ledger handle
+        // (as sixteen processes would have), all at once: one takes the claim over, the
+        // others are told it is busy, and only the winner can complete it.
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+        };
+        let Claim::Acquired(first) = runtime()
+            .block_on(
+                FsLedger::new(dir.path())
+                    .unwrap()
+                    .claim(&request("r0", now)),
+            )
+            .unwrap()
+        else {
+            panic!()
+        };
+        let later = now + chrono::Duration::minutes(16);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+        let racers: Vec<_> = (1..=16)
+            .map(|i| {
+                let (dir, barrier) = (dir.path().to_path_buf(), barrier.clone());
+                std::thread::spawn(move || {
+                    let ledger = FsLedger::new(&dir).unwrap();
+                    let rt = runtime();
+                    barrier.wait();
+                    rt.block_on(ledger.claim(&request(&format!("r{i}"), later)))
+                        .unwrap()
+                })
+            })
+            .collect();
+        let claims: Vec<Claim> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+        let winners: Vec<&LedgerEntry> = claims
+            .iter()
+            .filter_map(|c| match c {
+                Claim::Acquired(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(winners.len(), 1, "{claims:?}");
+        assert_eq!(
+            claims
+                .iter()
+                .filter(|c| matches!(c, Claim::Busy(_)))
+                .count(),
+            15
+        );
+        let ledger = FsLedger::new(dir.path()).unwrap();
+        let rt = runtime();
+        assert!(matches!(
+            rt.block_on(ledger.complete(&first, "m")),
+            Err(LedgerError::NotHeld { .. })
+        ));
+        rt.block_on(ledger.complete(winners[0], "m")).unwrap();
+    }
+
     #[tokio::test]
     async fn released_claims_can_be_retried_at_once() {
         let dir = tempfile::tempdir().unwrap();

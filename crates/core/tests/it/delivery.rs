@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
 use shopflow_core::ingest::{EventVersion, IngestError, IngestOptions, IngestOutcome, Ingestor};
-use shopflow_core::ports::{ObjectMeta, ObjectStore, StoreError};
+use shopflow_core::ports::{
+    Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, ObjectMeta, ObjectStore, StoreError,
+};
 use shopflow_core::tables::DeltaLake;
 
 use crate::support::{fs_ingestor, table_rows};
@@ -65,25 +67,9 @@ async fn fifty_objects_delivered_three_times_and_in_concurrent_pairs_are_process
     let dir = tempfile::tempdir().unwrap();
     let (store, ingestor) = fs_ingestor(dir.path());
     let objects = land(store.as_ref(), 50).await;
-    let mut processed = 0;
-    let mut repeats = 0;
-    // Each event three times in a row, with its sequencer and etag, as S3 may deliver it.
-    for (i, (key, etag)) in objects.iter().enumerate().skip(10) {
-        let sequencer = format!("{:016X}", 1000 + i);
-        for _ in 0..3 {
-            let event = EventVersion {
-                sequencer: Some(&sequencer),
-                etag: Some(etag),
-            };
-            match ingestor.ingest_event(key, "dup", event).await.unwrap() {
-                IngestOutcome::Processed(_) => processed += 1,
-                IngestOutcome::Skipped { .. } => repeats += 1,
-                IngestOutcome::Superseded { key, .. } => panic!("{key} superseded"),
-            }
-        }
-    }
-    // Ten events delivered twice at the same moment: one run processes, the other is told the
-    // object is busy (Lambda retries it and then skips) or that it is done.
+    let (mut processed, mut repeats, mut busy) = (0, 0, 0);
+    // Ten events delivered twice at the same moment, first: one run processes, the other is
+    // told the object is busy (Lambda retries it and then skips) or that it is done.
     let mut pairs = Vec::new();
     for (i, (key, etag)) in objects.iter().take(10).enumerate() {
         for _ in 0..2 {
@@ -98,7 +84,6 @@ async fn fifty_objects_delivered_three_times_and_in_concurrent_pairs_are_process
             }));
         }
     }
-    let mut busy = 0;
     for p in pairs {
         match p.await.unwrap() {
             Ok(IngestOutcome::Processed(_)) => processed += 1,
@@ -108,8 +93,24 @@ async fn fifty_objects_delivered_three_times_and_in_concurrent_pairs_are_process
             Err(e) => panic!("{e}"),
         }
     }
+    // Then every event three times in a row, with its sequencer and etag, as S3 may deliver
+    // it (the first ten objects are done by now: each of their deliveries is skipped).
+    for (i, (key, etag)) in objects.iter().enumerate() {
+        let sequencer = format!("{:016X}", 1000 + i);
+        for _ in 0..3 {
+            let event = EventVersion {
+                sequencer: Some(&sequencer),
+                etag: Some(etag),
+            };
+            match ingestor.ingest_event(key, "dup", event).await.unwrap() {
+                IngestOutcome::Processed(_) => processed += 1,
+                IngestOutcome::Skipped { .. } => repeats += 1,
+                IngestOutcome::Superseded { key, .. } => panic!("{key} superseded"),
+            }
+        }
+    }
     assert_eq!(processed, 50, "business logic ran once per object");
-    assert_eq!(repeats + busy, 40 * 2 + 10);
+    assert_eq!(repeats + busy, 10 + 50 * 3 - 40);
     let manifests = store.list("manifests/").await.unwrap();
     assert_eq!(manifests.len(), 50, "one set of outputs per object");
     assert_eq!(store.list("bronze/").await.unwrap().len(), 50);
@@ -289,4 +290,96 @@ async fn bytes_replaced_between_claim_and_download_are_never_recorded_under_the_
     assert_ne!(m.source_etag, first);
     let rows: BTreeSet<String> = silver(inner.clone()).await.into_iter().collect();
     assert!(rows.iter().all(|r| r.ends_with(":2")), "{rows:?}");
+}
+
+/// A ledger whose holder dies right before it records the outcome: `complete` and `release`
+/// never return, as a process killed after writing the tables and the manifest.
+#[derive(Debug)]
+struct DiesBeforeCompleting {
+    inner: FsLedger,
+    reached: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl Ledger for DiesBeforeCompleting {
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claim, LedgerError> {
+        self.inner.claim(request).await
+    }
+    async fn complete(&self, _: &LedgerEntry, _: &str) -> Result<(), LedgerError> {
+        self.reached.store(true, Ordering::SeqCst);
+        std::future::pending().await
+    }
+    async fn release(&self, _: &LedgerEntry) -> Result<(), LedgerError> {
+        self.reached.store(true, Ordering::SeqCst);
+        std::future::pending().await
+    }
+    async fn forget(&self, object_id: &str) -> Result<(), LedgerError> {
+        self.inner.forget(object_id).await
+    }
+}
+
+#[tokio::test]
+async fn a_run_killed_between_its_table_commits_and_the_ledger_is_redone_with_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsObjectStore::new(dir.path()).unwrap());
+    let ledger_dir = dir.path().join("_state/ledger");
+    let options = IngestOptions {
+        work_dir: Some(dir.path().join(".tmp")),
+        lease: chrono::Duration::seconds(8),
+        ..IngestOptions::default()
+    };
+    let ingestor = |ledger: Arc<dyn Ledger>| {
+        Ingestor::new(
+            store.clone(),
+            Arc::new(DeltaLake::new(store.clone())),
+            ledger,
+            Arc::new(LogMetrics),
+            Arc::new(ContractSet::defaults().unwrap()),
+            options.clone(),
+        )
+    };
+    let key = "landing/transactions/orders.csv";
+    store.put(key, file(3, 0).into_bytes()).await.unwrap();
+
+    // The first run writes bronze, silver, quarantine and the manifest, then dies.
+    let reached = Arc::new(AtomicBool::new(false));
+    let dying = ingestor(Arc::new(DiesBeforeCompleting {
+        inner: FsLedger::new(&ledger_dir).unwrap(),
+        reached: reached.clone(),
+    }));
+    let run = tokio::spawn(async move { dying.ingest_object(key, "killed").await });
+    while !reached.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    run.abort();
+    assert!(run.await.unwrap_err().is_cancelled());
+    assert_eq!(
+        silver(store.clone()).await.len(),
+        4,
+        "the tables were written"
+    );
+    assert_eq!(store.list("manifests/").await.unwrap().len(), 1);
+
+    // A retry within the lease is refused (the claim still looks alive: this process is)...
+    let retry = ingestor(Arc::new(FsLedger::new(&ledger_dir).unwrap()));
+    assert!(matches!(
+        retry.ingest_object(key, "early").await,
+        Err(IngestError::Busy { .. })
+    ));
+    // ...and once it has expired, takes it over and redoes the object: every row once.
+    tokio::time::sleep(std::time::Duration::from_millis(8100)).await;
+    let again = retry.ingest_object(key, "retry").await.unwrap();
+    let IngestOutcome::Processed(m) = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!((m.rows_in, m.rows_silver), (4, 4));
+    let rows = silver(store.clone()).await;
+    assert_eq!(rows, ["O3-0:1", "O3-1:1", "O3-2:1", "O3-3:1"]);
+    assert_eq!(store.list("manifests/").await.unwrap().len(), 1);
+    assert_eq!(store.list("bronze/").await.unwrap().len(), 1);
+    // Now it is done: a further delivery is skipped.
+    assert!(matches!(
+        retry.ingest_object(key, "later").await.unwrap(),
+        IngestOutcome::Skipped { .. }
+    ));
 }
