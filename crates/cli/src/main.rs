@@ -275,8 +275,9 @@ fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SHOPFLOW_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHOPFLOW_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(shopflow_core::default_log_filter(level))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -285,8 +286,10 @@ fn init_tracing(verbose: u8) {
 }
 
 fn main() -> ExitCode {
+    let retention = shopflow_core::memory::bound_heap_retention();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    tracing::debug!(?retention, "allocator retention");
     // One thread runs the pipeline; one more takes the blocking file I/O that object_store and
     // tokio::fs hand off. glibc gives each thread that allocates its own arena and keeps what is
     // freed there: with the default pool (up to 512 threads) a 2M-row ingest peaked at

@@ -24,6 +24,7 @@
 //! - [`report`] — the daily report: its model, the HTML dashboard and (feature `analytics`)
 //!   its computation.
 //! - [`generate`] — realistic synthetic data with recorded defect injection.
+//! - [`memory`] — the allocator setting that keeps freed memory from piling up (every binary).
 //! - [`ports`] — the small traits the pipeline talks to.
 //! - [`adapters`] — local (filesystem, in-memory, log) adapters, the CloudWatch EMF writer and,
 //!   with the `aws` feature, the S3 / DynamoDB / Kinesis / SNS adapters and the HTTP client.
@@ -46,6 +47,7 @@ pub mod generate;
 pub mod gold;
 pub mod ingest;
 pub mod layer;
+pub mod memory;
 pub mod ports;
 pub mod read;
 pub mod report;
@@ -54,3 +56,15 @@ pub mod tables;
 pub mod transform;
 pub mod validate;
 pub mod workflow;
+
+/// Log directives every binary appends to its default level, unless the user sets the filter:
+/// delta-rs 1.1.3 logs a warning on every MERGE whose scan reports no pruned-file metric
+/// ("Missing target skipped-file metric"), which ours never do, so a 1 GB file's 180 MERGE
+/// commits printed 180 warnings that say nothing about the data. Its errors still show.
+pub const QUIET_DEPENDENCY_LOGS: &str = "deltalake_core::operations::merge=error";
+
+/// The tracing filter a binary starts with when the user has set none: `level` for everything,
+/// with [`QUIET_DEPENDENCY_LOGS`] added.
+pub fn default_log_filter(level: &str) -> String {
+    format!("{level},{QUIET_DEPENDENCY_LOGS}")
+}

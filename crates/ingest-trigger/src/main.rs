@@ -12,7 +12,7 @@ use shopflow_core::functions::ingest_trigger::{Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init_tracing();
+    handler::init();
     let env = ProcessEnv;
     let config = Config::from_env(&env)?;
     let stream = config::required(&env, "STREAM_NAME")?;

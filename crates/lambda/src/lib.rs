@@ -6,18 +6,23 @@
 use lambda_runtime::Diagnostic;
 use shopflow_core::functions::FunctionError;
 
-/// JSON logs on standard error, level from `RUST_LOG` (default `info`).
-pub fn init_tracing() {
+/// Process set-up every function's `main` runs first: the allocator's bound on freed memory
+/// ([`shopflow_core::memory::bound_heap_retention`]), then JSON logs on standard error, level
+/// from `RUST_LOG` (default `info`, with [`shopflow_core::QUIET_DEPENDENCY_LOGS`]).
+pub fn init() {
+    let retention = shopflow_core::memory::bound_heap_retention();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(shopflow_core::default_log_filter("info"))
+            }),
         )
         .with_current_span(false)
         .with_target(false)
         .without_time()
         .init();
+    tracing::debug!(?retention, "allocator retention");
 }
 
 /// A function error as the runtime reports it.

@@ -15,7 +15,7 @@ use shopflow_core::functions::product_fetch::{Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init_tracing();
+    handler::init();
     let env = ProcessEnv;
     let config = Config::from_env(&env)?;
     let bucket = config::required(&env, "LAKE_BUCKET")?;

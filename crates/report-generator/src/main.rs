@@ -17,7 +17,7 @@ use shopflow_core::functions::report_generator::{Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init_tracing();
+    handler::init();
     let env = ProcessEnv;
     let config = Config::from_env(&env)?;
     let topic_arn = config::required(&env, "TOPIC_ARN")?;

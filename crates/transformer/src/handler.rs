@@ -3,7 +3,7 @@
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shopflow_core::functions::transformer;
-pub use shopflow_lambda::{HandlerError, init_tracing};
+pub use shopflow_lambda::{HandlerError, init};
 
 /// Handles one invocation.
 pub async fn handle(

@@ -17,7 +17,7 @@ use shopflow_core::tables::DeltaLake;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init_tracing();
+    handler::init();
     let env = ProcessEnv;
     let bucket = config::required(&env, "LAKE_BUCKET")?;
     let ledger_table = config::required(&env, "LEDGER_TABLE")?;

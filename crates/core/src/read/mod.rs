@@ -1610,6 +1610,49 @@ mod tests {
     }
 
     #[test]
+    fn a_gzip_of_one_row_repeated_for_eleven_gigabytes_is_refused_after_a_bounded_read() {
+        // The filed case: valid rows, not zeros, so the CSV reader is busy the whole time and
+        // no record limit trips. One MiB of the same sale compresses to a small gzip member;
+        // 11,264 copies of the member are one valid multi-member stream of 11 GiB.
+        let row = "T1,C1,P1,1,9.99,card,2024-03-15 10:00:00\n";
+        let mut plain = String::from(
+            "transaction_id,customer_id,product_id,quantity,amount,payment_method,transaction_date\n",
+        );
+        while plain.len() < 1 << 20 {
+            plain.push_str(row);
+        }
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(plain.as_bytes()).unwrap();
+        let member = enc.finish().unwrap();
+        let copies = 11 * 1024;
+        let mut bomb = Vec::with_capacity(member.len() * copies);
+        for _ in 0..copies {
+            bomb.extend_from_slice(&member);
+        }
+        let set = ContractSet::defaults().unwrap();
+        let started = std::time::Instant::now();
+        let err = read_with(
+            set.get("transactions").unwrap(),
+            "t.csv.gz",
+            bomb.as_slice(),
+        )
+        .unwrap_err();
+        match err {
+            Unreadable::Limit(LimitExceeded::Ratio { decoded, .. }) => assert!(
+                decoded < 80 * 1024 * 1024,
+                "refused once the grace is spent, not at the end: {decoded}"
+            ),
+            other => panic!("expected a ratio limit, got {other:?}"),
+        }
+        eprintln!(
+            "{} MiB of gzip ({} GiB of rows) refused in {:?}",
+            bomb.len() >> 20,
+            (plain.len() * copies) >> 30,
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn a_file_decompressing_past_the_limit_is_refused() {
         let contract = limited("transactions", |f| f.max_decompressed_bytes = Some(10_000));
         let mut csv = String::from(
