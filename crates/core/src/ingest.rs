@@ -296,49 +296,12 @@ pub struct Ingestor {
 /// Work directories are named `shopflow-work-{pid}-{start}-…` after the process that made them.
 const WORK_DIR_PREFIX: &str = "shopflow-work-";
 
-/// How old a work directory of an unknown process (no `/proc` to ask) must be to be removed.
-const STALE_WORK_DIR_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
 /// Removes the work directories under `parent` that processes no longer running left behind
 /// (a run killed mid-file leaves its staged input and Parquet, hundreds of MB). Returns how
 /// many were removed. Directories of live processes, and anything not named like a work
 /// directory, are left alone.
 pub fn sweep_stale_work_dirs(parent: &std::path::Path) -> u64 {
-    use crate::adapters::liveness::ProcessId;
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(WORK_DIR_PREFIX) else {
-            continue;
-        };
-        let mut parts = rest.splitn(3, '-');
-        let token = match (parts.next(), parts.next()) {
-            (Some(pid), Some(start)) => format!("{pid}-{start}"),
-            _ => continue,
-        };
-        let Some(owner) = ProcessId::from_token(&token) else {
-            continue;
-        };
-        let stale = match owner.alive() {
-            Some(alive) => !alive,
-            None => entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STALE_WORK_DIR_AGE),
-        };
-        if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        tracing::info!(removed, dir = %parent.display(), "removed work directories of runs that died");
-    }
-    removed
+    crate::adapters::liveness::sweep_dead(parent, WORK_DIR_PREFIX)
 }
 
 impl Ingestor {

@@ -262,53 +262,67 @@ fn eleven_hundred_event_days_stream_through_under_lambdas_open_file_limit() {
 
 #[test]
 fn a_killed_ingest_leaves_nothing_that_blocks_or_duplicates_the_retry() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    let lake_s = lake.to_str().unwrap();
-    let file = dir.path().join("transactions.csv");
-    std::fs::write(&file, tx_rows("K", 200_000, "2026-11-20")).unwrap();
-    // Kill the first run once its work directory exists (it is staging the file).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shopflow"))
-        .args(["ingest", "--lake", lake_s])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let tmp = lake.join(".tmp");
-    let started = std::time::Instant::now();
-    let work_dirs = |tmp: &Path| -> usize {
+    // Two kill points: while the file is being copied into landing (the first entry under
+    // the lake's `.tmp/`, whatever it is called) and while it is being processed (its work
+    // directory exists). Each run must really be killed (a test of a kill that never
+    // happened proves nothing); the retry is not refused for 15 minutes by the dead run's
+    // claim, removes what the dead run left, and leaves every row once.
+    let names = |tmp: &Path| -> Vec<String> {
         std::fs::read_dir(tmp)
             .map(|d| {
                 d.flatten()
-                    .filter(|e| {
-                        e.file_name()
-                            .to_string_lossy()
-                            .starts_with("shopflow-work-")
-                    })
-                    .count()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
             })
-            .unwrap_or(0)
+            .unwrap_or_default()
     };
-    while work_dirs(&tmp) == 0 && started.elapsed() < std::time::Duration::from_secs(120) {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let copying = |n: &[String]| !n.is_empty();
+    let processing = |n: &[String]| n.iter().any(|n| n.starts_with("shopflow-work-"));
+    for (point, reached) in [
+        (
+            "copying into landing",
+            &copying as &dyn Fn(&[String]) -> bool,
+        ),
+        ("processing", &processing),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        let lake_s = lake.to_str().unwrap();
+        let file = dir.path().join("transactions.csv");
+        std::fs::write(&file, tx_rows("K", 200_000, "2026-11-20")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shopflow"))
+            .args(["ingest", "--lake", lake_s])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let tmp = lake.join(".tmp");
+        let started = std::time::Instant::now();
+        while !reached(&names(&tmp)) && started.elapsed() < std::time::Duration::from_secs(120) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        let killed = child.try_wait().unwrap().is_none();
+        child.kill().ok();
+        child.wait().unwrap();
+        assert!(killed, "{point}: the run ended before it could be killed");
+        assert!(
+            !names(&tmp).is_empty(),
+            "{point}: the killed run left its work under .tmp/"
+        );
+        ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+        assert_eq!(
+            names(&tmp),
+            Vec::<String>::new(),
+            "{point}: nothing of the dead run is left under .tmp/"
+        );
+        assert_eq!(silver_count(lake_s, "transactions"), 200_000, "{point}");
+        ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+        assert_eq!(silver_count(lake_s, "transactions"), 200_000, "{point}");
     }
-    let killed = child.try_wait().unwrap().is_none();
-    child.kill().ok();
-    child.wait().unwrap();
-    if killed {
-        assert_eq!(work_dirs(&tmp), 1, "the killed run left its work directory");
-    }
-    // The retry is not refused for 15 minutes by the dead run's claim, cleans the dead run's
-    // work directory, and leaves every row once.
-    ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
-    assert_eq!(work_dirs(&tmp), 0, "no work directory is left");
-    assert_eq!(silver_count(lake_s, "transactions"), 200_000);
-    ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
-    assert_eq!(silver_count(lake_s, "transactions"), 200_000);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Whether the process that left something behind (a ledger claim, a work directory) is still
-//! running on this machine.
+//! Whether the process that left something behind (a ledger claim, a work directory, a staged
+//! file) is still running on this machine, and the sweep that removes what dead ones left.
 //!
 //! A process is named by its pid and its start time (`/proc/{pid}/stat`, field 22, in clock
 //! ticks since boot), so a recycled pid is not mistaken for the original: in a Lambda sandbox
@@ -54,6 +54,60 @@ impl ProcessId {
             start: start.parse().ok()?,
         })
     }
+}
+
+/// How old an entry of an unknown process (no `/proc` to ask) must be for [`sweep_dead`] to
+/// remove it.
+pub const STALE_UNKNOWN_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the files and directories directly under `parent` named `{prefix}{token}-…` (see
+/// [`ProcessId::token`]) whose process no longer runs; where this machine cannot tell, those
+/// older than [`STALE_UNKNOWN_AGE`]. Entries of live processes, and anything not named so, are
+/// left alone. Returns how many were removed.
+pub fn sweep_dead(parent: &Path, prefix: &str) -> u64 {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let mut parts = rest.splitn(3, '-');
+        let token = match (parts.next(), parts.next()) {
+            (Some(pid), Some(start)) => format!("{pid}-{start}"),
+            _ => continue,
+        };
+        let Some(owner) = ProcessId::from_token(&token) else {
+            continue;
+        };
+        let stale = match owner.alive() {
+            Some(alive) => !alive,
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_UNKNOWN_AGE),
+        };
+        if !stale {
+            continue;
+        }
+        let path = entry.path();
+        let gone = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %parent.display(), prefix, "removed what runs that died left behind");
+    }
+    removed
 }
 
 /// Field 22 of `/proc/{pid}/stat`. The command name (field 2) is in parentheses and may hold

@@ -54,6 +54,9 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Staged files are named `shopflow-stage-{pid}-{start}-…` after the process writing them.
+const STAGE_PREFIX: &str = "shopflow-stage-";
+
 /// The lake as a directory.
 #[derive(Debug, Clone)]
 pub struct FsObjectStore {
@@ -61,13 +64,16 @@ pub struct FsObjectStore {
 }
 
 impl FsObjectStore {
-    /// A store rooted at `root` (created if missing).
+    /// A store rooted at `root` (created if missing). Files a dead process was staging in
+    /// `<root>/.tmp/` (a copy killed mid-way: as large as the file) are removed.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
-        fs::create_dir_all(root.join(".tmp")).map_err(|source| StoreError::Io {
+        let tmp = root.join(".tmp");
+        fs::create_dir_all(&tmp).map_err(|source| StoreError::Io {
             path: root.clone(),
             source,
         })?;
+        crate::adapters::liveness::sweep_dead(&tmp, STAGE_PREFIX);
         Ok(Self { root })
     }
 
@@ -89,10 +95,15 @@ impl FsObjectStore {
         }
     }
 
+    /// A temp file in `<root>/.tmp/`, named after this process ([`STAGE_PREFIX`]) so that, if
+    /// the process dies before the rename, the next store opened on the lake removes it.
     fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
         let dir = self.root.join(".tmp");
         fs::create_dir_all(&dir).map_err(Self::io(&dir))?;
-        tempfile::NamedTempFile::new_in(&dir).map_err(Self::io(&dir))
+        tempfile::Builder::new()
+            .prefix(&format!("{STAGE_PREFIX}{}-", ProcessId::current().token()))
+            .tempfile_in(&dir)
+            .map_err(Self::io(&dir))
     }
 
     fn meta(&self, key: &str, path: &Path, etag: Option<String>) -> Result<ObjectMeta, StoreError> {
@@ -719,6 +730,46 @@ mod tests {
             Err(LedgerError::NotHeld { .. })
         ));
         ledger.complete(&second, "m").await.unwrap();
+    }
+
+    #[test]
+    fn opening_a_store_removes_what_a_dead_process_was_staging_and_nothing_else() {
+        // A copy into landing killed mid-way leaves its staged file in `.tmp/`, as large as
+        // the file; the next store opened on the lake removes it, but never a live process's
+        // staged file or anything it did not name.
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".tmp");
+        fs::create_dir_all(&tmp).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = ProcessId {
+            pid: child.id(),
+            start: 1,
+        };
+        child.wait().unwrap();
+        let dead_file = tmp.join(format!("{STAGE_PREFIX}{}-abc", dead.token()));
+        let live_file = tmp.join(format!(
+            "{STAGE_PREFIX}{}-def",
+            ProcessId::current().token()
+        ));
+        let other = tmp.join(".tmpXYZ");
+        for f in [&dead_file, &live_file, &other] {
+            fs::write(f, b"staged bytes").unwrap();
+        }
+        let store = FsObjectStore::new(dir.path()).unwrap();
+        assert!(!dead_file.exists(), "the dead run's staged file is removed");
+        assert!(live_file.exists() && other.exists());
+        // And what this store stages is named after this process.
+        let (staged, _) = store.stage(&b"x"[..]).unwrap();
+        let name = staged
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with(&format!("{STAGE_PREFIX}{}-", ProcessId::current().token())),
+            "{name}"
+        );
     }
 
     #[test]
