@@ -336,9 +336,8 @@ impl Ingestor {
             .unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&parent).map_err(IngestError::WorkDir)?;
         self.swept.get_or_init(|| sweep_stale_work_dirs(&parent));
-        let me = crate::adapters::liveness::ProcessId::current();
         tempfile::Builder::new()
-            .prefix(&format!("{WORK_DIR_PREFIX}{}-", me.token()))
+            .prefix(&crate::adapters::liveness::owned_prefix(WORK_DIR_PREFIX))
             .tempdir_in(&parent)
             .map_err(IngestError::WorkDir)
     }

@@ -56,6 +56,11 @@ impl ProcessId {
     }
 }
 
+/// The start of a name [`sweep_dead`] recognises as this process's: `{prefix}{pid}-{start}-`.
+pub fn owned_prefix(prefix: &str) -> String {
+    format!("{prefix}{}-", ProcessId::current().token())
+}
+
 /// How old an entry of an unknown process (no `/proc` to ask) must be for [`sweep_dead`] to
 /// remove it.
 pub const STALE_UNKNOWN_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);

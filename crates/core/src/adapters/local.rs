@@ -101,7 +101,7 @@ impl FsObjectStore {
         let dir = self.root.join(".tmp");
         fs::create_dir_all(&dir).map_err(Self::io(&dir))?;
         tempfile::Builder::new()
-            .prefix(&format!("{STAGE_PREFIX}{}-", ProcessId::current().token()))
+            .prefix(&crate::adapters::liveness::owned_prefix(STAGE_PREFIX))
             .tempfile_in(&dir)
             .map_err(Self::io(&dir))
     }
