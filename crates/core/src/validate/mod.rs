@@ -219,6 +219,8 @@ pub struct Validator {
     kept: Vec<Column>,
     pk_indices: Vec<usize>,
     event_index: Option<usize>,
+    /// Each kept column's date or timestamp formats, compiled once (`None` for other types).
+    time_formats: Vec<Option<parse::TimeFormats>>,
 }
 
 impl Validator {
@@ -265,6 +267,13 @@ impl Validator {
             .event_time
             .as_ref()
             .and_then(|e| kept.iter().position(|c| &c.name == e));
+        let time_formats = kept
+            .iter()
+            .map(|c| {
+                matches!(c.column_type, ColumnType::Date | ColumnType::Timestamp)
+                    .then(|| parse::TimeFormats::compile(&c.formats, tz))
+            })
+            .collect();
         Ok(Self {
             contract: contract.clone(),
             rules_by_column,
@@ -280,6 +289,7 @@ impl Validator {
             kept,
             pk_indices,
             event_index,
+            time_formats,
         })
     }
 
@@ -305,7 +315,12 @@ impl Validator {
         self.schema.clone()
     }
 
-    fn parse_column(&self, column: &Column, raw: &StringArray) -> (Values, Vec<bool>) {
+    fn parse_column(
+        &self,
+        column: &Column,
+        formats: Option<&parse::TimeFormats>,
+        raw: &StringArray,
+    ) -> (Values, Vec<bool>) {
         let n = raw.len();
         let mut failed = vec![false; n];
         let text = |i: usize| -> Option<&str> {
@@ -314,6 +329,16 @@ impl Validator {
             }
             let t = raw.value(i).trim();
             (!t.is_empty()).then_some(t)
+        };
+        // Compiled in `new` for every date and timestamp column; compiled here only for a
+        // column the validator was not built with.
+        let own;
+        let compiled = match formats {
+            Some(f) => f,
+            None => {
+                own = parse::TimeFormats::compile(&column.formats, self.tz);
+                &own
+            }
         };
         macro_rules! parse_all {
             ($variant:ident, $f:expr) => {{
@@ -344,12 +369,8 @@ impl Validator {
             }
             ColumnType::Float => parse_all!(Float, parse::parse_float),
             ColumnType::Boolean => parse_all!(Bool, parse::parse_boolean),
-            ColumnType::Date => {
-                parse_all!(Date, |t| parse::parse_date(t, &column.formats, self.tz))
-            }
-            ColumnType::Timestamp => {
-                parse_all!(Ts, |t| parse::parse_timestamp(t, &column.formats, self.tz))
-            }
+            ColumnType::Date => parse_all!(Date, |t| compiled.date(t)),
+            ColumnType::Timestamp => parse_all!(Ts, |t| compiled.timestamp(t)),
         };
         (values, failed)
     }
@@ -372,7 +393,8 @@ impl Validator {
             .kept
             .iter()
             .zip(&raws)
-            .map(|(c, r)| self.parse_column(c, r))
+            .zip(&self.time_formats)
+            .map(|((c, r), f)| self.parse_column(c, f.as_ref(), r))
             .collect();
 
         let mut keep = vec![false; n];
