@@ -1127,6 +1127,25 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// The position in `allowed` (and in `spec.values`) of `text`, an `allowed_values` rule's
+    /// check: compared as written, or ignoring case (Unicode lower case) when the rule says so.
+    /// ASCII text, the usual case, is compared without allocating.
+    pub fn allowed_position(&self, text: &str) -> Option<usize> {
+        if !self.spec.case_insensitive {
+            return self.allowed.iter().position(|a| a == text);
+        }
+        if text.is_ascii() {
+            // `allowed` holds lower-cased values: an ASCII text lower-cases to one of them
+            // exactly when it equals it ignoring ASCII case.
+            return self
+                .allowed
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(text));
+        }
+        let lower = text.to_lowercase();
+        self.allowed.iter().position(|a| *a == lower)
+    }
+
     /// Compiles one rule of `contract`.
     pub fn compile(contract: &Contract, spec: &RuleSpec) -> Result<Self, ContractError> {
         let regex = match (&spec.kind, &spec.pattern) {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int64Array,
-    RecordBatch, StringArray, TimestampMicrosecondArray,
+    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, FixedOffset};
@@ -164,7 +164,8 @@ pub struct ValidatedBatch {
 }
 
 enum Values {
-    Str(Vec<Option<String>>),
+    /// A string column is its raw array: a value is its text trimmed, empty text is missing.
+    Str(StringArray),
     Int(Vec<Option<i64>>),
     Dec(Vec<Option<i128>>),
     Float(Vec<Option<f64>>),
@@ -176,7 +177,7 @@ enum Values {
 impl Values {
     fn is_some(&self, i: usize) -> bool {
         match self {
-            Values::Str(v) => v[i].is_some(),
+            Values::Str(v) => v.is_valid(i) && !v.value(i).trim().is_empty(),
             Values::Int(v) => v[i].is_some(),
             Values::Dec(v) => v[i].is_some(),
             Values::Float(v) => v[i].is_some(),
@@ -359,9 +360,7 @@ impl Validator {
             }};
         }
         let values = match column.column_type {
-            ColumnType::String => {
-                Values::Str((0..n).map(|i| text(i).map(str::to_string)).collect())
-            }
+            ColumnType::String => Values::Str(raw.clone()),
             ColumnType::Integer => parse_all!(Int, parse::parse_integer),
             ColumnType::Decimal => {
                 let scale = column.decimal_scale();
@@ -389,7 +388,7 @@ impl Validator {
         for column in &self.kept {
             raws.push(get(&column.name)?.as_string::<i32>().clone());
         }
-        let mut parsed: Vec<(Values, Vec<bool>)> = self
+        let parsed: Vec<(Values, Vec<bool>)> = self
             .kept
             .iter()
             .zip(&raws)
@@ -542,26 +541,16 @@ impl Validator {
         let kept_rows = keep.iter().filter(|k| **k).count();
         self.counts.rows_valid += kept_rows as u64;
 
-        // Canonical spelling for case-insensitive allowed values.
-        for (idx, rules) in self.rules_by_column.iter().enumerate() {
-            for rule in rules {
-                if rule.spec.kind == RuleKind::AllowedValues
-                    && rule.spec.case_insensitive
-                    && let Values::Str(values) = &mut parsed[idx].0
-                {
-                    for v in values.iter_mut().flatten() {
-                        let lower = v.to_lowercase();
-                        if let Some(pos) = rule.allowed.iter().position(|a| *a == lower) {
-                            v.clone_from(&rule.spec.values[pos]);
-                        }
-                    }
-                }
-            }
-        }
-
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.kept.len() + 1);
-        for (column, (values, _)) in self.kept.iter().zip(parsed) {
-            arrays.push(build_array(column, values, &keep)?);
+        for ((column, (values, _)), rules) in
+            self.kept.iter().zip(parsed).zip(&self.rules_by_column)
+        {
+            // Case-insensitive allowed values are written in the contract's spelling.
+            let canonical: Vec<&CompiledRule> = rules
+                .iter()
+                .filter(|r| r.spec.kind == RuleKind::AllowedValues && r.spec.case_insensitive)
+                .collect();
+            arrays.push(build_array(column, values, &keep, &canonical)?);
         }
         let kept_row_numbers: Int64Array = (0..n)
             .filter(|i| keep[*i])
@@ -660,15 +649,10 @@ fn check_rule(
                 None
             }
         }
-        RuleKind::AllowedValues => {
-            let probe = if spec.case_insensitive {
-                text.to_lowercase()
-            } else {
-                text.to_string()
-            };
-            (!rule.allowed.contains(&probe))
-                .then(|| format!("{name} {text:?} is not one of: {}", spec.values.join(", ")))
-        }
+        RuleKind::AllowedValues => rule
+            .allowed_position(text)
+            .is_none()
+            .then(|| format!("{name} {text:?} is not one of: {}", spec.values.join(", "))),
         RuleKind::References => {
             let (dataset, target) = (spec.dataset.as_deref()?, spec.target.as_deref()?);
             let set = references.get(dataset, target)?;
@@ -723,12 +707,55 @@ fn raw_record_json(
     serde_json::Value::Object(map).to_string()
 }
 
-fn build_array(column: &Column, values: Values, keep: &[bool]) -> Result<ArrayRef, ValidateError> {
+/// The kept rows of a string column: each value trimmed (empty → null) and, for each of
+/// `canonical`'s rules in turn, replaced by the contract's spelling of the allowed value it
+/// matches. A column that needs neither is filtered as it is, without copying a value.
+fn build_strings(raw: &StringArray, keep: &[bool], canonical: &[&CompiledRule]) -> ArrayRef {
+    let untouched = canonical.is_empty()
+        && (0..raw.len()).all(|i| {
+            raw.is_null(i) || {
+                let v = raw.value(i);
+                !v.is_empty() && v.trim().len() == v.len()
+            }
+        });
+    if untouched {
+        let mask = BooleanArray::from(keep.to_vec());
+        if let Ok(array) = arrow::compute::filter(raw, &mask) {
+            return array;
+        }
+    }
+    let kept = keep.iter().filter(|k| **k).count();
+    let mut builder = StringBuilder::with_capacity(kept, raw.value_data().len());
+    for i in (0..raw.len()).filter(|&i| keep[i]) {
+        let text = raw
+            .is_valid(i)
+            .then(|| raw.value(i).trim())
+            .filter(|t| !t.is_empty());
+        let Some(mut value) = text else {
+            builder.append_null();
+            continue;
+        };
+        for rule in canonical {
+            if let Some(pos) = rule.allowed_position(value) {
+                value = &rule.spec.values[pos];
+            }
+        }
+        builder.append_value(value);
+    }
+    Arc::new(builder.finish())
+}
+
+fn build_array(
+    column: &Column,
+    values: Values,
+    keep: &[bool],
+    canonical: &[&CompiledRule],
+) -> Result<ArrayRef, ValidateError> {
     fn pick<T>(v: Vec<Option<T>>, keep: &[bool]) -> impl Iterator<Item = Option<T>> {
         v.into_iter().zip(keep).filter(|(_, k)| **k).map(|(v, _)| v)
     }
     Ok(match values {
-        Values::Str(v) => Arc::new(pick(v, keep).collect::<StringArray>()),
+        Values::Str(raw) => build_strings(&raw, keep, canonical),
         Values::Int(v) => Arc::new(pick(v, keep).collect::<Int64Array>()),
         Values::Dec(v) => Arc::new(
             pick(v, keep)
