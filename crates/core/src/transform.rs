@@ -169,7 +169,10 @@ pub fn transform_file(
         if !out.rejected.is_empty() {
             let q = quarantine_batch(&out.rejected, lineage)?;
             if quarantine.is_none() {
-                quarantine = Some(ParquetFile::create(&quarantine_path, quarantine_schema())?);
+                quarantine = Some(ParquetFile::create_staged(
+                    &quarantine_path,
+                    quarantine_schema(),
+                )?);
             }
             if let Some(w) = quarantine.as_mut() {
                 w.write(&q)?;
@@ -188,7 +191,10 @@ pub fn transform_file(
         columns.push(Arc::new(Date32Array::from(days)));
         let part = RecordBatch::try_new(silver_schema.clone(), columns)?;
         if silver.is_none() {
-            silver = Some(ParquetFile::create(&silver_path, silver_schema.clone())?);
+            silver = Some(ParquetFile::create_staged(
+                &silver_path,
+                silver_schema.clone(),
+            )?);
         }
         if let Some(w) = silver.as_mut() {
             w.write(&part)?;
