@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -105,18 +104,15 @@ def earliest_allowed(rule: dict) -> dt.datetime | None:
     return dt.datetime.combine(earliest, dt.time())
 
 
-def report(tool: str, rows_in: int, silver: int, rejected: int, options: str) -> None:
-    print(
-        json.dumps(
-            {
-                "tool": tool,
-                "rows_in": rows_in,
-                "rows_silver": silver,
-                "rows_rejected": rejected,
-                "options": options,
-            }
-        )
-    )
+def report(tool: str, rows_in: int, silver: int, rejected: int, options: str) -> dict:
+    """What a peer tells the harness about its run (printed as one JSON line by `main`)."""
+    return {
+        "tool": tool,
+        "rows_in": rows_in,
+        "rows_silver": silver,
+        "rows_rejected": rejected,
+        "options": options,
+    }
 
 
 def is_json_lines(path: Path) -> bool:
@@ -164,7 +160,7 @@ def duckdb_timestamp(expr: str, formats: list[str]) -> str:
     return f"coalesce({', '.join(tries)})"
 
 
-def duckdb_ingest(contract: Contract, source: Path, out: Path) -> None:
+def duckdb_ingest(contract: Contract, source: Path, out: Path) -> dict:
     import duckdb
 
     con = duckdb.connect()
@@ -257,14 +253,14 @@ def duckdb_ingest(contract: Contract, source: Path, out: Path) -> None:
     written = con.execute(
         f"SELECT count(*) FROM read_parquet({sql_text(str(silver / '**' / '*.parquet'))})"
     ).fetchone()[0]
-    report("duckdb", rows_in, written, bad, options + f"; {good - written} key duplicates dropped")
+    return report("duckdb", rows_in, written, bad, options + f"; {good - written} key duplicates dropped")
 
 
 # ---------------------------------------------------------------------------------------------
 # Polars
 
 
-def polars_ingest(contract: Contract, source: Path, out: Path) -> None:
+def polars_ingest(contract: Contract, source: Path, out: Path) -> dict:
     import polars as pl
 
     if is_json_lines(source):
@@ -363,7 +359,7 @@ def polars_ingest(contract: Contract, source: Path, out: Path) -> None:
     frame.sink_parquet(out / "bronze.parquet", compression="zstd")
     rejected = checked.filter(~pl.col("_valid"))
     rejected.drop("_valid").write_parquet(out / "quarantine.parquet", compression="zstd")
-    report("polars", checked.height, silver.height, rejected.height, options)
+    return report("polars", checked.height, silver.height, rejected.height, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,7 +381,7 @@ def bound(value, arrow_type):
     return pa.scalar(value, arrow_type)
 
 
-def pyarrow_ingest(contract: Contract, source: Path, out: Path) -> None:
+def pyarrow_ingest(contract: Contract, source: Path, out: Path) -> dict:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
@@ -502,7 +498,7 @@ def pyarrow_ingest(contract: Contract, source: Path, out: Path) -> None:
     )
     rejected = typed_table.filter(pc.invert(valid))
     pq.write_table(rejected, out / "quarantine.parquet", compression="zstd")
-    report("pyarrow", n, silver.num_rows, rejected.num_rows, options)
+    return report("pyarrow", n, silver.num_rows, rejected.num_rows, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +536,7 @@ def pandas_timestamp(raw, formats: list[str]):
     return result
 
 
-def pandas_ingest(contract: Contract, source: Path, out: Path) -> None:
+def pandas_ingest(contract: Contract, source: Path, out: Path) -> dict:
     import numpy as np
     import pandas as pd
 
@@ -600,10 +596,10 @@ def pandas_ingest(contract: Contract, source: Path, out: Path) -> None:
     silver.to_parquet(out / "silver", partition_cols=["dt"], compression="zstd")
     rejected = frame[~valid]
     rejected.astype("string").to_parquet(out / "quarantine.parquet", compression="zstd")
-    report("pandas", len(frame), len(silver), len(rejected), options)
+    return report("pandas", len(frame), len(silver), len(rejected), options)
 
 
-def course_ingest(contract: Contract, source: Path, out: Path) -> None:
+def course_ingest(contract: Contract, source: Path, out: Path) -> dict:
     """The course's transformer Lambda (seeds), generalised to the contract's names.
 
     Its steps, in its order: drop exact duplicate rows, drop rows missing a required id, parse
@@ -633,7 +629,7 @@ def course_ingest(contract: Contract, source: Path, out: Path) -> None:
             col = frame[rule["column"]]
             frame = frame[col > rule["min"]] if rule.get("min_exclusive") else frame[col >= rule["min"]]
     frame.to_parquet(out / "processed.parquet")
-    report("course", rows_in, len(frame), rows_in - len(frame),
+    return report("course", rows_in, len(frame), rows_in - len(frame),
            "errors='coerce' in place of astype(float), filters in place of the asserts")
 
 
@@ -641,7 +637,7 @@ def course_ingest(contract: Contract, source: Path, out: Path) -> None:
 # Python deltalake: MERGE a file into an existing table
 
 
-def deltalake_merge(contract: Contract, source: Path, table_dir: Path) -> None:
+def deltalake_merge(contract: Contract, source: Path, table_dir: Path) -> dict:
     """MERGE the valid rows of `source` into the Delta table at `table_dir` on the business key.
 
     The rows are typed and checked with pyarrow as in `pyarrow_ingest`; the MERGE is delta-rs's
@@ -654,7 +650,7 @@ def deltalake_merge(contract: Contract, source: Path, table_dir: Path) -> None:
     scratch = table_dir.parent / "_peer_scratch"
     scratch.mkdir(exist_ok=True)
     # Reuse the pyarrow peer's typing and checks, then read its silver back as one table.
-    pyarrow_ingest_quiet(contract, source, scratch)
+    pyarrow_ingest(contract, source, scratch)
     import pyarrow.dataset as ds
 
     rows = ds.dataset(scratch / "silver", format="parquet", partitioning="hive").to_table()
@@ -675,23 +671,13 @@ def deltalake_merge(contract: Contract, source: Path, table_dir: Path) -> None:
         .when_not_matched_insert_all()
         .execute()
     )
-    report(
+    return report(
         "deltalake",
         rows.num_rows,
         metrics.get("num_target_rows_inserted", 0) + metrics.get("num_target_rows_updated", 0),
         0,
         "pyarrow typing and checks as the pyarrow peer, then DeltaTable.merge on the key, pruned to the file's days",
     )
-
-
-def pyarrow_ingest_quiet(contract: Contract, source: Path, out: Path) -> None:
-    stdout = sys.stdout
-    sys.stdout = open(os.devnull, "w")
-    try:
-        pyarrow_ingest(contract, source, out)
-    finally:
-        sys.stdout.close()
-        sys.stdout = stdout
 
 
 INGEST = {
@@ -714,10 +700,11 @@ def main() -> int:
     args = parser.parse_args()
     contract = Contract.load(args.contract)
     if args.stage == "merge":
-        deltalake_merge(contract, args.input, args.table)
+        outcome = deltalake_merge(contract, args.input, args.table)
     else:
         args.out.mkdir(parents=True, exist_ok=True)
-        INGEST[args.tool](contract, args.input, args.out)
+        outcome = INGEST[args.tool](contract, args.input, args.out)
+    print(json.dumps(outcome))
     return 0
 
 
