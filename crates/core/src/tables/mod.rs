@@ -17,6 +17,7 @@
 //! not older (a replay, a corrected re-drop); otherwise, when the contract names a
 //! `version_column`, the greater value (nulls lose), then the later landing sequence.
 
+mod append;
 pub mod chunks;
 pub mod store;
 
@@ -71,6 +72,10 @@ pub struct TableOptions {
     /// Times an auto-compaction is redone when a concurrent commit conflicts with it, before
     /// it is left to the next write of that partition.
     pub compact_attempts: u32,
+    /// Event days whose data files a silver append writes at once (each an open Parquet
+    /// writer holding its row group); a file with more days is written in windows of this
+    /// many and still committed once (`docs/adr/0015-silver-append-path.md`).
+    pub append_window_days: usize,
 }
 
 impl Default for TableOptions {
@@ -90,6 +95,7 @@ impl Default for TableOptions {
             },
             compact_files: 16,
             compact_attempts: 3,
+            append_window_days: 16,
         }
     }
 }
@@ -741,15 +747,19 @@ impl DeltaLake {
         };
         tracing::debug!(
             table,
-            range = range.as_deref().unwrap_or("none"),
+            range = range.as_ref().map(|r| r.condition("")).unwrap_or_default(),
             "locating staged keys"
         );
-        let moved_sql = format!(
-            "SELECT DISTINCT s.{dt} AS sdt, t.{dt} AS tdt FROM t JOIN ({}) s ON {} \
-             WHERE (t.{dt} IS DISTINCT FROM s.{dt}){}",
+        // Every (staged day, table day) pair of a staged key the table holds: those on two
+        // different days locate moved rows, and none at all means the write only adds keys.
+        let matched_sql = format!(
+            "SELECT DISTINCT s.{dt} AS sdt, t.{dt} AS tdt FROM t JOIN ({}) s ON {}{}",
             staged.join(" UNION ALL "),
             join.join(" AND "),
-            range.map(|r| format!(" AND ({r})")).unwrap_or_default()
+            range
+                .as_ref()
+                .map(|r| format!(" WHERE {}", r.condition("t.")))
+                .unwrap_or_default()
         );
         let own_sql = format!(
             "SELECT DISTINCT {dt} AS tdt FROM t WHERE {} = {}",
@@ -763,9 +773,12 @@ impl DeltaLake {
                 a.as_primitive::<arrow::datatypes::Date32Type>().value(i)
             }
         };
-        let mut out = LocatedDays::default();
+        let mut out = LocatedDays {
+            range: range.clone(),
+            ..LocatedDays::default()
+        };
         for b in ctx
-            .sql(&moved_sql)
+            .sql(&matched_sql)
             .await
             .map_err(|e| df_error("scan", table, e))?
             .collect()
@@ -774,7 +787,11 @@ impl DeltaLake {
         {
             let (sdt, tdt) = (b.column(0), b.column(1));
             for i in 0..b.num_rows() {
-                out.moved.push((day(sdt.as_ref(), i), day(tdt.as_ref(), i)));
+                out.matched = true;
+                let (s, t) = (day(sdt.as_ref(), i), day(tdt.as_ref(), i));
+                if s != t {
+                    out.moved.push((s, t));
+                }
             }
         }
         for b in ctx
@@ -789,6 +806,7 @@ impl DeltaLake {
                 out.own.insert(day(b.column(0).as_ref(), i));
             }
         }
+        out.read = Some(t);
         Ok(out)
     }
 
@@ -1323,22 +1341,49 @@ async fn silver_source(
 
 /// Where the table holds what a silver write touches ([`DeltaLake::located_days`]); days
 /// since the epoch, `i32::MIN` for the null partition.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct LocatedDays {
     /// (staged day, table day) of staged keys whose current row is on another day.
     moved: Vec<(i32, i32)>,
+    /// Whether the table holds any staged key at all (on any day).
+    matched: bool,
     /// Days holding rows of the landing key being written.
     own: BTreeSet<i32>,
+    /// The range of the staged rows' first key column, when it can prune by statistics.
+    range: Option<KeyRange>,
+    /// The snapshot the scans read (`None`: the table did not exist, or nothing was staged).
+    read: Option<DeltaTable>,
 }
 
-/// `t.{key} BETWEEN lo AND hi` over the staged parts `s0..s{parts}` registered in `ctx`,
-/// when the key is text, or an integer, both staged and in the table `t` (otherwise, or when
-/// the staged parts hold no key, `None`: no range to prune by).
+/// The smallest and largest staged value of the first key column, as SQL literals.
+#[derive(Debug, Clone)]
+struct KeyRange {
+    /// The column, quoted.
+    column: String,
+    /// The smallest value.
+    lo: String,
+    /// The largest value.
+    hi: String,
+}
+
+impl KeyRange {
+    /// `{qualifier}{column} BETWEEN lo AND hi`: a condition delta-rs prunes files by.
+    fn condition(&self, qualifier: &str) -> String {
+        format!(
+            "{qualifier}{} BETWEEN {} AND {}",
+            self.column, self.lo, self.hi
+        )
+    }
+}
+
+/// The range of `key` over the staged parts `s0..s{parts}` registered in `ctx`, when the key
+/// is text, or an integer, both staged and in the table `t` (otherwise, or when the staged
+/// parts hold no key, `None`: no range to prune by).
 async fn key_range(
     ctx: &SessionContext,
     key: &str,
     parts: usize,
-) -> Result<Option<String>, TableError> {
+) -> Result<Option<KeyRange>, TableError> {
     let k = sql_ident(key);
     let table_type = match ctx.table("t").await {
         Ok(t) => t
@@ -1387,7 +1432,7 @@ async fn key_range(
         }
     };
     Ok(match (literal(0), literal(1)) {
-        (Some(lo), Some(hi)) => Some(format!("t.{k} BETWEEN {lo} AND {hi}")),
+        (Some(lo), Some(hi)) => Some(KeyRange { column: k, lo, hi }),
         _ => None,
     })
 }
@@ -1469,7 +1514,22 @@ impl LakeTables for DeltaLake {
         // its keys' current rows are (an event date that changed moves the row). Every other
         // day's files are pruned, and within those days the files whose key range misses the
         // MERGE's keys, so a MERGE costs what it touches, not the table's size.
-        let located = self.located_days(&table, &write).await?;
+        let mut located = self.located_days(&table, &write).await?;
+        if !write.parts.is_empty() && !located.matched && located.own.is_empty() {
+            // No staged key is in the table and no row of an earlier version of this landing
+            // key: the rows are new files, one commit, no MERGE.
+            match self.append_silver(&table, &write, &days, located).await? {
+                append::Appended::Committed(commit) => {
+                    let touched: BTreeSet<i32> = days.keys().copied().collect();
+                    let mut total = commit;
+                    total.files_compacted = self
+                        .compact_partitions(&table, PARTITION_COLUMN, &touched, write.source_key)
+                        .await;
+                    return Ok(total);
+                }
+                append::Appended::Merge(l) => located = l,
+            }
+        }
         let target_days = |chunk_days: &BTreeSet<i32>| {
             let mut d: BTreeSet<i32> = chunk_days.clone();
             for (source_day, table_day) in &located.moved {

@@ -411,6 +411,118 @@ async fn eight_concurrent_writers_on_one_table_each_commit_exactly_once() {
     eprintln!("8 writers: {attempts} attempts in all");
 }
 
+#[tokio::test]
+async fn six_writers_appending_the_same_new_keys_at_once_leave_each_key_once_and_the_newest_wins() {
+    // Every writer finds the table without any of its keys, so each takes the append path;
+    // only the read predicate of the append's commit (its days and key range) stops a second
+    // append of the same keys. Each writer stages the same 25 order lines under its own
+    // landing key and sequence.
+    let lake = lines_lake();
+    let contract = Arc::new(lake.ingestor.contracts().get("lines").unwrap().clone());
+    let staging = tempfile::tempdir().unwrap();
+    let mut handles = Vec::new();
+    for w in 0..6 {
+        let path = staging.path().join(format!("w{w}.parquet"));
+        let tables = DeltaLake::new(lake.store.clone());
+        let contract = contract.clone();
+        handles.push(tokio::spawn(async move {
+            write_lines_part_of(&path, w, 0, 25);
+            stage_commit(&tables, &contract, path, w, "race").await
+        }));
+    }
+    let mut attempts = 0;
+    let mut appended = 0;
+    for h in handles {
+        let c = h.await.unwrap();
+        attempts += c.attempts;
+        appended += usize::from(c.rows_inserted == 25);
+        assert_eq!(
+            c.rows_inserted + c.rows_replaced + c.rows_superseded,
+            25,
+            "{c:?}"
+        );
+    }
+    let silver = lake
+        .silver("lines", &["order_id", "line_number", "_source_key"])
+        .await;
+    assert_eq!(silver.len(), 25, "each key once: {silver:?}");
+    assert!(
+        silver.iter().all(|r| r[2] == "landing/lines/w5.csv"),
+        "the greatest sequence wins: {silver:?}"
+    );
+    assert!(appended >= 1);
+    assert!(attempts > 6, "the writers raced: {attempts} attempts");
+    eprintln!("6 racing writers: {attempts} attempts, {appended} inserted all 25");
+}
+
+#[tokio::test]
+async fn a_file_of_new_keys_over_many_days_is_one_commit_written_in_windows_of_days() {
+    // A window of two event days: seven days are written in four windows, and committed once.
+    let windowed = lake_with_options(
+        lines_contracts(),
+        TableOptions {
+            append_window_days: 2,
+            ..TableOptions::default()
+        },
+    );
+    let header = "order_id,line_number,sku,amount,transaction_date\n";
+    let mut body = header.to_string();
+    for order in 1..=20 {
+        let day = order % 7 + 1;
+        for l in 1..=(order % 3 + 1) {
+            body.push_str(&format!(
+                "O{order},{l},S{l},{l}.{order:02},2026-01-{day:02}T10:00:00Z\n"
+            ));
+        }
+    }
+    let m = windowed.drop_file("lines", "export.csv", &body).await;
+    assert!(m.reconciles(), "{m:?}");
+    assert_eq!(m.rows_silver, 41);
+    let t = windowed.tables.load("silver/lines").await.unwrap().unwrap();
+    assert_eq!(
+        t.version(),
+        Some(1),
+        "the table's creation, then one commit"
+    );
+    let log = windowed
+        .store
+        .get("silver/lines/_delta_log/00000000000000000001.json")
+        .await
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.contains(r#""operation":"WRITE""#), "{log}");
+    let adds = log.lines().filter(|l| l.starts_with(r#"{"add""#)).count();
+    assert_eq!(adds, 7, "one file per day: {log}");
+    let days: BTreeSet<String> = windowed
+        .silver("lines", &["dt"])
+        .await
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(days.len(), 7);
+    // A second file with one key already in the table goes through the MERGE: the table ends
+    // as a lake that only ever MERGEd would (the new line inserted, the known one replaced).
+    let fix =
+        format!("{header}O1,1,S1,9.99,2026-01-02T10:00:00Z\nO21,1,S1,1.00,2026-01-05T10:00:00Z\n");
+    let m = windowed.drop_file("lines", "fix.csv", &fix).await;
+    assert_eq!((m.rows_silver, m.rows_replaced), (2, 1), "{m:?}");
+    let log = windowed
+        .store
+        .get("silver/lines/_delta_log/00000000000000000002.json")
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8(log)
+            .unwrap()
+            .contains(r#""operation":"MERGE""#)
+    );
+    let silver = windowed
+        .silver("lines", &["order_id", "line_number", "amount"])
+        .await;
+    assert_eq!(silver.len(), 42);
+    assert!(silver.contains(&vec!["O1".into(), "1".into(), "9.99".into()]));
+}
+
 /// Stages 25 lines of writer `w` at `path` and commits them to `silver/lines` through
 /// `tables`, as one transformer run of `landing/lines/w{w}.csv` does.
 async fn commit_lines_part(
@@ -420,8 +532,19 @@ async fn commit_lines_part(
     w: usize,
     run_id: &str,
 ) -> shopflow_core::ports::SilverCommit {
-    use shopflow_core::ports::LakeTables;
     write_lines_part(&path, w, 25);
+    stage_commit(tables, contract, path, w, run_id).await
+}
+
+/// Commits the staged file at `path` to `silver/lines` as writer `w`'s landing object.
+async fn stage_commit(
+    tables: &DeltaLake,
+    contract: &shopflow_core::contract::Contract,
+    path: std::path::PathBuf,
+    w: usize,
+    run_id: &str,
+) -> shopflow_core::ports::SilverCommit {
+    use shopflow_core::ports::LakeTables;
     let source = format!("landing/lines/w{w}.csv");
     let sequence = format!("t{w:032x}");
     tables
@@ -439,6 +562,12 @@ async fn commit_lines_part(
 /// A staged silver file of `n` lines of order `O{w}-{i}`, with lineage, as the transform
 /// stage writes them.
 fn write_lines_part(path: &std::path::Path, w: usize, n: usize) {
+    write_lines_part_of(path, w, w, n)
+}
+
+/// A staged silver file of writer `w` (its landing key and sequence) holding `n` lines of
+/// order `O{owner}-{i}`.
+fn write_lines_part_of(path: &std::path::Path, w: usize, owner: usize, n: usize) {
     use arrow::array::{
         ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray,
     };
@@ -447,7 +576,7 @@ fn write_lines_part(path: &std::path::Path, w: usize, n: usize) {
     let contracts = ContractSet::load_dir(dir.path()).unwrap();
     // The staged silver file: typed rows, lineage and the `dt` partition (the table's schema).
     let schema = shopflow_core::tables::silver_table_schema(contracts.get("lines").unwrap());
-    let ids: Vec<String> = (0..n).map(|i| format!("O{w}-{i}")).collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("O{owner}-{i}")).collect();
     let ts = 1_767_607_200_000_000i64;
     let columns: Vec<ArrayRef> = schema
         .fields()
