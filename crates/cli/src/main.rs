@@ -51,6 +51,10 @@ pub struct Limits {
     /// Rows one silver MERGE may write (a file with more is committed in chunks).
     #[arg(long, global = true, value_name = "N", default_value_t = TableOptions::default().commit_bounds.max_rows)]
     merge_max_rows: u64,
+    /// Event days a silver append (a file of keys the table lacks) writes at once; a file with
+    /// more is written in windows of this many days and still committed once.
+    #[arg(long, global = true, value_name = "N", default_value_t = TableOptions::default().append_window_days)]
+    append_window_days: usize,
     /// Business keys of one file held in memory before they spill to sorted runs on disk.
     #[arg(long, global = true, value_name = "N", default_value_t = IngestOptions::default().key_memory_entries)]
     key_memory_entries: usize,
@@ -73,6 +77,7 @@ impl Limits {
                 max_rows: self.merge_max_rows.max(1),
             },
             compact_files: self.compact_files,
+            append_window_days: self.append_window_days.max(1),
             ..TableOptions::default()
         }
     }

@@ -95,7 +95,7 @@ impl Default for TableOptions {
             },
             compact_files: 16,
             compact_attempts: 3,
-            append_window_days: 16,
+            append_window_days: 4,
         }
     }
 }
