@@ -132,7 +132,6 @@ pub fn transform_file(
     let typed_schema = validator.schema();
     let bronze_path = staging.join("bronze.parquet");
     let quarantine_path = staging.join("quarantine.parquet");
-    let mut bronze: Option<ParquetFile> = None;
     let mut quarantine: Option<ParquetFile> = None;
     let silver_path = staging.join("silver.parquet");
     let mut silver: Option<ParquetFile> = None;
@@ -155,16 +154,26 @@ pub fn transform_file(
         Arc::new(Schema::new(fields))
     };
 
+    // Bronze is encoded on a thread of its own (the second core): it needs nothing from
+    // validation, and its all-text columns are the largest to encode. A bounded channel keeps
+    // at most `BRONZE_QUEUE` batches between the two.
+    let (bronze_tx, bronze_rx) = std::sync::mpsc::sync_channel::<RecordBatch>(BRONZE_QUEUE);
+    let bronze_encoder = {
+        let (path, schema, lineage) = (
+            bronze_path.clone(),
+            raw_lineage_schema.clone(),
+            lineage.clone(),
+        );
+        std::thread::Builder::new()
+            .name("bronze-encoder".into())
+            .spawn(move || encode_bronze(bronze_rx, &path, schema, &lineage))
+            .map_err(|e| TransformError::Encode(EncodeError::Spawn(e)))?
+    };
     let mut sink = |raw: RecordBatch| -> Result<(), SinkError> {
-        let b = bronze_batch(&raw, lineage)?;
-        match bronze.as_mut() {
-            Some(w) => w.write(&b)?,
-            None => {
-                let mut w = ParquetFile::create(&bronze_path, raw_lineage_schema.clone())?;
-                w.write(&b)?;
-                bronze = Some(w);
-            }
-        }
+        // A send fails only when the encoder stopped on an error, which its join reports.
+        bronze_tx
+            .send(raw.clone())
+            .map_err(|_| SinkError::Encode(EncodeError::Stopped("bronze encoder")))?;
         let out = validator.validate(&raw).map_err(SinkError::Validate)?;
         if !out.rejected.is_empty() {
             let q = quarantine_batch(&out.rejected, lineage)?;
@@ -203,6 +212,20 @@ pub fn transform_file(
     };
 
     let read = read_records(file, name, contract, settings.batch_rows, &mut sink);
+    drop(bronze_tx);
+    let bronze = bronze_encoder
+        .join()
+        .unwrap_or_else(|_| Err(EncodeError::Stopped("bronze encoder panicked")));
+    let read = match (read, bronze) {
+        // The encoder's own error explains a sink that could not hand it a batch.
+        (Err(ReadFailure::Sink(SinkError::Encode(EncodeError::Stopped(_)))), Err(e)) => {
+            return Err(e.into());
+        }
+        (read, Ok(bronze)) => (read, bronze),
+        (Ok(_), Err(e)) | (Err(ReadFailure::Sink(_)), Err(e)) => return Err(e.into()),
+        (Err(ReadFailure::Unreadable(u)), Err(_)) => (Err(ReadFailure::Unreadable(u)), None),
+    };
+    let (read, bronze) = read;
     let read = match read {
         Ok(report) => report,
         Err(ReadFailure::Unreadable(u)) => {
@@ -254,7 +277,7 @@ pub fn transform_file(
             None => Ok(None),
         }
     };
-    let bronze = finish(bronze, &bronze_path)?;
+    let bronze = bronze.map(|(path, rows)| StagedPart { path, rows });
     let quarantine = finish(quarantine, &quarantine_path)?;
     let silver = finish(silver, &silver_path)?;
     Ok(TransformOutput::Processed {
@@ -264,6 +287,35 @@ pub fn transform_file(
         counts,
         read,
     })
+}
+
+/// Raw batches queued between the reader and the bronze encoder thread.
+const BRONZE_QUEUE: usize = 4;
+
+/// The bronze encoder thread: every raw batch with lineage into `path`, created at the first
+/// batch. Returns the file and its rows (`None`: no batch came).
+fn encode_bronze(
+    batches: std::sync::mpsc::Receiver<RecordBatch>,
+    path: &Path,
+    schema: arrow::datatypes::SchemaRef,
+    lineage: &Lineage,
+) -> Result<Option<(PathBuf, u64)>, EncodeError> {
+    let mut file: Option<ParquetFile> = None;
+    for raw in batches {
+        let b = bronze_batch(&raw, lineage)?;
+        match file.as_mut() {
+            Some(w) => w.write(&b)?,
+            None => {
+                let mut w = ParquetFile::create(path, schema.clone())?;
+                w.write(&b)?;
+                file = Some(w);
+            }
+        }
+    }
+    match file {
+        Some(w) => Ok(Some((path.to_path_buf(), w.finish()?))),
+        None => Ok(None),
+    }
 }
 
 /// An error and its sources, joined with `: `.

@@ -585,34 +585,63 @@ fn the_merge_bounds_given_on_the_command_line_commit_a_file_in_chunks() {
         ])
     };
 
+    // An earlier file already holds T000, so the file updates a key and is MERGEd (a file of
+    // keys the table lacks is one append commit whatever the bounds, ADR 0015).
+    let earlier = dir.path().join("transactions_2024-03-15.csv");
+    std::fs::write(
+        &earlier,
+        "transaction_id,customer_id,product_id,quantity,amount,transaction_date\n\
+         T000,C1,P1,1,1.00,2024-03-10 10:30:00\n",
+    )
+    .unwrap();
+    let ingest = |lake: &Path, options: &[&str]| {
+        for file in [&earlier, &input] {
+            let mut args = vec!["ingest", "--lake", lake.to_str().unwrap()];
+            args.extend_from_slice(options);
+            args.push(file.to_str().unwrap());
+            ok(&args);
+        }
+    };
+
     let default = dir.path().join("default");
-    ok(&[
-        "ingest",
-        "--lake",
-        default.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    ingest(&default, &[]);
     assert_eq!(
         silver_commits(&default),
-        2,
-        "the table's creation and one MERGE"
+        3,
+        "the table's creation, the earlier file's append and one MERGE"
     );
 
     let bounded = dir.path().join("bounded");
+    ingest(
+        &bounded,
+        &[
+            "--merge-max-days",
+            "2",
+            "--merge-max-rows",
+            "8",
+            "--key-memory-entries",
+            "4",
+        ],
+    );
+    // 4 days of 7 or 8 rows: chunks of at most 2 days and 8 rows are one day each.
+    assert_eq!(silver_commits(&bounded), 2 + 4);
+    assert_eq!(rows(&bounded), rows(&default));
+    assert!(rows(&bounded).contains("30,4"), "{}", rows(&bounded));
+
+    // The file alone appends: one commit, written one event day at a time.
+    let windows = dir.path().join("windows");
     ok(&[
         "ingest",
         "--lake",
-        bounded.to_str().unwrap(),
-        "--merge-max-days",
-        "2",
-        "--merge-max-rows",
-        "8",
-        "--key-memory-entries",
-        "4",
+        windows.to_str().unwrap(),
+        "--append-window-days",
+        "1",
         input.to_str().unwrap(),
     ]);
-    // 4 days of 7 or 8 rows: chunks of at most 2 days and 8 rows are one day each.
-    assert_eq!(silver_commits(&bounded), 1 + 4);
-    assert_eq!(rows(&bounded), rows(&default));
-    assert!(rows(&bounded).contains("30,4"), "{}", rows(&bounded));
+    assert_eq!(
+        silver_commits(&windows),
+        2,
+        "the table's creation and one append"
+    );
+    assert_eq!(rows(&windows), rows(&default));
 }

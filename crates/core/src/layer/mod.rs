@@ -301,6 +301,13 @@ pub enum EncodeError {
     /// Building a batch failed.
     #[error("building an Arrow batch failed")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// An encoder thread stopped before its input ended (its own error is reported instead
+    /// when it has one).
+    #[error("the {0} stopped")]
+    Stopped(&'static str),
+    /// An encoder thread could not be started.
+    #[error("cannot start an encoder thread")]
+    Spawn(#[source] std::io::Error),
 }
 
 /// A Parquet file being written batch by batch to local disk.

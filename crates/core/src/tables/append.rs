@@ -30,7 +30,7 @@ use deltalake_core::writer::{DeltaWriter as _, RecordBatchWriter};
 use deltalake_core::{DeltaTable, DeltaTableError};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::chunks::{self, ChunkPlan, CommitBounds};
+use super::chunks::{self, ChunkPlan};
 use super::{DeltaLake, LocatedDays, backend, days_filter, is_conflict, silver_table_schema};
 use crate::layer::{self, PARTITION_COLUMN};
 use crate::ports::{SilverCommit, SilverWrite, TableError};
@@ -188,13 +188,7 @@ impl DeltaLake {
             .map_err(|e| backend("write", table, e))?
             .with_writer_properties(layer::writer_properties());
         let schema = writer.arrow_schema();
-        let plan = ChunkPlan::new(
-            days,
-            CommitBounds {
-                max_partitions: self.options.append_window_days.max(1),
-                max_rows: u64::MAX,
-            },
-        );
+        let plan = ChunkPlan::windows(days, self.options.append_window_days);
         let mut adds = Vec::new();
         let put = async |writer: &mut RecordBatchWriter,
                          path: &Path,
@@ -230,24 +224,28 @@ impl DeltaLake {
             .and_then(|p| p.parent())
             .map(|p| p.join("silver-windows"))
             .unwrap_or_else(|| std::env::temp_dir().join("shopflow-silver-windows"));
-        let spilled = chunks::spill(&write.parts, &plan, &dir)?;
-        for files in &spilled {
-            for path in files {
-                let file = File::open(path).map_err(|e| staged(path, e))?;
-                let reader = arrow::ipc::reader::FileReader::try_new(file, None)
-                    .map_err(|e| staged(path, e))?;
-                for batch in reader {
-                    put(&mut writer, path, batch.map_err(|e| staged(path, e))?).await?;
+        // At most `MAX_CHUNKS` windows are spilled per pass over the staging (one open file
+        // each), so a file of years takes a few passes instead of wider windows.
+        for first in (0..plan.chunks).step_by(chunks::MAX_CHUNKS) {
+            let range = first..(first + chunks::MAX_CHUNKS).min(plan.chunks);
+            for files in chunks::spill_range(&write.parts, &plan, &dir, range)? {
+                for path in &files {
+                    let file = File::open(path).map_err(|e| staged(path, e))?;
+                    let reader = arrow::ipc::reader::FileReader::try_new(file, None)
+                        .map_err(|e| staged(path, e))?;
+                    for batch in reader {
+                        put(&mut writer, path, batch.map_err(|e| staged(path, e))?).await?;
+                    }
+                    let _ = std::fs::remove_file(path);
                 }
-                let _ = std::fs::remove_file(path);
+                // Closing the window's writers frees their row groups before the next window.
+                adds.extend(
+                    writer
+                        .flush()
+                        .await
+                        .map_err(|e| backend("write", table, e))?,
+                );
             }
-            // Closing the window's writers frees their row groups before the next window.
-            adds.extend(
-                writer
-                    .flush()
-                    .await
-                    .map_err(|e| backend("write", table, e))?,
-            );
         }
         let _ = std::fs::remove_dir_all(&dir);
         Ok(adds)

@@ -73,6 +73,19 @@ impl ChunkPlan {
         }
     }
 
+    /// Groups `days` into windows of at most `max_days` days in date order, with no bound on
+    /// rows or on the number of windows (the append path spills them [`MAX_CHUNKS`] at a time,
+    /// [`spill_range`]).
+    pub fn windows(days: &BTreeMap<i32, u64>, max_days: usize) -> Self {
+        Self::group(
+            days,
+            CommitBounds {
+                max_partitions: max_days.max(1),
+                max_rows: u64::MAX,
+            },
+        )
+    }
+
     fn group(days: &BTreeMap<i32, u64>, bounds: CommitBounds) -> Self {
         let mut out = HashMap::new();
         let mut next = 0usize;
@@ -204,7 +217,20 @@ pub fn spill(
     plan: &ChunkPlan,
     dir: &Path,
 ) -> Result<Vec<Vec<PathBuf>>, TableError> {
+    spill_range(parts, plan, dir, 0..plan.chunks)
+}
+
+/// [`spill`] for the chunks in `range` only (the rows of other chunks are skipped): one pass
+/// over the staging with at most `range.len()` files open. Returns the files of each chunk of
+/// the range, in order.
+pub fn spill_range(
+    parts: &[PathBuf],
+    plan: &ChunkPlan,
+    dir: &Path,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Vec<PathBuf>>, TableError> {
     std::fs::create_dir_all(dir).map_err(|e| staged(dir, e))?;
+    let range = range.start.min(plan.chunks)..range.end.min(plan.chunks);
     let mut out: Vec<Vec<PathBuf>> = vec![Vec::new(); plan.chunks];
     let mut seen: HashMap<i32, u64> = HashMap::new();
     for (p, path) in parts.iter().enumerate() {
@@ -226,7 +252,9 @@ pub fn spill(
                     )
                 })?;
                 *n += 1;
-                rows[chunk].push(i as u32);
+                if range.contains(&chunk) {
+                    rows[chunk].push(i as u32);
+                }
             }
             for (chunk, indices) in rows.iter_mut().enumerate() {
                 if indices.is_empty() {
@@ -252,7 +280,7 @@ pub fn spill(
             w.finish().map_err(|e| staged(path, e))?;
         }
     }
-    Ok(out)
+    Ok(out.drain(range).collect())
 }
 
 #[cfg(test)]
@@ -301,6 +329,55 @@ mod tests {
         assert_eq!(plan.days_of(0), [1].into());
         assert_eq!(plan.days_of(2), [2].into());
         assert_eq!(plan.days_of(4), [3].into());
+    }
+
+    #[test]
+    fn windows_keep_their_days_however_many_and_spill_a_range_at_a_time() {
+        let many: BTreeMap<i32, u64> = (0..1_000).map(|d| (d, 1 + (d % 3) as u64)).collect();
+        let plan = ChunkPlan::windows(&many, 4);
+        assert_eq!(plan.chunks, 250, "no cap: 1,000 days in windows of 4");
+        assert_eq!(plan.days_of(249), (996..1_000).collect());
+        // A staged file of those days, spilled in two ranges: every row once, in its window.
+        let dir = tempfile::tempdir().unwrap();
+        let staged_path = dir.path().join("silver.parquet");
+        let days: Vec<i32> = many
+            .iter()
+            .flat_map(|(d, n)| std::iter::repeat_n(*d, *n as usize))
+            .rev()
+            .collect();
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new(PARTITION_COLUMN, DataType::Date32, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![std::sync::Arc::new(arrow::array::Date32Array::from(
+                days.clone(),
+            ))],
+        )
+        .unwrap();
+        let mut w = crate::layer::ParquetFile::create(&staged_path, schema).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        let parts = vec![staged_path];
+        let mut seen = 0;
+        for range in [0..100, 100..250] {
+            let files = spill_range(&parts, &plan, &dir.path().join("w"), range.clone()).unwrap();
+            assert_eq!(files.len(), range.len());
+            for (window, files) in range.zip(files) {
+                for f in files {
+                    let reader =
+                        arrow::ipc::reader::FileReader::try_new(File::open(f).unwrap(), None)
+                            .unwrap();
+                    for b in reader {
+                        let b = b.unwrap();
+                        let dt = b.column(0).as_primitive::<Date32Type>();
+                        assert!(dt.values().iter().all(|d| plan.days_of(window).contains(d)));
+                        seen += b.num_rows();
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, days.len());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! | table | key prefix | partitioned by | written by |
 //! |---|---|---|---|
-//! | silver | `silver/{dataset}` | `dt` (event date) | one MERGE per landing object on the contract's `primary_key` |
+//! | silver | `silver/{dataset}` | `dt` (event date) | per landing object: an append of new files when the table holds none of its keys ([`append`]), otherwise MERGEs on the contract's `primary_key` |
 //! | quarantine | `quarantine/{dataset}` | `ingest_date` | one replace of the landing object's rows |
 //! | gold | `gold/{table}` | `dt`, or none | one replace of the rebuilt days (or the whole table) |
 //!
@@ -747,7 +747,8 @@ impl DeltaLake {
         };
         tracing::debug!(
             table,
-            range = range.as_ref().map(|r| r.condition("")).unwrap_or_default(),
+            // Whether, not what: key values may be personal data (an address as an id).
+            by_key_range = range.is_some(),
             "locating staged keys"
         );
         // Every (staged day, table day) pair of a staged key the table holds: those on two
