@@ -729,53 +729,130 @@ fn read_csv<E>(
     Ok(())
 }
 
-/// Flattens one JSON record into the kept columns and `_extra`.
-fn place_record(
-    record: &serde_json::Map<String, Value>,
-    mapper: &ColumnMapper,
-    report: &mut ReadReport,
-    values: &mut [Option<String>],
-) -> Option<String> {
-    let mut priorities: Vec<usize> = vec![usize::MAX; values.len()];
-    let mut extra = serde_json::Map::new();
-    let mut stack: Vec<(String, &Value)> =
-        record.iter().rev().map(|(k, v)| (k.clone(), v)).collect();
-    while let Some((path, value)) = stack.pop() {
-        let slot = mapper.slot(&path);
+/// Field paths whose slot a reader remembers (past it, a slot is worked out per field): a file
+/// whose every record has fields of its own cannot grow the memory without bound.
+const MAX_REMEMBERED_PATHS: usize = 4096;
+
+/// Flattens JSON records into the kept columns and `_extra`, one record at a time. Each field
+/// path's slot (kept column, secret, unknown) is worked out once per file and remembered with
+/// whether the report has recorded it, so a record of known fields costs one hash lookup per
+/// field and no allocation but its values (which move out of the parsed record).
+struct Placer {
+    /// The current record's value per kept column.
+    values: Vec<Option<String>>,
+    /// The alias priority that set each value (lower wins).
+    priorities: Vec<usize>,
+    /// Slot, and whether the report has it, per field path seen.
+    paths: HashMap<String, (Slot, bool)>,
+    /// The path of the field being placed (`a.b` for `b` inside `a`).
+    path: String,
+}
+
+impl Placer {
+    fn new(width: usize) -> Self {
+        Self {
+            values: vec![None; width],
+            priorities: vec![usize::MAX; width],
+            paths: HashMap::new(),
+            path: String::new(),
+        }
+    }
+
+    /// The slot of the current path and whether the report has recorded the path.
+    fn slot(&mut self, mapper: &ColumnMapper) -> (Slot, bool) {
+        if let Some(&known) = self.paths.get(self.path.as_str()) {
+            return known;
+        }
+        let slot = mapper.slot(&self.path);
+        if self.paths.len() < MAX_REMEMBERED_PATHS {
+            self.paths.insert(self.path.clone(), (slot, false));
+        }
+        (slot, false)
+    }
+
+    fn mark_recorded(&mut self) {
+        if let Some(entry) = self.paths.get_mut(self.path.as_str()) {
+            entry.1 = true;
+        }
+    }
+
+    /// Places `record`'s fields (nested objects flattened to dotted paths, in order) and
+    /// returns the `_extra` text of its unknown fields, if any.
+    fn place_record(
+        &mut self,
+        record: serde_json::Map<String, Value>,
+        mapper: &ColumnMapper,
+        report: &mut ReadReport,
+    ) -> Option<String> {
+        self.priorities.fill(usize::MAX);
+        self.path.clear();
+        let mut extra = serde_json::Map::new();
+        self.place_fields(record, mapper, report, &mut extra);
+        (!extra.is_empty()).then(|| Value::Object(extra).to_string())
+    }
+
+    fn place_fields(
+        &mut self,
+        fields: serde_json::Map<String, Value>,
+        mapper: &ColumnMapper,
+        report: &mut ReadReport,
+        extra: &mut serde_json::Map<String, Value>,
+    ) {
+        for (key, value) in fields {
+            let len = self.path.len();
+            if len > 0 {
+                self.path.push('.');
+            }
+            self.path.push_str(&key);
+            self.place(value, mapper, report, extra);
+            self.path.truncate(len);
+        }
+    }
+
+    fn place(
+        &mut self,
+        value: Value,
+        mapper: &ColumnMapper,
+        report: &mut ReadReport,
+        extra: &mut serde_json::Map<String, Value>,
+    ) {
+        let (slot, recorded) = self.slot(mapper);
         match (slot, value) {
             (Slot::Secret, _) => {
-                report.secret_fields_dropped.insert(path);
+                if !recorded {
+                    report.secret_fields_dropped.insert(self.path.clone());
+                    self.mark_recorded();
+                }
             }
             (Slot::Column(idx, priority), v) if !v.is_object() => {
-                if priority < priorities[idx] {
-                    priorities[idx] = priority;
-                    values[idx] = match v {
-                        Value::Array(_) => json_text(&scrub(&path, v, mapper, report)),
-                        v => json_text(v),
+                if priority < self.priorities[idx] {
+                    self.priorities[idx] = priority;
+                    self.values[idx] = match v {
+                        Value::Array(_) => json_text(&scrub(&self.path, &v, mapper, report)),
+                        v => owned_json_text(v),
                     };
-                    report
-                        .mapping
-                        .entry(path)
-                        .or_insert_with(|| mapper.kept[idx].clone());
+                    if !recorded {
+                        report
+                            .mapping
+                            .entry(self.path.clone())
+                            .or_insert_with(|| mapper.kept[idx].clone());
+                        self.mark_recorded();
+                    }
                 }
             }
-            (_, Value::Object(map)) => {
-                for (k, v) in map.iter().rev() {
-                    stack.push((format!("{path}.{k}"), v));
-                }
-            }
+            (_, Value::Object(fields)) => self.place_fields(fields, mapper, report, extra),
             (_, v) => {
                 if !v.is_null() {
-                    let kept = scrub(&path, v, mapper, report);
-                    extra.insert(path.clone(), kept);
+                    let kept = scrub(&self.path, &v, mapper, report);
+                    extra.insert(self.path.clone(), kept);
                 }
-                if !report.unknown_fields.contains(&path) {
-                    report.unknown_fields.insert(path);
+                if !recorded {
+                    report.unknown_fields.insert(self.path.clone());
+                    self.mark_recorded();
                 }
             }
         }
     }
-    (!extra.is_empty()).then(|| Value::Object(extra).to_string())
 }
 
 /// A copy of `value` without its secret fields, at any depth: objects inside arrays inside
@@ -810,6 +887,14 @@ fn scrub(path: &str, value: &Value, mapper: &ColumnMapper, report: &mut ReadRepo
     }
 }
 
+/// [`json_text`] of a value the caller owns: a string moves instead of being copied.
+fn owned_json_text(value: Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s),
+        other => json_text(&other),
+    }
+}
+
 fn json_text(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
@@ -827,17 +912,22 @@ fn push_json_value<E>(
     mapper: &ColumnMapper,
     builder: &mut BatchBuilder<'_, E>,
     report: &mut ReadReport,
-    values: &mut [Option<String>],
+    placer: &mut Placer,
 ) -> Result<(), ReadFailure<E>> {
     report.records += 1;
     match value {
         Value::Object(map) => {
-            let extra = place_record(&map, mapper, report, values);
-            builder.push(row, values, extra.as_deref(), None)
+            let extra = placer.place_record(map, mapper, report);
+            builder.push(row, &mut placer.values, extra.as_deref(), None)
         }
         other => {
             let raw = mapper.redact(&serde_json::json!({ "value": other }).to_string());
-            builder.push(row, values, Some(&raw), Some("record is not a JSON object"))
+            builder.push(
+                row,
+                &mut placer.values,
+                Some(&raw),
+                Some("record is not a JSON object"),
+            )
         }
     }
 }
@@ -849,7 +939,7 @@ fn read_json_lines<E>(
     builder: &mut BatchBuilder<'_, E>,
     report: &mut ReadReport,
 ) -> Result<(), ReadFailure<E>> {
-    let mut values: Vec<Option<String>> = vec![None; mapper.width()];
+    let mut placer = Placer::new(mapper.width());
     let mut line = Vec::new();
     let mut row: u64 = 0;
     let mut parsed_any = false;
@@ -890,7 +980,7 @@ fn read_json_lines<E>(
             failed_lines += 1;
             builder.push(
                 row,
-                &mut values,
+                &mut placer.values,
                 None,
                 Some(&format!(
                     "line longer than the contract's max_record_bytes ({max} bytes)"
@@ -905,7 +995,7 @@ fn read_json_lines<E>(
                 failed_lines += 1;
                 builder.push(
                     row,
-                    &mut values,
+                    &mut placer.values,
                     None,
                     Some(&format!("line {row}: not UTF-8 text ({e})")),
                 )?;
@@ -921,7 +1011,7 @@ fn read_json_lines<E>(
         match serde_json::from_str::<Value>(text_line) {
             Ok(value) => {
                 parsed_any = true;
-                push_json_value(value, row, mapper, builder, report, &mut values)?;
+                push_json_value(value, row, mapper, builder, report, &mut placer)?;
             }
             Err(e) => {
                 report.records += 1;
@@ -929,7 +1019,7 @@ fn read_json_lines<E>(
                 let raw = serde_json::json!({ "line": mapper.redact(text_line) }).to_string();
                 builder.push(
                     row,
-                    &mut values,
+                    &mut placer.values,
                     Some(&raw),
                     Some(&format!("not a JSON value: {e}")),
                 )?;
@@ -959,7 +1049,7 @@ struct JsonState<'m, 'b, 'r, 's, E> {
     meter: &'m guard::Meter,
     builder: &'b mut BatchBuilder<'s, E>,
     report: &'r mut ReadReport,
-    values: Vec<Option<String>>,
+    placer: Placer,
     row: u64,
     failure: Option<ReadFailure<E>>,
     found_records: bool,
@@ -976,7 +1066,7 @@ impl<E> JsonState<'_, '_, '_, '_, E> {
             self.mapper,
             self.builder,
             self.report,
-            &mut self.values,
+            &mut self.placer,
         ) {
             Ok(()) => true,
             Err(f) => {
@@ -1115,7 +1205,7 @@ fn read_json<E>(
         meter,
         builder,
         report,
-        values: vec![None; mapper.width()],
+        placer: Placer::new(mapper.width()),
         row: 0,
         failure: None,
         found_records: false,
@@ -1373,6 +1463,40 @@ mod tests {
         assert_eq!(errors[0], None);
         assert!(errors[1].as_deref().unwrap().contains("not a JSON value"));
         assert!(errors[2].as_deref().unwrap().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn records_each_with_fields_of_their_own_are_placed_alike_past_the_remembered_paths() {
+        // More distinct paths than the reader remembers: the later ones are worked out per
+        // field and still land where the earlier ones did (kept column, `_extra`, dropped).
+        let n = MAX_REMEMBERED_PATHS + 500;
+        let mut body = String::new();
+        for i in 0..n {
+            body.push_str(&format!(
+                "{{\"event_id\":\"E{i}\",\"ctx\":{{\"f{i}\":{i}}},\"cred{i}\":{{\"password\":\"s{i}\"}},\"session_id\":\"S{i}\",\"event_type\":\"view\",\"timestamp\":\"2024-01-01T00:00:00Z\",\"apiKey\":\"t{i}\"}}\n"
+            ));
+        }
+        let (b, r) = read("clickstream", "clickstream.jsonl", body.as_bytes()).unwrap();
+        assert_eq!(r.records, n as u64);
+        let ids = column(&b, "event_id");
+        let extra = column(&b, EXTRA_COLUMN);
+        for i in [0, n / 2, n - 1] {
+            assert_eq!(ids[i].as_deref(), Some(format!("E{i}").as_str()));
+            let e = extra[i].as_deref().unwrap_or_default();
+            assert!(e.contains(&format!("\"ctx.f{i}\":{i}")), "{e}");
+            assert!(
+                !e.contains(&format!("s{i}\"")) && !e.contains(&format!("t{i}\"")),
+                "{e}"
+            );
+        }
+        assert!(r.unknown_fields.contains(&format!("ctx.f{}", n - 1)));
+        assert!(
+            r.secret_fields_dropped
+                .contains(&format!("cred{}.password", n - 1))
+        );
+        assert!(r.secret_fields_dropped.contains("apiKey"));
+        assert_eq!(r.unknown_fields.len(), n, "one unknown path per record");
+        assert_eq!(r.secret_fields_dropped.len(), n + 1);
     }
 
     #[test]
