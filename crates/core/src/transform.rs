@@ -131,11 +131,11 @@ pub fn transform_file(
     let mut validator =
         Validator::new(contract, references)?.with_key_budget(settings.key_budget.clone());
     let typed_schema = validator.schema();
-    let bronze_path = staging.join("bronze.parquet");
-    let quarantine_path = staging.join("quarantine.parquet");
-    let mut quarantine: Option<ParquetFile> = None;
-    let silver_path = staging.join("silver.parquet");
-    let mut silver: Option<ParquetFile> = None;
+    let paths = OutputPaths {
+        bronze: staging.join("bronze.parquet"),
+        silver: staging.join("silver.parquet"),
+        quarantine: staging.join("quarantine.parquet"),
+    };
     let default_day = parse::days_since_epoch(settings.ingest_date);
     let raw_lineage_schema =
         with_lineage(&RecordBatch::new_empty(raw_schema(contract)), lineage).map(|b| b.schema());
@@ -155,38 +155,35 @@ pub fn transform_file(
         Arc::new(Schema::new(fields))
     };
 
-    // Bronze is encoded on a thread of its own (the second core): it needs nothing from
-    // validation, and its all-text columns are the largest to encode. A bounded channel keeps
-    // at most `BRONZE_QUEUE` batches between the two.
-    let (bronze_tx, bronze_rx) = std::sync::mpsc::sync_channel::<RecordBatch>(BRONZE_QUEUE);
-    let bronze_encoder = {
-        let (path, schema, lineage) = (
-            bronze_path.clone(),
+    // The three outputs are encoded on a thread of their own (the second core), fed in order
+    // through a bounded channel of at most `ENCODE_QUEUE` batches: the reading and validating
+    // thread only builds batches.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(ENCODE_QUEUE);
+    let encoder = {
+        let (paths, bronze_schema, silver_schema, lineage) = (
+            paths.clone(),
             raw_lineage_schema.clone(),
+            silver_schema.clone(),
             lineage.clone(),
         );
         std::thread::Builder::new()
-            .name("bronze-encoder".into())
-            .spawn(move || encode_bronze(bronze_rx, &path, schema, &lineage))
+            .name("stage-encoder".into())
+            .spawn(move || encode_outputs(rx, &paths, bronze_schema, silver_schema, &lineage))
             .map_err(|e| TransformError::Encode(EncodeError::Spawn(e)))?
     };
+    // A send fails only when the encoder stopped on an error, which its join reports.
+    let send = |batch: Staged| -> Result<(), SinkError> {
+        tx.send(batch)
+            .map_err(|_| SinkError::Encode(EncodeError::Stopped("stage encoder")))
+    };
     let mut sink = |raw: RecordBatch| -> Result<(), SinkError> {
-        // A send fails only when the encoder stopped on an error, which its join reports.
-        bronze_tx
-            .send(raw.clone())
-            .map_err(|_| SinkError::Encode(EncodeError::Stopped("bronze encoder")))?;
+        send(Staged::Bronze(raw.clone()))?;
         let out = validator.validate(&raw).map_err(SinkError::Validate)?;
         if !out.rejected.is_empty() {
-            let q = quarantine_batch(&out.rejected, lineage)?;
-            if quarantine.is_none() {
-                quarantine = Some(ParquetFile::create_staged(
-                    &quarantine_path,
-                    quarantine_schema(),
-                )?);
-            }
-            if let Some(w) = quarantine.as_mut() {
-                w.write(&q)?;
-            }
+            send(Staged::Quarantine(quarantine_batch(
+                &out.rejected,
+                lineage,
+            )?))?;
         }
         if out.valid.num_rows() == 0 {
             return Ok(());
@@ -199,34 +196,29 @@ pub fn transform_file(
         let part = with_lineage(&out.valid, lineage)?;
         let mut columns = part.columns().to_vec();
         columns.push(Arc::new(Date32Array::from(days)));
-        let part = RecordBatch::try_new(silver_schema.clone(), columns)?;
-        if silver.is_none() {
-            silver = Some(ParquetFile::create_staged(
-                &silver_path,
-                silver_schema.clone(),
-            )?);
-        }
-        if let Some(w) = silver.as_mut() {
-            w.write(&part)?;
-        }
-        Ok(())
+        send(Staged::Silver(RecordBatch::try_new(
+            silver_schema.clone(),
+            columns,
+        )?))
     };
 
     let read = read_records(file, name, contract, settings.batch_rows, &mut sink);
-    drop(bronze_tx);
-    let bronze = bronze_encoder
+    drop(tx);
+    let encoded = encoder
         .join()
-        .unwrap_or_else(|_| Err(EncodeError::Stopped("bronze encoder panicked")));
-    let read = match (read, bronze) {
+        .unwrap_or_else(|_| Err(EncodeError::Stopped("stage encoder panicked")));
+    let read = match (read, encoded) {
         // The encoder's own error explains a sink that could not hand it a batch.
         (Err(ReadFailure::Sink(SinkError::Encode(EncodeError::Stopped(_)))), Err(e)) => {
             return Err(e.into());
         }
-        (read, Ok(bronze)) => (read, bronze),
+        (read, Ok(encoded)) => (read, encoded),
         (Ok(_), Err(e)) | (Err(ReadFailure::Sink(_)), Err(e)) => return Err(e.into()),
-        (Err(ReadFailure::Unreadable(u)), Err(_)) => (Err(ReadFailure::Unreadable(u)), None),
+        (Err(ReadFailure::Unreadable(u)), Err(_)) => {
+            (Err(ReadFailure::Unreadable(u)), Encoded::default())
+        }
     };
-    let (read, bronze) = read;
+    let (read, encoded) = read;
     let read = match read {
         Ok(report) => report,
         Err(ReadFailure::Unreadable(u)) => {
@@ -269,54 +261,100 @@ pub fn transform_file(
             });
         }
     }
-    let finish = |w: Option<ParquetFile>, path: &Path| -> Result<Option<StagedPart>, EncodeError> {
-        match w {
-            Some(w) => Ok(Some(StagedPart {
-                rows: w.finish()?,
-                path: path.to_path_buf(),
-            })),
-            None => Ok(None),
-        }
-    };
-    let bronze = bronze.map(|(path, rows)| StagedPart { path, rows });
-    let quarantine = finish(quarantine, &quarantine_path)?;
-    let silver = finish(silver, &silver_path)?;
     Ok(TransformOutput::Processed {
-        bronze,
-        silver,
-        quarantine,
+        bronze: encoded.bronze,
+        silver: encoded.silver,
+        quarantine: encoded.quarantine,
         counts,
         read,
     })
 }
 
-/// Raw batches queued between the reader and the bronze encoder thread.
-const BRONZE_QUEUE: usize = 4;
+/// Batches queued between the reading thread and the encoder thread.
+const ENCODE_QUEUE: usize = 6;
 
-/// The bronze encoder thread: every raw batch with lineage into `path`, created at the first
-/// batch. Returns the file and its rows (`None`: no batch came).
-fn encode_bronze(
-    batches: std::sync::mpsc::Receiver<RecordBatch>,
-    path: &Path,
-    schema: arrow::datatypes::SchemaRef,
+/// A batch for one of the stage's outputs, in the order the reader made it.
+enum Staged {
+    /// Raw records (lineage is added by the encoder).
+    Bronze(RecordBatch),
+    /// Valid typed rows with lineage and `dt`.
+    Silver(RecordBatch),
+    /// Rejected rows.
+    Quarantine(RecordBatch),
+}
+
+/// Where the stage's outputs go.
+#[derive(Debug, Clone)]
+struct OutputPaths {
+    bronze: PathBuf,
+    silver: PathBuf,
+    quarantine: PathBuf,
+}
+
+/// The outputs the encoder finished (`None`: no batch came for it).
+#[derive(Debug, Default)]
+struct Encoded {
+    bronze: Option<StagedPart>,
+    silver: Option<StagedPart>,
+    quarantine: Option<StagedPart>,
+}
+
+/// The encoder thread: each batch into its output, created at its first batch (bronze with the
+/// layers' settings, the staged silver and quarantine parts with [`crate::layer::staging_properties`]).
+fn encode_outputs(
+    batches: std::sync::mpsc::Receiver<Staged>,
+    paths: &OutputPaths,
+    bronze_schema: arrow::datatypes::SchemaRef,
+    silver_schema: arrow::datatypes::SchemaRef,
     lineage: &Lineage,
-) -> Result<Option<(PathBuf, u64)>, EncodeError> {
-    let mut file: Option<ParquetFile> = None;
-    for raw in batches {
-        let b = bronze_batch(&raw, lineage)?;
+) -> Result<Encoded, EncodeError> {
+    let (mut bronze, mut silver, mut quarantine) = (None, None, None);
+    let write = |file: &mut Option<ParquetFile>,
+                 create: &dyn Fn() -> Result<ParquetFile, EncodeError>,
+                 batch: &RecordBatch|
+     -> Result<(), EncodeError> {
+        if file.is_none() {
+            *file = Some(create()?);
+        }
         match file.as_mut() {
-            Some(w) => w.write(&b)?,
-            None => {
-                let mut w = ParquetFile::create(path, schema.clone())?;
-                w.write(&b)?;
-                file = Some(w);
-            }
+            Some(w) => w.write(batch),
+            None => Ok(()),
+        }
+    };
+    for batch in batches {
+        match batch {
+            Staged::Bronze(raw) => write(
+                &mut bronze,
+                &|| ParquetFile::create(&paths.bronze, bronze_schema.clone()),
+                &bronze_batch(&raw, lineage)?,
+            )?,
+            Staged::Silver(b) => write(
+                &mut silver,
+                &|| ParquetFile::create_staged(&paths.silver, silver_schema.clone()),
+                &b,
+            )?,
+            Staged::Quarantine(b) => write(
+                &mut quarantine,
+                &|| ParquetFile::create_staged(&paths.quarantine, quarantine_schema()),
+                &b,
+            )?,
         }
     }
-    match file {
-        Some(w) => Ok(Some((path.to_path_buf(), w.finish()?))),
-        None => Ok(None),
-    }
+    let finish =
+        |file: Option<ParquetFile>, path: &Path| -> Result<Option<StagedPart>, EncodeError> {
+            file.map(|w| {
+                Ok(StagedPart {
+                    rows: w.finish()?,
+                    path: path.to_path_buf(),
+                })
+            })
+            .transpose()
+        };
+    Ok(Encoded {
+        bronze: finish(bronze, &paths.bronze)?,
+        silver: finish(silver, &paths.silver)?,
+        quarantine: finish(quarantine, &paths.quarantine)?,
+    })
 }
 
 /// An error and its sources, joined with `: `.
