@@ -2,8 +2,9 @@
 //! silver (split by event date) and quarantine, staged as Parquet files in a work directory.
 //!
 //! No store, no network: the caller ([`crate::ingest`]) downloads the object first and uploads
-//! what this stage staged. Bronze is encoded on a thread of its own, fed through a bounded
-//! channel, so reading and validating on one core overlaps bronze's encoding on the other. Memory stays bounded by the batch size (plus the set of business
+//! what this stage staged. The outputs are encoded on a thread of their own, fed in order
+//! through a bounded channel, so reading and validating on one core overlaps the Parquet
+//! encoding of bronze, staged silver and quarantine on the other. Memory stays bounded by the batch size (plus the set of business
 //! keys seen, to catch duplicates within the file), and the number of open files by three
 //! writers (bronze, silver, quarantine) whatever the number of event days: silver is one file
 //! with the event date in its `dt` column, which the table commit partitions by.
