@@ -416,14 +416,22 @@ async fn six_writers_appending_the_same_new_keys_at_once_leave_each_key_once_and
     // Every writer finds the table without any of its keys, so each takes the append path;
     // only the read predicate of the append's commit (its days and key range) stops a second
     // append of the same keys. Each writer stages the same 25 order lines under its own
-    // landing key and sequence.
+    // landing key and sequence, and its store holds its first table commit until all six have
+    // written their files and reached theirs: the race happens on every run.
     let lake = lines_lake();
     let contract = Arc::new(lake.ingestor.contracts().get("lines").unwrap().clone());
     let staging = tempfile::tempdir().unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(6));
     let mut handles = Vec::new();
     for w in 0..6 {
         let path = staging.path().join(format!("w{w}.parquet"));
-        let tables = DeltaLake::new(lake.store.clone());
+        let store = Arc::new(HeldCommit {
+            inner: lake.store.clone(),
+            log: "silver/lines/_delta_log/".to_string(),
+            barrier: barrier.clone(),
+            held: std::sync::atomic::AtomicBool::new(false),
+        });
+        let tables = DeltaLake::new(store);
         let contract = contract.clone();
         handles.push(tokio::spawn(async move {
             write_lines_part_of(&path, w, 0, 25);
@@ -450,9 +458,72 @@ async fn six_writers_appending_the_same_new_keys_at_once_leave_each_key_once_and
         silver.iter().all(|r| r[2] == "landing/lines/w5.csv"),
         "the greatest sequence wins: {silver:?}"
     );
-    assert!(appended >= 1);
-    assert!(attempts > 6, "the writers raced: {attempts} attempts");
-    eprintln!("6 racing writers: {attempts} attempts, {appended} inserted all 25");
+    assert_eq!(
+        appended, 1,
+        "one append lands, the other five find its keys"
+    );
+    assert!(
+        attempts >= 6 + 5,
+        "the five others conflicted: {attempts} attempts"
+    );
+}
+
+/// A store that holds a writer's first commit to the table log `log` (past its creation)
+/// until every writer sharing `barrier` has reached its own.
+#[derive(Debug)]
+struct HeldCommit {
+    inner: Arc<FsObjectStore>,
+    log: String,
+    barrier: Arc<tokio::sync::Barrier>,
+    held: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for HeldCommit {
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn download(&self, key: &str, dest: &std::path::Path) -> Result<ObjectMeta, StoreError> {
+        self.inner.download(key, dest).await
+    }
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        self.inner.put(key, body).await
+    }
+    async fn upload(&self, key: &str, src: &std::path::Path) -> Result<ObjectMeta, StoreError> {
+        self.inner.upload(key, src).await
+    }
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let commit = key
+            .strip_prefix(&self.log)
+            .is_some_and(|f| f.ends_with(".json") && f != "00000000000000000000.json");
+        if commit && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let wait = self.barrier.wait();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(60), wait).await;
+        }
+        self.inner.put_if_absent(key, body).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.head(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list_after(prefix, after).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.inner.get_range(key, range).await
+    }
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.stat(key).await
+    }
 }
 
 #[tokio::test]
