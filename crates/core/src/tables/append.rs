@@ -85,8 +85,9 @@ pub(super) enum Appended {
     /// The rows were committed as new files.
     Committed(SilverCommit),
     /// The table holds staged keys or rows of an earlier version of the landing key (found
-    /// now, or after a conflict), or lacks a column: the caller MERGEs. Carries the latest locating scan.
-    Merge(LocatedDays),
+    /// now, or after a conflict), or lacks a column: the caller MERGEs. Carries the latest
+    /// locating scan and the append commits that conflicted before it (0 when none was tried).
+    Merge(LocatedDays, u32),
 }
 
 impl DeltaLake {
@@ -105,7 +106,7 @@ impl DeltaLake {
         loop {
             if located.matched || !located.own.is_empty() {
                 self.discard(written.take()).await;
-                return Ok(Appended::Merge(located));
+                return Ok(Appended::Merge(located, attempt - 1));
             }
             let Some(t) = located.read.take() else {
                 // The table did not exist when the keys were located: create it, then locate
@@ -125,7 +126,7 @@ impl DeltaLake {
             if !table_has_every_column(&t, write) {
                 self.discard(written.take()).await;
                 located.read = Some(t);
-                return Ok(Appended::Merge(located));
+                return Ok(Appended::Merge(located, attempt - 1));
             }
             let adds = match written.take() {
                 Some((_, adds)) => adds,

@@ -1516,6 +1516,9 @@ impl LakeTables for DeltaLake {
         // day's files are pruned, and within those days the files whose key range misses the
         // MERGE's keys, so a MERGE costs what it touches, not the table's size.
         let mut located = self.located_days(&table, &write).await?;
+        // Append commits that lost a race before the write fell back to MERGEs: counted in
+        // the write's attempts.
+        let mut append_conflicts = 0;
         if !write.parts.is_empty() && !located.matched && located.own.is_empty() {
             // No staged key is in the table and no row of an earlier version of this landing
             // key: the rows are new files, one commit, no MERGE.
@@ -1528,7 +1531,10 @@ impl LakeTables for DeltaLake {
                         .await;
                     return Ok(total);
                 }
-                append::Appended::Merge(l) => located = l,
+                append::Appended::Merge(l, conflicted) => {
+                    located = l;
+                    append_conflicts = conflicted;
+                }
             }
         }
         let target_days = |chunk_days: &BTreeSet<i32>| {
@@ -1616,6 +1622,7 @@ impl LakeTables for DeltaLake {
             total.rows_retracted += deleted;
             total.attempts = total.attempts.max(attempts);
         }
+        total.attempts += append_conflicts;
         if total.version.is_some() {
             let mut touched: BTreeSet<i32> = days.keys().copied().collect();
             touched.extend(located.own.iter().copied());
