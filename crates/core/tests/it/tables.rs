@@ -425,11 +425,11 @@ async fn six_writers_appending_the_same_new_keys_at_once_leave_each_key_once_and
     let mut handles = Vec::new();
     for w in 0..6 {
         let path = staging.path().join(format!("w{w}.parquet"));
-        let store = Arc::new(HeldCommit {
+        let store = Arc::new(WatchedStore {
             inner: lake.store.clone(),
-            log: "silver/lines/_delta_log/".to_string(),
-            barrier: barrier.clone(),
-            held: std::sync::atomic::AtomicBool::new(false),
+            watched: "silver/lines/_delta_log/".to_string(),
+            whole: std::sync::atomic::AtomicUsize::new(0),
+            hold: Some((barrier.clone(), std::sync::atomic::AtomicBool::new(false))),
         });
         let tables = DeltaLake::new(store);
         let contract = contract.clone();
@@ -466,64 +466,6 @@ async fn six_writers_appending_the_same_new_keys_at_once_leave_each_key_once_and
         attempts >= 6 + 5,
         "the five others conflicted: {attempts} attempts"
     );
-}
-
-/// A store that holds a writer's first commit to the table log `log` (past its creation)
-/// until every writer sharing `barrier` has reached its own.
-#[derive(Debug)]
-struct HeldCommit {
-    inner: Arc<FsObjectStore>,
-    log: String,
-    barrier: Arc<tokio::sync::Barrier>,
-    held: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for HeldCommit {
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn download(&self, key: &str, dest: &std::path::Path) -> Result<ObjectMeta, StoreError> {
-        self.inner.download(key, dest).await
-    }
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
-        self.inner.put(key, body).await
-    }
-    async fn upload(&self, key: &str, src: &std::path::Path) -> Result<ObjectMeta, StoreError> {
-        self.inner.upload(key, src).await
-    }
-    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        let commit = key
-            .strip_prefix(&self.log)
-            .is_some_and(|f| f.ends_with(".json") && f != "00000000000000000000.json");
-        if commit && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            let wait = self.barrier.wait();
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(60), wait).await;
-        }
-        self.inner.put_if_absent(key, body).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list_after(prefix, after).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn get_range(
-        &self,
-        key: &str,
-        range: std::ops::Range<u64>,
-    ) -> Result<Vec<u8>, StoreError> {
-        self.inner.get_range(key, range).await
-    }
-    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.stat(key).await
-    }
 }
 
 #[tokio::test]
@@ -926,16 +868,19 @@ async fn a_burst_of_small_files_keeps_each_day_within_the_file_bound_and_every_r
     assert_eq!(cell(&r, "n", 0), "22");
 }
 
-/// A store that counts the whole listings of a prefix it is asked to watch.
+/// A store that watches a table log prefix: it counts the whole listings of it and, with
+/// `hold`, holds its first commit there past the table's creation until every store sharing
+/// the barrier has reached its own.
 #[derive(Debug)]
-struct CountingLists {
+struct WatchedStore {
     inner: Arc<FsObjectStore>,
     watched: String,
     whole: std::sync::atomic::AtomicUsize,
+    hold: Option<(Arc<tokio::sync::Barrier>, std::sync::atomic::AtomicBool)>,
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for CountingLists {
+impl ObjectStore for WatchedStore {
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         self.inner.get(key).await
     }
@@ -949,6 +894,15 @@ impl ObjectStore for CountingLists {
         self.inner.upload(key, src).await
     }
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let commit = key
+            .strip_prefix(&self.watched)
+            .is_some_and(|f| f.ends_with(".json") && f != "00000000000000000000.json");
+        if let Some((barrier, held)) = &self.hold
+            && commit
+            && !held.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(60), barrier.wait()).await;
+        }
         self.inner.put_if_absent(key, body).await
     }
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
@@ -984,10 +938,11 @@ async fn commits_never_list_the_whole_log_and_maintenance_cleans_it() {
     // whole log each time: O(commits) requests per commit on S3.
     let dir = tempfile::tempdir().unwrap();
     let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
-    let store = Arc::new(CountingLists {
+    let store = Arc::new(WatchedStore {
         inner: inner.clone(),
         watched: "silver/lines/_delta_log/".to_string(),
         whole: std::sync::atomic::AtomicUsize::new(0),
+        hold: None,
     });
     let tables = DeltaLake::new(store.clone());
     let ingestor = Ingestor::new(
