@@ -293,6 +293,30 @@ impl<'a> Source<'a> {
     fn key(&self) -> &[String] {
         &self.contract.primary_key
     }
+
+    /// A query of the dataset's current rows: one per `primary_key`, the latest ingestion.
+    ///
+    /// Silver already holds one row per key unless the contract keeps versions: every silver
+    /// write merges on the key (or appends keys the table lacks, conflicting with a racing
+    /// writer of the same keys), so the table itself is the answer and no window runs. A
+    /// `ROW_NUMBER()` over a million single-row key partitions was most of gold's time
+    /// (issue 13: DataFusion keeps state per partition; 6.3 s of a 12.7 s report). A contract
+    /// that keeps versions is ranked: the latest ingestion of each key, then the later source
+    /// key and row.
+    fn current_rows(&self) -> String {
+        let source = ident(&self.contract.dataset);
+        if !self.contract.keep_versions {
+            return format!("SELECT * FROM {source}");
+        }
+        format!(
+            "SELECT * EXCLUDE (rn) FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys}
+                                 ORDER BY _ingested_at DESC, _source_key DESC, _row_number DESC) AS rn
+    FROM {source}
+  ) ranked WHERE rn = 1",
+            keys = column_list("", self.key()),
+        )
+    }
 }
 
 /// SCD type 2 from snapshots: one version per change of the tracked attributes, ordered by
@@ -477,7 +501,7 @@ fn fact_sales_sql(
             problem: format!("a key column cannot be named {ORDER_KEY_COLUMN:?}, gold derives it"),
         });
     }
-    let keys = column_list("", tx.key());
+    let current = tx.current_rows();
     let key_out = column_list("l.", tx.key());
     let order_key = key_text("l.", contract.order_columns());
     let status_col = contract.status.as_ref().map(|s| s.column.as_str());
@@ -509,15 +533,10 @@ fn fact_sales_sql(
         .iter()
         .map(|(expr, out)| format!("       {expr} AS {},\n", ident(out)))
         .collect();
-    let source = ident(&contract.dataset);
     Ok(format!(
-        "WITH ranked AS (
-  SELECT t.*, ROW_NUMBER() OVER (PARTITION BY {keys}
-                                 ORDER BY _ingested_at DESC, _source_key DESC, _row_number DESC) AS rn
-  FROM {source} t
-), latest AS (
-  SELECT * FROM ranked
-  WHERE rn = 1{excluded}
+        "WITH latest AS (
+  SELECT * FROM ({current}) t
+  WHERE TRUE{excluded}
 )
 SELECT {key_out},
        {order_key} AS {order_key_column},
@@ -612,16 +631,14 @@ GROUP BY f.dt, f.product_id ORDER BY f.dt, f.product_id"
 fn funnel_daily_sql(clicks: &Source<'_>) -> String {
     format!(
         "WITH events AS (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys}
-                               ORDER BY _ingested_at DESC, _source_key DESC, _row_number DESC) AS rn
-  FROM {source}
+  {current}
 ), sessions AS (
   SELECT dt, session_id,
          MAX(CASE WHEN event_type = 'product_view' THEN 1 ELSE 0 END) AS viewed,
          MAX(CASE WHEN event_type = 'add_to_cart' THEN 1 ELSE 0 END) AS carted,
          MAX(CASE WHEN event_type = 'checkout' THEN 1 ELSE 0 END) AS checked_out,
          MAX(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) AS purchased
-  FROM events WHERE rn = 1
+  FROM events
   GROUP BY dt, session_id
 ), steps AS (
   SELECT dt,
@@ -636,8 +653,7 @@ SELECT sessions, product_view_sessions, add_to_cart_sessions, checkout_sessions,
        CAST(purchase_sessions AS DOUBLE) / CAST(sessions AS DOUBLE) AS conversion_rate,
        dt
 FROM steps ORDER BY dt",
-        keys = column_list("", clicks.key()),
-        source = ident(&clicks.contract.dataset),
+        current = clicks.current_rows(),
     )
 }
 

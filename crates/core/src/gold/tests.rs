@@ -581,3 +581,53 @@ async fn customer_names_become_initials_per_the_contract_mask() {
         ]
     );
 }
+
+/// A transactions contract that keeps every version of a sale (an export that re-sends each
+/// order as its status changes): silver holds both versions of T3, and gold's facts hold the
+/// latest ingestion only, so the table's rows are never summed twice.
+#[tokio::test]
+async fn a_sales_contract_that_keeps_versions_counts_the_latest_version_of_each_key_once() {
+    let builtin = include_str!("../../../../contracts/transactions.toml");
+    let versioned = builtin.replacen(
+        "primary_key = [\"transaction_id\"]",
+        "primary_key = [\"transaction_id\"]\nkeep_versions = true",
+        1,
+    );
+    assert_ne!(versioned, builtin);
+    let lake = Lake::with_user_contracts(&[&versioned]);
+    lake.land("products", "products_v1.json", PRODUCTS_V1).await;
+    lake.land("customers", "customers_v1.csv", CUSTOMERS_V1)
+        .await;
+    lake.land(
+        "transactions",
+        "first.csv",
+        "transaction_id,customer_id,product_id,quantity,amount,status,transaction_date\nT3,C2,P2,3,15.00,pending,2026-01-12T18:45:00Z\nT5,C1,P1,1,10.00,completed,2026-01-12T19:00:00Z\n",
+    )
+    .await;
+    lake.land(
+        "transactions",
+        "second.csv",
+        "transaction_id,customer_id,product_id,quantity,amount,status,transaction_date\nT3,C2,P2,4,20.00,completed,2026-01-12T18:45:00Z\n",
+    )
+    .await;
+    let (engine, _) = lake.build("2026-01-12").await;
+    let silver = rows(
+        &engine,
+        "SELECT COUNT(*) AS n FROM transactions WHERE transaction_id = 'T3'",
+    )
+    .await;
+    assert_eq!(ints(&silver, "n"), [2], "silver keeps both versions");
+    let f = rows(
+        &engine,
+        "SELECT transaction_id, quantity, status FROM fact_sales ORDER BY transaction_id",
+    )
+    .await;
+    assert_eq!(
+        text(&f, "transaction_id"),
+        [Some("T3".into()), Some("T5".into())]
+    );
+    assert_eq!(ints(&f, "quantity"), [4, 1]);
+    let d = rows(&engine, "SELECT revenue, sale_lines FROM agg_daily_sales").await;
+    assert_eq!(floats(&d, "revenue"), [Some(30.0)]);
+    assert_eq!(ints(&d, "sale_lines"), [2]);
+}
