@@ -296,6 +296,8 @@ class Bench:
         result.output_bytes = tree_bytes(run_lake / "gold") + tree_bytes(run_lake / "reports")
         result.note = "gold star schema (SCD2 dimensions, facts, aggregates, funnel, LTV) + report JSON/CSV/HTML"
         first.results.append(result)
+        if "duckdb" in self.args.peers:
+            first.results.append(self.gold_peer(base, run_lake))
         self.stages.append(first)
 
         reported = self.work / "reported-lake"
@@ -308,6 +310,44 @@ class Bench:
         result.note = "the report's date and the 3-day look-back rebuilt, every table one commit"
         incremental.results.append(result)
         self.stages.append(incremental)
+
+    def gold_peer(self, base: Path, built: Path) -> Result:
+        """DuckDB running the first build's own SQL (`shopflow report --print-sql` on the same
+        lake, untimed) over the same silver tables, each gold table written as Parquet; its
+        rows and revenue are checked against the gold ShopFlow wrote to `built`."""
+        plan = self.work / "gold-plan.json"
+        plan.write_text(measure([self.shopflow, "report", "--print-sql", "--lake", str(base)]).stdout)
+        out = self.work / "out" / "report-duckdb"
+        peer = Result("duckdb")
+        argv = [
+            self.python, str(PEERS), "duckdb", "gold",
+            "--plan", str(plan), "--lake", str(base), "--out", str(out),
+        ]
+        try:
+            self.repeat(peer, argv, before=lambda: fresh(out))
+        except BenchError as error:
+            peer.note = f"failed: {str(error).splitlines()[-1]}"
+            return peer
+        reported = json.loads(peer.runs[-1].stdout.strip().splitlines()[-1])
+        peer.rows_in = reported["rows_in"]
+        peer.rows_kept = reported["rows_silver"]
+        peer.output_bytes = tree_bytes(out)
+        ours = json.loads(measure([
+            self.python, "-c",
+            "import json, sys; from deltalake import DeltaTable; import pyarrow.compute as pc; "
+            "f = DeltaTable(sys.argv[1] + '/gold/fact_sales').to_pyarrow_table(columns=['revenue']); "
+            "print(json.dumps({'rows': f.num_rows, 'revenue': float(pc.sum(f['revenue']).as_py() or 0)}))",
+            str(built),
+        ]).stdout)
+        same = ours["rows"] == reported["tables"]["fact_sales"] and abs(ours["revenue"] - reported["revenue"]) < 0.01
+        check = (
+            f"same fact_sales as ShopFlow's ({ours['rows']:,} rows, revenue {ours['revenue']:,.2f})"
+            if same else
+            f"DIFFERENT from ShopFlow's: {reported['tables']['fact_sales']:,} rows, revenue "
+            f"{reported['revenue']:,.2f} vs {ours['rows']:,}, {ours['revenue']:,.2f}"
+        )
+        peer.note = f"gold SQL only, no report; {check}; {reported['options']}"
+        return peer
 
     def stage_demo(self) -> None:
         lake = self.work / "out" / "demo-shopflow"

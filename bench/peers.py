@@ -5,8 +5,10 @@ Run as its own process, so its figures are whole-process figures like ShopFlow's
     python bench/peers.py TOOL STAGE --contract contracts/transactions.toml --input F --out DIR
 
 TOOL is duckdb, polars, pyarrow, pandas or course (the course's transformer Lambda in pandas);
-STAGE is `ingest` (a CSV or JSON lines file → bronze, silver, quarantine) or `merge` (Python
-`deltalake`'s MERGE of a file into an existing Delta table, `--table DIR`).
+STAGE is `ingest` (a CSV or JSON lines file → bronze, silver, quarantine), `merge` (Python
+`deltalake`'s MERGE of a file into an existing Delta table, `--table DIR`) or `gold` (DuckDB runs
+the SQL of a gold build that `shopflow report --print-sql` printed, `--plan FILE`, over the
+silver tables of `--lake DIR`, and writes each table as Parquet under `--out DIR`).
 
 Every meaning comes from the contract file, never from a column name written here: which source
 names map to which column (aliases), each column's type, the timestamp formats, the business key,
@@ -680,6 +682,90 @@ def deltalake_merge(contract: Contract, source: Path, table_dir: Path) -> dict:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# DuckDB: the gold build's own SQL on the same silver tables
+
+# The masking functions ShopFlow's SQL engine has built in (`Mask::apply` in the contract
+# module): an email keeps its first character and its domain, a name becomes its initials.
+DUCKDB_MASKS = [
+    r"""CREATE MACRO mask_email(v) AS CASE
+         WHEN v IS NULL THEN NULL
+         WHEN strpos(trim(v), '@') > 1 THEN left(trim(v), 1) || '***' || substr(trim(v), strpos(trim(v), '@'))
+         ELSE '***' END""",
+    r"""CREATE MACRO mask_initials(v) AS CASE
+         WHEN v IS NULL THEN NULL
+         ELSE nullif(upper(array_to_string(list_transform(
+             list_filter(regexp_split_to_array(v, '[\s.\-]+'), lambda w: regexp_matches(w, '[[:alnum:]]')),
+             lambda w: regexp_extract(w, '[[:alnum:]]')), '')), '') END""",
+]
+
+
+def duckdb_gold(plan_path: Path, lake: Path, out: Path) -> dict:
+    """Runs every statement of a gold build plan in DuckDB and writes each table as Parquet.
+
+    Silver is read as ShopFlow's engine reads it: the data files of each Delta table's current
+    snapshot (listed by Python `deltalake`), `dt` from the partition path, the facts and events
+    limited to the plan's days. Each statement becomes a table the next ones can read; each
+    table is written with zstd, partitioned by `dt` when ShopFlow partitions it. `dim_date`,
+    which ShopFlow makes in code, is one more statement over the facts' days.
+    """
+    import duckdb
+    from deltalake import DeltaTable
+
+    plan = json.loads(plan_path.read_text())
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET threads = 2")
+    for macro in DUCKDB_MASKS:
+        con.execute(macro)
+    days = {"transactions": plan["sale_days"], "clickstream": plan["funnel_days"]}
+    for dataset in ["transactions", "products", "customers", "clickstream"]:
+        files = DeltaTable(str(lake / "silver" / dataset)).file_uris()
+        listed = ", ".join(sql_text(f) for f in files)
+        where = ""
+        if dataset in days:
+            where = " WHERE dt IN (" + ", ".join(f"DATE '{d}'" for d in days[dataset]) + ")"
+        con.execute(
+            f"CREATE VIEW {quote(dataset)} AS SELECT * FROM read_parquet([{listed}], "
+            f"hive_partitioning = true, hive_types = {{'dt': DATE}}, union_by_name = true){where}"
+        )
+    rows = {}
+    statements = [(s["table"], s["sql"], s["days"] is not None) for s in plan["statements"]]
+    statements.append((
+        "dim_date",
+        "SELECT CAST(strftime(d, '%Y%m%d') AS INT) AS date_key, CAST(d AS DATE) AS calendar_date, "
+        "year(d) AS year, quarter(d) AS quarter, month(d) AS month, monthname(d) AS month_name, "
+        "day(d) AS day_of_month, isodow(d) AS iso_weekday, dayname(d) AS weekday_name, "
+        "weekofyear(d) AS iso_week, isodow(d) >= 6 AS is_weekend "
+        "FROM (SELECT unnest(generate_series(MIN(dt), MAX(dt), INTERVAL 1 DAY)) AS d FROM fact_sales)",
+        False,
+    ))
+    for table, sql, partitioned in statements:
+        con.execute(f"CREATE TABLE {quote(table)} AS {sql}")
+        rows[table] = con.execute(f"SELECT COUNT(*) FROM {quote(table)}").fetchone()[0]
+        target = out / table
+        options = "FORMAT parquet, COMPRESSION zstd"
+        if partitioned:
+            options += ", PARTITION_BY (dt)"
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            target = target / "part-0.parquet"
+        con.execute(f"COPY {quote(table)} TO {sql_text(str(target))} ({options})")
+    revenue = con.execute("SELECT CAST(SUM(revenue) AS DOUBLE) FROM agg_daily_sales").fetchone()[0]
+    sales = con.execute("SELECT COUNT(*) FROM transactions").fetchone()[0]
+    outcome = report(
+        "duckdb",
+        sales,
+        rows["fact_sales"],
+        0,
+        "the gold build's SQL as `shopflow report --print-sql` prints it, mask functions as DuckDB "
+        "macros, silver read from each Delta snapshot's files, every table written as zstd Parquet",
+    )
+    outcome["tables"] = rows
+    outcome["revenue"] = revenue
+    return outcome
+
+
 INGEST = {
     "duckdb": duckdb_ingest,
     "polars": polars_ingest,
@@ -692,12 +778,22 @@ INGEST = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tool", choices=sorted(INGEST) + ["deltalake"])
-    parser.add_argument("stage", choices=["ingest", "merge"])
-    parser.add_argument("--contract", type=Path, required=True)
-    parser.add_argument("--input", type=Path, required=True)
-    parser.add_argument("--out", type=Path, help="output directory (ingest)")
+    parser.add_argument("stage", choices=["ingest", "merge", "gold"])
+    parser.add_argument("--contract", type=Path, help="the dataset's contract (ingest, merge)")
+    parser.add_argument("--input", type=Path, help="the file to read (ingest, merge)")
+    parser.add_argument("--out", type=Path, help="output directory (ingest, gold)")
     parser.add_argument("--table", type=Path, help="the Delta table to merge into (merge)")
+    parser.add_argument("--plan", type=Path, help="`shopflow report --print-sql` output (gold)")
+    parser.add_argument("--lake", type=Path, help="the lake whose silver gold reads (gold)")
     args = parser.parse_args()
+    if args.stage == "gold":
+        if args.tool != "duckdb":
+            parser.error("the gold stage's peer is duckdb")
+        args.out.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(duckdb_gold(args.plan, args.lake, args.out)))
+        return 0
+    if args.contract is None or args.input is None:
+        parser.error("--contract and --input are required for ingest and merge")
     contract = Contract.load(args.contract)
     if args.stage == "merge":
         outcome = deltalake_merge(contract, args.input, args.table)

@@ -279,6 +279,25 @@ impl Lake {
     ) -> anyhow::Result<ReportOutput> {
         Ok(report::build_daily(&self.tables, date, self.ingestor.contracts(), options).await?)
     }
+
+    /// The gold build [`Lake::report`] would run for `date` (default: the latest day with
+    /// sales), built nothing.
+    pub async fn gold_plan(
+        &self,
+        date: Option<chrono::NaiveDate>,
+        options: &ReportOptions,
+    ) -> anyhow::Result<shopflow_core::gold::GoldPlan> {
+        let date = match date {
+            Some(d) => d,
+            None => shopflow_core::gold::latest_sale_day(&self.tables)
+                .await?
+                .ok_or(report::ReportError::NoSales)?,
+        };
+        Ok(
+            shopflow_core::gold::plan(&self.tables, self.ingestor.contracts(), date, options.gold)
+                .await?,
+        )
+    }
 }
 
 fn config(sizes: &SizeArgs) -> GenerateConfig {

@@ -182,6 +182,10 @@ enum Command {
         /// The day to report on.
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<NaiveDate>,
+        /// Print the gold build's plan as JSON (the days it rebuilds and each table's SQL, in
+        /// order) and build nothing: the same SQL can then be run by another engine.
+        #[arg(long)]
+        print_sql: bool,
         #[command(flatten)]
         options: ReportArgs,
     },
@@ -387,9 +391,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report {
             lake,
             date,
+            print_sql,
             options,
         } => {
             let lake = lake::Lake::open(&lake, contracts, &cli.limits)?;
+            if print_sql {
+                let plan = lake.gold_plan(date, &options.options()).await?;
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             let out = lake.report(date, &options.options()).await?;
             summary::print_report(&out.report);
             println!("report:    {}", lake.path_of(&out.report_key).display());

@@ -158,14 +158,14 @@ pub const TABLES: [GoldTable; 9] = [
         description: "Clickstream funnel: one row per day with events.",
     },
     GoldTable {
-        name: "dim_date",
-        partitioned: false,
-        description: "Calendar dimension over the build's date range.",
-    },
-    GoldTable {
         name: "customer_ltv",
         partitioned: false,
         description: "Customer lifetime value and RFM segment as of the last build date.",
+    },
+    GoldTable {
+        name: "dim_date",
+        partitioned: false,
+        description: "Calendar dimension over the build's date range.",
     },
 ];
 
@@ -868,37 +868,50 @@ impl Writer<'_> {
             .await?;
         Ok(())
     }
-
-    /// Rewrites an unpartitioned table whole.
-    async fn whole(&mut self, table: &str, result: QueryResult) -> Result<(), GoldError> {
-        self.replace(table, result, None).await
-    }
-
-    /// Replaces the `dt` partitions of `days` (a day left without rows ends empty).
-    async fn partitioned(
-        &mut self,
-        table: &str,
-        result: QueryResult,
-        days: &BTreeSet<NaiveDate>,
-    ) -> Result<(), GoldError> {
-        self.replace(table, result, Some(days)).await
-    }
 }
 
-/// Builds gold for `date` (see the module docs for what is rebuilt) and leaves every silver and
-/// gold table the build read or wrote registered in `engine`, for the report.
-pub async fn build(
+/// One SQL statement of a gold build: the table it writes and the `dt` days it replaces
+/// (`None`: the table is rewritten whole).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GoldStatement {
+    /// The gold table.
+    pub table: &'static str,
+    /// The query whose rows the table (or its days) becomes. It reads the silver datasets by
+    /// name (`transactions`, `products`, …) and the gold tables written before it.
+    pub sql: String,
+    /// The days replaced in a partitioned table.
+    pub days: Option<BTreeSet<NaiveDate>>,
+}
+
+/// What a build for a date will do: the days it rebuilds and its SQL statements in order.
+/// [`build`] runs exactly these; `shopflow report --print-sql` prints them, so another engine
+/// can run the same SQL on the same tables (the benchmark's DuckDB peer). `dim_date` is made
+/// in code after the statements, over the days the facts span.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GoldPlan {
+    /// The build date.
+    pub date: NaiveDate,
+    /// Sale days whose partitions are rebuilt: the date and its look-back, and every day
+    /// silver has that gold does not.
+    pub sale_days: BTreeSet<NaiveDate>,
+    /// Clickstream days whose funnel partitions are rebuilt (the same rule).
+    pub funnel_days: BTreeSet<NaiveDate>,
+    /// The statements, in the order they run.
+    pub statements: Vec<GoldStatement>,
+}
+
+/// The plan of a build for `date` on the lake as it is now (see the module docs for what is
+/// rebuilt).
+pub async fn plan(
     lake: &DeltaLake,
-    engine: &Engine,
     contracts: &ContractSet,
     date: NaiveDate,
     options: GoldOptions,
-) -> Result<GoldBuild, GoldError> {
+) -> Result<GoldPlan, GoldError> {
     let tx = Source::new(contracts, "transactions")?;
     let products = Source::new(contracts, "products")?;
     let customers = Source::new(contracts, "customers")?;
     let clicks = Source::new(contracts, "clickstream")?;
-    let fact_sql = fact_sales_sql(&tx, &products, &customers)?;
     let window: BTreeSet<NaiveDate> = (0..=i64::from(options.lookback_days))
         .map(|back| date - Duration::days(back))
         .collect();
@@ -918,11 +931,61 @@ pub async fn build(
         days_of(tables::silver_table("clickstream")).await?,
         days_of(tables::gold_table("funnel_daily")).await?,
     );
+    let days = date_list(&sale_days);
+    let whole = |table, sql| GoldStatement {
+        table,
+        sql,
+        days: None,
+    };
+    let by_day = |table, sql, days: &BTreeSet<NaiveDate>| GoldStatement {
+        table,
+        sql,
+        days: Some(days.clone()),
+    };
+    let statements = vec![
+        whole("dim_product", dim_product_sql(&products)),
+        whole("dim_customer", dim_customer_sql(&customers)),
+        by_day(
+            "fact_sales",
+            fact_sales_sql(&tx, &products, &customers)?,
+            &sale_days,
+        ),
+        by_day("agg_daily_sales", agg_daily_sales_sql(&days), &sale_days),
+        by_day(
+            "agg_category_daily",
+            agg_category_daily_sql(&days),
+            &sale_days,
+        ),
+        by_day(
+            "agg_product_daily",
+            agg_product_daily_sql(&days),
+            &sale_days,
+        ),
+        by_day("funnel_daily", funnel_daily_sql(&clicks), &funnel_days),
+        whole("customer_ltv", customer_ltv_sql(date, &customers)),
+    ];
+    Ok(GoldPlan {
+        date,
+        sale_days,
+        funnel_days,
+        statements,
+    })
+}
 
+/// Builds gold for `date` (see the module docs for what is rebuilt) and leaves every silver and
+/// gold table the build read or wrote registered in `engine`, for the report.
+pub async fn build(
+    lake: &DeltaLake,
+    engine: &Engine,
+    contracts: &ContractSet,
+    date: NaiveDate,
+    options: GoldOptions,
+) -> Result<GoldBuild, GoldError> {
+    let plan = plan(lake, contracts, date, options).await?;
     let mut silver_versions = BTreeMap::new();
     for (table, days) in [
-        ("transactions", Some(&sale_days)),
-        ("clickstream", Some(&funnel_days)),
+        ("transactions", Some(&plan.sale_days)),
+        ("clickstream", Some(&plan.funnel_days)),
         ("products", None),
         ("customers", None),
     ] {
@@ -947,37 +1010,18 @@ pub async fn build(
         label: format!("gold build {date}"),
         build: GoldBuild {
             date: Some(date),
-            sale_days: sale_days.iter().copied().collect(),
-            funnel_days: funnel_days.iter().copied().collect(),
+            sale_days: plan.sale_days.iter().copied().collect(),
+            funnel_days: plan.funnel_days.iter().copied().collect(),
             silver_versions,
             ..GoldBuild::default()
         },
         since: std::time::Instant::now(),
     };
-    let r = engine
-        .query("dim_product", &dim_product_sql(&products))
-        .await?;
-    w.whole("dim_product", r).await?;
-    let r = engine
-        .query("dim_customer", &dim_customer_sql(&customers))
-        .await?;
-    w.whole("dim_customer", r).await?;
-
-    let r = engine.query("fact_sales", &fact_sql).await?;
-    w.partitioned("fact_sales", r, &sale_days).await?;
-    let days = date_list(&sale_days);
-    for (table, sql) in [
-        ("agg_daily_sales", agg_daily_sales_sql(&days)),
-        ("agg_category_daily", agg_category_daily_sql(&days)),
-        ("agg_product_daily", agg_product_daily_sql(&days)),
-    ] {
-        let r = engine.query(table, &sql).await?;
-        w.partitioned(table, r, &sale_days).await?;
+    for statement in &plan.statements {
+        let r = engine.query(statement.table, &statement.sql).await?;
+        w.replace(statement.table, r, statement.days.as_ref())
+            .await?;
     }
-    let r = engine
-        .query("funnel_daily", &funnel_daily_sql(&clicks))
-        .await?;
-    w.partitioned("funnel_daily", r, &funnel_days).await?;
 
     let span = engine
         .query(
@@ -1004,19 +1048,15 @@ pub async fn build(
         source,
     })?;
     let schema = dates.schema();
-    w.whole(
+    w.replace(
         "dim_date",
         QueryResult {
             schema,
             batches: vec![dates],
         },
+        None,
     )
     .await?;
-
-    let r = engine
-        .query("customer_ltv", &customer_ltv_sql(date, &customers))
-        .await?;
-    w.whole("customer_ltv", r).await?;
     Ok(w.build)
 }
 
