@@ -695,8 +695,8 @@ DUCKDB_MASKS = [
     r"""CREATE MACRO mask_initials(v) AS CASE
          WHEN v IS NULL THEN NULL
          ELSE nullif(upper(array_to_string(list_transform(
-             list_filter(regexp_split_to_array(v, '[\s.\-]+'), lambda w: regexp_matches(w, '[[:alnum:]]')),
-             lambda w: regexp_extract(w, '[[:alnum:]]')), '')), '') END""",
+             list_filter(regexp_split_to_array(v, '[\s.\-]+'), lambda w: regexp_matches(w, '[\p{L}\p{N}]')),
+             lambda w: regexp_extract(w, '[\p{L}\p{N}]')), '')), '') END""",
 ]
 
 
@@ -718,15 +718,21 @@ def duckdb_gold(plan_path: Path, lake: Path, out: Path) -> dict:
     con.execute("SET threads = 2")
     for macro in DUCKDB_MASKS:
         con.execute(macro)
-    days = {"transactions": plan["sale_days"], "clickstream": plan["funnel_days"]}
-    for dataset in ["transactions", "products", "customers", "clickstream"]:
-        files = DeltaTable(str(lake / "silver" / dataset)).file_uris()
+    for source in plan["sources"]:
+        name = quote(source["dataset"])
+        path = lake / source["table"]
+        if not (path / "_delta_log").exists():
+            # No rows of the dataset yet: an empty table of the contract's columns.
+            columns = ", ".join(f"CAST(NULL AS {t}) AS {quote(c)}" for c, t in source["columns"])
+            con.execute(f"CREATE VIEW {name} AS SELECT {columns} WHERE FALSE")
+            continue
+        files = DeltaTable(str(path)).file_uris()
         listed = ", ".join(sql_text(f) for f in files)
         where = ""
-        if dataset in days:
-            where = " WHERE dt IN (" + ", ".join(f"DATE '{d}'" for d in days[dataset]) + ")"
+        if source["days"] is not None:
+            where = " WHERE dt IN (" + ", ".join(f"DATE '{d}'" for d in source["days"]) + ")"
         con.execute(
-            f"CREATE VIEW {quote(dataset)} AS SELECT * FROM read_parquet([{listed}], "
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}], "
             f"hive_partitioning = true, hive_types = {{'dt': DATE}}, union_by_name = true){where}"
         )
     rows = {}

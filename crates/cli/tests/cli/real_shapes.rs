@@ -97,6 +97,14 @@ fn an_export_with_several_lines_per_order_reaches_gold_and_the_report_with_every
         assert_eq!(m["rows_silver"], rows_in - duplicates, "{m}");
     }
 
+    // The build's SQL, printed before it runs (nothing is built), for DuckDB to run below.
+    let plan = with_contracts(&["report", "--print-sql", "--lake", lake_s, "--date", DAY]);
+    let parsed: Value = serde_json::from_str(&plan).unwrap_or_else(|e| panic!("{e}: {plan}"));
+    assert_eq!(parsed["date"], DAY, "{plan}");
+    assert!(!lake.join("gold").exists(), "--print-sql built something");
+    let plan_file = root.join("gold-plan.json");
+    std::fs::write(&plan_file, &plan).unwrap();
+
     let report = with_contracts(&["report", "--lake", lake_s, "--date", DAY]);
     assert!(
         report.contains(&format!("daily report for {DAY}")),
@@ -119,6 +127,32 @@ fn an_export_with_several_lines_per_order_reaches_gold_and_the_report_with_every
         other => panic!("COUNT(*) is not a number: {other} in {out}"),
     };
     assert_eq!(n, 5, "{out}");
+
+    // Another engine runs the same SQL on the same silver and gets the same gold, table by table.
+    let script = workspace_root().join("tests/python/check_gold_sql.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&lake)
+        .arg(&plan_file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run python3 ({e}): install Python 3, duckdb and deltalake \
+                 (`python3 -m pip install -r tests/python/requirements.txt`; the README's test command does)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "DuckDB running the printed gold SQL disagrees with {} (exit {:?}; if duckdb is missing, \
+         install it with `python3 -m pip install -r tests/python/requirements.txt`, the README's \
+         test command does):\n{}\n{}",
+        lake.display(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let compared = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(compared.matches("ok   ").count(), 9, "{compared}");
 
     // Every figure recomputed from the fixture files by an independent reader.
     let script = workspace_root().join("tests/python/check_real_shapes.py");

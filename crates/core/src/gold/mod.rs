@@ -883,6 +883,21 @@ pub struct GoldStatement {
     pub days: Option<BTreeSet<NaiveDate>>,
 }
 
+/// A silver table a gold build reads: registered under its dataset's name, only the rows of
+/// `days` when given, with the contract's schema when the table does not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GoldSource {
+    /// The SQL name (the dataset).
+    pub dataset: String,
+    /// The lake table (`silver/{dataset}`).
+    pub table: String,
+    /// The `dt` days visible (`None`: every row).
+    pub days: Option<BTreeSet<NaiveDate>>,
+    /// The table's columns and their SQL types (as the Glue catalog types them): what an empty
+    /// table has when silver has no rows of the dataset yet.
+    pub columns: Vec<[String; 2]>,
+}
+
 /// What a build for a date will do: the days it rebuilds and its SQL statements in order.
 /// [`build`] runs exactly these; `shopflow report --print-sql` prints them, so another engine
 /// can run the same SQL on the same tables (the benchmark's DuckDB peer). `dim_date` is made
@@ -896,6 +911,8 @@ pub struct GoldPlan {
     pub sale_days: BTreeSet<NaiveDate>,
     /// Clickstream days whose funnel partitions are rebuilt (the same rule).
     pub funnel_days: BTreeSet<NaiveDate>,
+    /// The silver tables the statements read.
+    pub sources: Vec<GoldSource>,
     /// The statements, in the order they run.
     pub statements: Vec<GoldStatement>,
 }
@@ -964,10 +981,34 @@ pub async fn plan(
         by_day("funnel_daily", funnel_daily_sql(&clicks), &funnel_days),
         whole("customer_ltv", customer_ltv_sql(date, &customers)),
     ];
+    let mut sources = Vec::new();
+    for (dataset, days) in [
+        ("transactions", Some(&sale_days)),
+        ("clickstream", Some(&funnel_days)),
+        ("products", None),
+        ("customers", None),
+    ] {
+        let schema = tables::silver_table_schema(contracts.get(dataset)?);
+        sources.push(GoldSource {
+            dataset: dataset.to_string(),
+            table: tables::silver_table(dataset),
+            days: days.cloned(),
+            columns: schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let sql_type = crate::catalog::glue_type(f.data_type())
+                        .unwrap_or_else(|| f.data_type().to_string());
+                    [f.name().clone(), sql_type]
+                })
+                .collect(),
+        });
+    }
     Ok(GoldPlan {
         date,
         sale_days,
         funnel_days,
+        sources,
         statements,
     })
 }
@@ -983,24 +1024,19 @@ pub async fn build(
 ) -> Result<GoldBuild, GoldError> {
     let plan = plan(lake, contracts, date, options).await?;
     let mut silver_versions = BTreeMap::new();
-    for (table, days) in [
-        ("transactions", Some(&plan.sale_days)),
-        ("clickstream", Some(&plan.funnel_days)),
-        ("products", None),
-        ("customers", None),
-    ] {
+    for source in &plan.sources {
         let v = engine
             .register_lake_table(
                 lake,
-                table,
-                &tables::silver_table(table),
+                &source.dataset,
+                &source.table,
                 None,
-                days,
-                Some(tables::silver_table_schema(contracts.get(table)?)),
+                source.days.as_ref(),
+                Some(tables::silver_table_schema(contracts.get(&source.dataset)?)),
             )
             .await?;
         if let Some(v) = v {
-            silver_versions.insert(tables::silver_table(table), v);
+            silver_versions.insert(source.table.clone(), v);
         }
     }
 
