@@ -430,7 +430,7 @@ mod tests {
         let lake = DeltaLake::new(Arc::new(MemoryObjectStore::default()));
         let (schema, batch) = rows(&["a", "b", "c"], &[day(1), day(1), day(2)]);
         let days: BTreeSet<NaiveDate> = [day(1), day(2)].into();
-        lake.replace_gold("t", schema, vec![batch], Some(&days), "run")
+        lake.replace_gold("t", schema, vec![batch], Some(&days), "run", None)
             .await
             .unwrap();
         lake
@@ -473,7 +473,7 @@ mod tests {
         let lake = lake_with_two_days().await;
         let (schema, batch) = rows(&["z"], &[day(1)]);
         let one: BTreeSet<NaiveDate> = [day(1)].into();
-        lake.replace_gold("t", schema, vec![batch], Some(&one), "run")
+        lake.replace_gold("t", schema, vec![batch], Some(&one), "run", None)
             .await
             .unwrap();
         let engine = Engine::new();

@@ -105,6 +105,9 @@ pub struct GoldBuild {
     pub silver_versions: BTreeMap<String, u64>,
     /// Rows written per table.
     pub rows: BTreeMap<String, usize>,
+    /// Tables left as their last build wrote them: the silver version they are made from and
+    /// their SQL have not changed since ([`GoldStatement::reads_only`]).
+    pub kept: Vec<String>,
 }
 
 /// One gold table: its name, whether it is partitioned by day (`gold/{name}/dt=D/…`, else
@@ -838,12 +841,20 @@ impl Writer<'_> {
         table: &str,
         result: QueryResult,
         days: Option<&BTreeSet<NaiveDate>>,
+        inputs: Option<&str>,
     ) -> Result<(), GoldError> {
         let rows = result.rows();
         let result = mask_stray_emails(table, result)?;
         let commit = self
             .lake
-            .replace_gold(table, result.schema, result.batches, days, &self.label)
+            .replace_gold(
+                table,
+                result.schema,
+                result.batches,
+                days,
+                &self.label,
+                inputs,
+            )
             .await?;
         if let Some(v) = commit.version {
             self.build.versions.insert(table.into(), v);
@@ -868,6 +879,33 @@ impl Writer<'_> {
             .await?;
         Ok(())
     }
+
+    /// Leaves a table as its last build wrote it (its inputs have not changed) and registers
+    /// it in the engine for the statements after it.
+    async fn kept(&mut self, table: &str) -> Result<(), GoldError> {
+        let version = self
+            .engine
+            .register_lake_table(
+                self.lake,
+                table,
+                &tables::gold_table(table),
+                None,
+                None,
+                None,
+            )
+            .await?;
+        if let Some(v) = version {
+            self.build.versions.insert(table.into(), v);
+        }
+        self.build.kept.push(table.to_string());
+        tracing::debug!(
+            table,
+            ms = self.since.elapsed().as_millis() as u64,
+            "gold table kept: its inputs are those of its last build"
+        );
+        self.since = std::time::Instant::now();
+        Ok(())
+    }
 }
 
 /// One SQL statement of a gold build: the table it writes and the `dt` days it replaces
@@ -881,6 +919,21 @@ pub struct GoldStatement {
     pub sql: String,
     /// The days replaced in a partitioned table.
     pub days: Option<BTreeSet<NaiveDate>>,
+    /// The one silver dataset the statement reads, when it reads no other table: the build
+    /// then leaves the table as it is when that dataset's version and the SQL are those of the
+    /// table's last build ([`inputs_fingerprint`]).
+    pub reads_only: Option<String>,
+}
+
+/// What a table built by `sql` from the silver table `source` at `version` was made from:
+/// recorded with its commit, and compared before the next build. A new silver version, or SQL
+/// that changed (a contract that masks another column, a new release), gives another value.
+pub fn inputs_fingerprint(source: &str, version: Option<u64>, sql: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(sql.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let version = version.map_or_else(|| "none".to_string(), |v| v.to_string());
+    format!("{source}@{version};sql={hex}")
 }
 
 /// A silver table a gold build reads: registered under its dataset's name, only the rows of
@@ -953,15 +1006,23 @@ pub async fn plan(
         table,
         sql,
         days: None,
+        reads_only: None,
     };
     let by_day = |table, sql, days: &BTreeSet<NaiveDate>| GoldStatement {
         table,
         sql,
         days: Some(days.clone()),
+        reads_only: None,
+    };
+    let dimension = |table, sql, source: &Source<'_>| GoldStatement {
+        table,
+        sql,
+        days: None,
+        reads_only: Some(source.contract.dataset.clone()),
     };
     let statements = vec![
-        whole("dim_product", dim_product_sql(&products)),
-        whole("dim_customer", dim_customer_sql(&customers)),
+        dimension("dim_product", dim_product_sql(&products), &products),
+        dimension("dim_customer", dim_customer_sql(&customers), &customers),
         by_day(
             "fact_sales",
             fact_sales_sql(&tx, &products, &customers)?,
@@ -1054,9 +1115,25 @@ pub async fn build(
         since: std::time::Instant::now(),
     };
     for statement in &plan.statements {
+        let inputs = statement.reads_only.as_ref().map(|dataset| {
+            let source = tables::silver_table(dataset);
+            let version = w.build.silver_versions.get(&source).copied();
+            inputs_fingerprint(&source, version, &statement.sql)
+        });
+        if let Some(inputs) = &inputs
+            && lake.gold_inputs(statement.table).await?.as_deref() == Some(inputs.as_str())
+        {
+            w.kept(statement.table).await?;
+            continue;
+        }
         let r = engine.query(statement.table, &statement.sql).await?;
-        w.replace(statement.table, r, statement.days.as_ref())
-            .await?;
+        w.replace(
+            statement.table,
+            r,
+            statement.days.as_ref(),
+            inputs.as_deref(),
+        )
+        .await?;
     }
 
     let span = engine
@@ -1090,6 +1167,7 @@ pub async fn build(
             schema,
             batches: vec![dates],
         },
+        None,
         None,
     )
     .await?;

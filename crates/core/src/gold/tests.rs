@@ -369,14 +369,64 @@ async fn rebuilding_a_date_commits_a_new_version_with_the_same_rows() {
     let before = gold_rows(&first_engine).await;
     let (second_engine, second) = lake.build("2026-01-12").await;
     assert_eq!(before, gold_rows(&second_engine).await);
+    // Silver did not change: the dimensions are kept, every other table is one commit.
+    assert_eq!(second.kept, ["dim_product", "dim_customer"]);
     for t in TABLES {
+        let commits = if second.kept.iter().any(|k| k == t.name) {
+            0
+        } else {
+            1
+        };
         assert_eq!(
             second.versions[t.name],
-            first.versions[t.name] + 1,
-            "{}: one commit per table and build",
+            first.versions[t.name] + commits,
+            "{}: one commit per table and build, none for a kept dimension",
             t.name
         );
     }
+}
+
+#[tokio::test]
+async fn a_dimension_is_rebuilt_when_its_silver_table_changes_and_kept_otherwise() {
+    let lake = changing_lake().await;
+    let (_, first) = lake.build("2026-01-12").await;
+    assert!(first.kept.is_empty(), "{:?}", first.kept);
+    // A new product snapshot: dim_product is rebuilt with the new version, dim_customer kept.
+    lake.land(
+        "products",
+        "products_v3.json",
+        r#"[{"id": "P2", "title": "Mug", "category": "kitchen", "price": 6.00, "updated_at": "2026-01-12T00:00:00Z"}]"#,
+    )
+    .await;
+    let (engine, second) = lake.build("2026-01-12").await;
+    assert_eq!(second.kept, ["dim_customer"]);
+    assert_eq!(
+        second.versions["dim_product"],
+        first.versions["dim_product"] + 1
+    );
+    let p = rows(
+        &engine,
+        "SELECT price FROM dim_product WHERE product_id = 'P2' AND is_current",
+    )
+    .await;
+    assert_eq!(floats(&p, "price"), [Some(6.0)]);
+    // The kept dimension is still what the facts join: every sale has its customer version.
+    let f = rows(
+        &engine,
+        "SELECT COUNT(*) AS n FROM fact_sales WHERE customer_sk IS NULL",
+    )
+    .await;
+    assert_eq!(ints(&f, "n"), [0]);
+}
+
+#[test]
+fn the_inputs_of_a_table_change_with_the_silver_version_and_with_the_sql() {
+    let a = inputs_fingerprint("silver/products", Some(3), "SELECT 1");
+    assert_eq!(a, inputs_fingerprint("silver/products", Some(3), "SELECT 1"));
+    assert_ne!(a, inputs_fingerprint("silver/products", Some(4), "SELECT 1"));
+    assert_ne!(a, inputs_fingerprint("silver/products", Some(3), "SELECT 2"));
+    assert_ne!(a, inputs_fingerprint("silver/customers", Some(3), "SELECT 1"));
+    assert_ne!(a, inputs_fingerprint("silver/products", None, "SELECT 1"));
 }
 
 #[tokio::test]

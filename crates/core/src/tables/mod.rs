@@ -912,7 +912,9 @@ impl DeltaLake {
     }
 
     /// Replaces the rows of `days` (partition `dt`) of a gold table with `batches`, or the
-    /// whole table when `days` is `None`: one commit. Days without rows end empty.
+    /// whole table when `days` is `None`: one commit. Days without rows end empty. `inputs`,
+    /// when given, is recorded in the commit (`shopflow.inputs`) for [`DeltaLake::gold_inputs`]
+    /// to read back: what the rows were made from.
     pub async fn replace_gold(
         &self,
         table: &str,
@@ -920,6 +922,7 @@ impl DeltaLake {
         batches: Vec<RecordBatch>,
         days: Option<&BTreeSet<NaiveDate>>,
         run_id: &str,
+        inputs: Option<&str>,
     ) -> Result<TableCommit, TableError> {
         let name = gold_table(table);
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
@@ -936,11 +939,16 @@ impl DeltaLake {
                 format!("{} IN ({})", sql_ident(PARTITION_COLUMN), list.join(", "))
             }
         });
+        let mut meta = vec![("run_id", run_id)];
+        if let Some(inputs) = inputs {
+            meta.push(("inputs", inputs));
+        }
         let ((t, _), attempts) = self
             .with_retries(&name, || {
                 let batches = batches.clone();
                 let predicate = predicate.clone();
                 let name = name.clone();
+                let meta = meta.clone();
                 async move {
                     let table = match self.load(&name).await {
                         Ok(Some(t)) => t,
@@ -955,7 +963,7 @@ impl DeltaLake {
                         .with_save_mode(SaveMode::Overwrite)
                         .with_schema_mode(SchemaMode::Merge)
                         .with_writer_properties(layer::writer_properties())
-                        .with_commit_properties(self.commit_properties(&[("run_id", run_id)]))
+                        .with_commit_properties(self.commit_properties(&meta))
                         .with_table_name(name.replace('/', "_"));
                     if let Some(p) = predicate {
                         write = write
@@ -974,6 +982,27 @@ impl DeltaLake {
             attempts,
             files_compacted: 0,
         })
+    }
+
+    /// The `inputs` the latest commit of gold table `table` recorded ([`DeltaLake::replace_gold`]),
+    /// or `None` when the table does not exist or its latest commit recorded none.
+    pub async fn gold_inputs(&self, table: &str) -> Result<Option<String>, TableError> {
+        use futures::TryStreamExt as _;
+        let name = gold_table(table);
+        let Some(t) = self.load(&name).await? else {
+            return Ok(None);
+        };
+        let infos: Vec<_> = t
+            .history(Some(1))
+            .try_collect()
+            .await
+            .map_err(|e| backend("history", &name, e))?;
+        Ok(infos.into_iter().next().and_then(|info| {
+            info.info
+                .get("shopflow.inputs")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        }))
     }
 
     /// Auto-compaction of the partitions a write touched: each of `days` (values of the
