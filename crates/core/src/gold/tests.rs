@@ -422,10 +422,22 @@ async fn a_dimension_is_rebuilt_when_its_silver_table_changes_and_kept_otherwise
 #[test]
 fn the_inputs_of_a_table_change_with_the_silver_version_and_with_the_sql() {
     let a = inputs_fingerprint("silver/products", Some(3), "SELECT 1");
-    assert_eq!(a, inputs_fingerprint("silver/products", Some(3), "SELECT 1"));
-    assert_ne!(a, inputs_fingerprint("silver/products", Some(4), "SELECT 1"));
-    assert_ne!(a, inputs_fingerprint("silver/products", Some(3), "SELECT 2"));
-    assert_ne!(a, inputs_fingerprint("silver/customers", Some(3), "SELECT 1"));
+    assert_eq!(
+        a,
+        inputs_fingerprint("silver/products", Some(3), "SELECT 1")
+    );
+    assert_ne!(
+        a,
+        inputs_fingerprint("silver/products", Some(4), "SELECT 1")
+    );
+    assert_ne!(
+        a,
+        inputs_fingerprint("silver/products", Some(3), "SELECT 2")
+    );
+    assert_ne!(
+        a,
+        inputs_fingerprint("silver/customers", Some(3), "SELECT 1")
+    );
     assert_ne!(a, inputs_fingerprint("silver/products", None, "SELECT 1"));
 }
 
