@@ -964,3 +964,64 @@ async fn a_load_of_landing_objects_of_mixed_sizes_is_processed_once_each_with_ev
         files.join(", "),
     );
 }
+
+/// The SDK retries a request whose answer was lost (a dropped keep-alive connection on a busy
+/// emulator did it in a CI run: a completed claim reported "not held" to the run that held it).
+/// Each ledger request repeated after it succeeded must report what the first one did, while a
+/// different run still cannot take or finish another's claim.
+#[tokio::test]
+async fn a_ledger_request_repeated_after_it_succeeded_reports_what_the_first_did() {
+    use shopflow_core::ports::{Claim, LedgerError, LedgerState};
+    let moto = Moto::start();
+    moto.create_table("ledger", "object_id").await;
+    let ledger = DynamoLedger::new(moto.dynamodb(), "ledger");
+    let request = |run: &str| ClaimRequest {
+        object_id: layer::object_id("landing/transactions/a.csv", "e1"),
+        key: "landing/transactions/a.csv".into(),
+        etag: "e1".into(),
+        run_id: run.into(),
+        now: chrono::Utc::now(),
+        lease: chrono::Duration::minutes(15),
+        force: false,
+        sequencer: None,
+    };
+    let Claim::Acquired(entry) = ledger.claim(&request("run-a")).await.unwrap() else {
+        panic!("a fresh claim is acquired");
+    };
+    // The same run's claim again: still its own.
+    let Claim::Acquired(again) = ledger.claim(&request("run-a")).await.unwrap() else {
+        panic!("a repeated claim of the same run is its own claim");
+    };
+    assert_eq!(again.run_id, "run-a");
+    // Another run is refused.
+    assert!(matches!(
+        ledger.claim(&request("run-b")).await.unwrap(),
+        Claim::Busy(_)
+    ));
+    ledger.complete(&entry, "manifests/a.json").await.unwrap();
+    ledger.complete(&entry, "manifests/a.json").await.unwrap();
+    // Completing with another manifest, or as another run, is not the same request.
+    assert!(matches!(
+        ledger.complete(&entry, "manifests/other.json").await,
+        Err(LedgerError::NotHeld { .. })
+    ));
+    let foreign = shopflow_core::ports::LedgerEntry {
+        run_id: "run-b".into(),
+        ..entry.clone()
+    };
+    assert!(matches!(
+        ledger.complete(&foreign, "manifests/a.json").await,
+        Err(LedgerError::NotHeld { .. })
+    ));
+    // A completed entry is not released; a deleted one releases as done.
+    assert!(matches!(
+        ledger.release(&entry).await,
+        Err(LedgerError::NotHeld { .. })
+    ));
+    let Claim::Completed(done) = ledger.claim(&request("run-c")).await.unwrap() else {
+        panic!("the completed entry stays completed");
+    };
+    assert!(matches!(done.state, LedgerState::Completed { .. }));
+    ledger.forget(&entry.object_id).await.unwrap();
+    ledger.release(&entry).await.unwrap();
+}

@@ -212,6 +212,13 @@ impl Ledger for DynamoLedger {
         let Some(existing) = self.read(&request.object_id).await? else {
             return Ok(Claim::Busy(fresh));
         };
+        // Our own claim: the SDK retried a put whose first attempt had succeeded (its answer
+        // lost on a dropped connection). A run id is one invocation's, so nobody else has it.
+        if existing.run_id == request.run_id
+            && matches!(existing.state, LedgerState::InProgress { .. })
+        {
+            return Ok(Claim::Acquired(existing));
+        }
         match request.decide(existing.clone()) {
             Claim::Acquired(entry) => {
                 if self.replace_if(&entry, &existing).await? {
@@ -233,12 +240,17 @@ impl Ledger for DynamoLedger {
             ..entry.clone()
         };
         if self.replace_if(&done, entry).await? {
-            Ok(())
-        } else {
-            Err(LedgerError::NotHeld {
+            return Ok(());
+        }
+        // Already completed by this run: a retried request whose first attempt succeeded.
+        match self.read(&entry.object_id).await? {
+            Some(current) if current.run_id == entry.run_id && current.state == done.state => {
+                Ok(())
+            }
+            _ => Err(LedgerError::NotHeld {
                 object_id: entry.object_id.clone(),
                 run_id: entry.run_id.clone(),
-            })
+            }),
         }
     }
 
@@ -256,10 +268,14 @@ impl Ledger for DynamoLedger {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Err(LedgerError::NotHeld {
-                object_id: entry.object_id.clone(),
-                run_id: entry.run_id.clone(),
-            }),
+            Err(e) if conditional_failed(&e) => match self.read(&entry.object_id).await? {
+                // Gone already: a retried delete whose first attempt succeeded.
+                None => Ok(()),
+                Some(_) => Err(LedgerError::NotHeld {
+                    object_id: entry.object_id.clone(),
+                    run_id: entry.run_id.clone(),
+                }),
+            },
             Err(e) => Err(Self::backend("DeleteItem", e)),
         }
     }
