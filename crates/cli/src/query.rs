@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use shopflow_core::contract::ContractSet;
-use shopflow_core::engine::Engine;
+use shopflow_core::sql::Engine;
 use shopflow_core::tables::{AsOf, DeltaLake};
 
 /// How a result is printed.

@@ -21,8 +21,8 @@ use serde::Serialize;
 
 use crate::adapters::memory::MemoryObjectStore;
 use crate::contract::ContractSet;
-use crate::engine::{Engine, EngineError};
 use crate::gold::{self, GoldError, GoldOptions};
+use crate::sql::{Engine, EngineError};
 use crate::tables::DeltaLake;
 
 /// Errors while deriving the catalog.

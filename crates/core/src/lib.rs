@@ -17,7 +17,7 @@
 //!   manifest, metrics.
 //! - `tables` (feature `tables`) — silver, quarantine and gold as Delta Lake tables (delta-rs
 //!   through the storage port): upserts on the contract's key, replaces, compaction, time travel.
-//! - `engine` (feature `analytics`) — the SQL engine (DataFusion) over the lake's tables.
+//! - `sql` (feature `analytics`) — the SQL engine (DataFusion) over the lake's tables.
 //! - `catalog` (feature `analytics`) — every silver and gold table with its Glue columns, derived
 //!   from the contracts (the source of `infrastructure/modules/catalog/tables.json`).
 //! - `gold` (feature `analytics`) — the star schema and aggregates, built from silver with SQL.
@@ -38,8 +38,6 @@ pub mod adapters;
 pub mod catalog;
 pub mod cells;
 pub mod contract;
-#[cfg(feature = "analytics")]
-pub mod engine;
 #[cfg(feature = "aws")]
 pub mod functions;
 pub mod generate;
@@ -51,6 +49,8 @@ pub mod memory;
 pub mod ports;
 pub mod read;
 pub mod report;
+#[cfg(feature = "analytics")]
+pub mod sql;
 #[cfg(feature = "tables")]
 pub mod tables;
 pub mod transform;

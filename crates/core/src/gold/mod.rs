@@ -46,8 +46,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use crate::contract::{
     Classification, ColumnType, Contract, ContractError, ContractSet, mask_stray_email,
 };
-use crate::engine::{Engine, EngineError, QueryResult, mask_function};
 use crate::ports::{StoreError, TableError};
+use crate::sql::{Engine, EngineError, QueryResult, mask_function};
 use crate::tables::{self, DeltaLake};
 use crate::validate::parse;
 

@@ -12,10 +12,10 @@ use serde::Serialize;
 use super::model::*;
 use super::{ReportError, html, load_manifests};
 use crate::contract::ContractSet;
-use crate::engine::Engine;
 use crate::gold::{self, GoldBuild, GoldOptions};
 use crate::ingest::Manifest;
 use crate::layer::keys;
+use crate::sql::Engine;
 use crate::tables::DeltaLake;
 use crate::validate::parse;
 

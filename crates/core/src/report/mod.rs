@@ -28,7 +28,7 @@ pub enum ReportError {
     /// A report query failed.
     #[cfg(feature = "analytics")]
     #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
+    Engine(#[from] crate::sql::EngineError),
     /// A query result could not be read.
     #[error("result of {context} cannot be read")]
     Arrow {
@@ -77,8 +77,8 @@ impl ReportError {
             Self::Table(t) => t.is_retryable(),
             #[cfg(feature = "analytics")]
             Self::Gold(crate::gold::GoldError::Table(t))
-            | Self::Gold(crate::gold::GoldError::Engine(crate::engine::EngineError::Table(t)))
-            | Self::Engine(crate::engine::EngineError::Table(t)) => t.is_retryable(),
+            | Self::Gold(crate::gold::GoldError::Engine(crate::sql::EngineError::Table(t)))
+            | Self::Engine(crate::sql::EngineError::Table(t)) => t.is_retryable(),
             _ => false,
         }
     }

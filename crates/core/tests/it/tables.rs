@@ -9,10 +9,10 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use chrono::NaiveDate;
 use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
-use shopflow_core::engine::Engine;
 use shopflow_core::gold::{self, GoldOptions};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::ports::{ObjectMeta, ObjectStore, SilverWrite, StoreError};
+use shopflow_core::sql::Engine;
 use shopflow_core::tables::chunks::CommitBounds;
 use shopflow_core::tables::{AsOf, DeltaLake, TableOptions};
 
