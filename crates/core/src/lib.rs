@@ -13,6 +13,7 @@
 //! - [`validate`] — contract × raw batch → typed valid rows, rejected rows with rule and reason.
 //! - [`transform`] — the data plane for one file: bronze, silver by event date, quarantine.
 //! - [`layer`] — lake key layout, lineage columns, Parquet encoding.
+//! - [`ids`] — the hex encoding and truncated SHA-256 behind object ids, etags and fingerprints.
 //! - [`ingest`] — one landing object through the ports: ledger claim, transform, upload,
 //!   manifest, metrics.
 //! - `tables` (feature `tables`) — silver, quarantine and gold as Delta Lake tables (delta-rs
@@ -43,6 +44,7 @@ pub mod functions;
 pub mod generate;
 #[cfg(feature = "analytics")]
 pub mod gold;
+pub mod ids;
 pub mod ingest;
 pub mod layer;
 pub mod memory;

@@ -581,9 +581,8 @@ pub struct ProductRecord {
 impl ProductRecord {
     /// A fingerprint of every field: equal fingerprints mean nothing changed.
     pub fn fingerprint(&self) -> String {
-        use sha2::{Digest, Sha256};
         let text = serde_json::to_string(self).unwrap_or_default();
-        crate::adapters::local::hex(&Sha256::digest(text.as_bytes())[..16])
+        crate::ids::sha256_hex(text.as_bytes(), 16)
     }
 }
 

@@ -12,21 +12,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ids::hex;
+
 use crate::adapters::liveness::ProcessId;
 use crate::ports::{
     Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, LedgerState, MetricSet, Metrics,
     Notification, Notifier, NotifyError, ObjectMeta, ObjectStore, StoreError,
 };
-
-/// Hex of a SHA-256 digest.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
 
 /// Checks that a key is a safe relative path: non-empty `/`-separated segments, none of them
 /// `.`, `..` or starting with `.`, no backslash, no leading `/`.

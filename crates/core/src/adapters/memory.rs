@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::local::hex;
+use crate::ids::hex;
 use crate::ports::{
     Claim, ClaimRequest, FetchTask, Ledger, LedgerEntry, LedgerError, LedgerState, Notification,
     Notifier, NotifyError, ObjectMeta, ObjectStore, ProductRecord, ProductStore, ProductStoreError,

@@ -185,7 +185,6 @@ pub fn is_email_shaped(value: &str) -> bool {
 /// in clear; an address already masked is left as it is, so applying this twice changes
 /// nothing.
 pub fn mask_stray_email(value: &str) -> Option<String> {
-    use sha2::Digest as _;
     let local_char = |c: char| c.is_alphanumeric() || "._%+-*'".contains(c);
     let domain_char = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
     let mut out = String::new();
@@ -213,8 +212,7 @@ pub fn mask_stray_email(value: &str) -> Option<String> {
         let Some(masked) = Mask::Email.apply(address) else {
             continue;
         };
-        let digest = sha2::Sha256::digest(address.as_bytes());
-        let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let tag = crate::ids::sha256_hex(address.as_bytes(), 4);
         out.push_str(&value[copied..start]);
         out.push_str(&masked);
         out.push('~');

@@ -929,9 +929,7 @@ pub struct GoldStatement {
 /// recorded with its commit, and compared before the next build. A new silver version, or SQL
 /// that changed (a contract that masks another column, a new release), gives another value.
 pub fn inputs_fingerprint(source: &str, version: Option<u64>, sql: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(sql.as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::ids::sha256_hex(sql.as_bytes(), 8);
     let version = version.map_or_else(|| "none".to_string(), |v| v.to_string());
     format!("{source}@{version};sql={hex}")
 }

@@ -29,7 +29,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
-use crate::adapters::local::hex;
+use crate::ids::hex;
 use crate::read::READ_ERROR_COLUMN;
 use crate::validate::RejectedRow;
 
