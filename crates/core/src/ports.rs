@@ -78,6 +78,34 @@ impl StoreError {
     }
 }
 
+/// Checks that a key is one every store writes: non-empty `/`-separated segments, none of them
+/// `.`, `..` or starting with `.`, no backslash, no leading `/` (on a directory, a safe relative
+/// path). Every [`ObjectStore`] refuses to write any other key with [`StoreError::InvalidKey`];
+/// the directory store refuses to read one too.
+pub fn check_key(key: &str) -> Result<(), StoreError> {
+    let bad = |reason| {
+        Err(StoreError::InvalidKey {
+            key: key.to_string(),
+            reason,
+        })
+    };
+    if key.is_empty() {
+        return bad("empty key");
+    }
+    if key.starts_with('/') || key.contains('\\') {
+        return bad("keys are relative and use `/`");
+    }
+    for segment in key.split('/') {
+        if segment.is_empty() {
+            return bad("empty path segment");
+        }
+        if segment.starts_with('.') {
+            return bad("segments may not start with `.`");
+        }
+    }
+    Ok(())
+}
+
 /// Objects by key: the lake (S3 in AWS, a directory locally).
 #[async_trait]
 pub trait ObjectStore: Send + Sync + Debug {

@@ -17,34 +17,8 @@ use crate::ids::hex;
 use crate::adapters::liveness::ProcessId;
 use crate::ports::{
     Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, LedgerState, MetricSet, Metrics,
-    Notification, Notifier, NotifyError, ObjectMeta, ObjectStore, StoreError,
+    Notification, Notifier, NotifyError, ObjectMeta, ObjectStore, StoreError, check_key,
 };
-
-/// Checks that a key is a safe relative path: non-empty `/`-separated segments, none of them
-/// `.`, `..` or starting with `.`, no backslash, no leading `/`.
-pub fn check_key(key: &str) -> Result<(), StoreError> {
-    let bad = |reason| {
-        Err(StoreError::InvalidKey {
-            key: key.to_string(),
-            reason,
-        })
-    };
-    if key.is_empty() {
-        return bad("empty key");
-    }
-    if key.starts_with('/') || key.contains('\\') {
-        return bad("keys are relative and use `/`");
-    }
-    for segment in key.split('/') {
-        if segment.is_empty() {
-            return bad("empty path segment");
-        }
-        if segment.starts_with('.') {
-            return bad("segments may not start with `.`");
-        }
-    }
-    Ok(())
-}
 
 /// Staged files are named `shopflow-stage-{pid}-{start}-…` after the process writing them.
 const STAGE_PREFIX: &str = "shopflow-stage-";

@@ -84,7 +84,7 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
-        super::local::check_key(key)?;
+        crate::ports::check_key(key)?;
         let stored = Stored::new(body);
         let meta = Self::meta(key, &stored);
         lock(&self.objects).insert(key.to_string(), stored);
@@ -100,7 +100,7 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        super::local::check_key(key)?;
+        crate::ports::check_key(key)?;
         let mut objects = lock(&self.objects);
         if objects.contains_key(key) {
             return Ok(false);

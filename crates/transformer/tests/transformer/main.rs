@@ -1025,3 +1025,36 @@ async fn a_ledger_request_repeated_after_it_succeeded_reports_what_the_first_did
     ledger.forget(&entry.object_id).await.unwrap();
     ledger.release(&entry).await.unwrap();
 }
+
+/// The S3 store refuses to write the keys every store refuses (`ports::check_key`), as the
+/// directory and memory stores do, and writes nothing for them; a valid key still goes through.
+#[tokio::test]
+async fn the_s3_store_refuses_to_write_a_key_no_store_writes() {
+    use shopflow_core::ports::StoreError;
+    let moto = Moto::start();
+    moto.create_bucket("lake").await;
+    let store = S3ObjectStore::new(moto.s3(), "lake");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"x").unwrap();
+    for key in [
+        "",
+        "/landing/a.csv",
+        "landing//a.csv",
+        "landing/.hidden.csv",
+        "landing/../bronze/a.csv",
+        "landing\\a.csv",
+    ] {
+        let refused = |r: Result<(), StoreError>| {
+            assert!(
+                matches!(r, Err(StoreError::InvalidKey { .. })),
+                "{key:?}: {r:?}"
+            )
+        };
+        refused(store.put(key, b"x".to_vec()).await.map(|_| ()));
+        refused(store.upload(key, file.path()).await.map(|_| ()));
+        refused(store.put_if_absent(key, b"x".to_vec()).await.map(|_| ()));
+    }
+    assert!(moto.list_keys("lake", "").await.is_empty());
+    store.put("landing/a.csv", b"x".to_vec()).await.unwrap();
+    assert_eq!(moto.list_keys("lake", "").await, ["landing/a.csv"]);
+}

@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 
 use super::{is_retryable, service_status};
-use crate::ports::{ObjectMeta, ObjectStore, StoreError};
+use crate::ports::{ObjectMeta, ObjectStore, StoreError, check_key};
 
 /// Files larger than this are uploaded in parts of this size.
 pub const PART_SIZE: usize = 16 * 1024 * 1024;
@@ -258,6 +258,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        check_key(key)?;
         let size = body.len() as u64;
         let out = self
             .client
@@ -277,6 +278,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn upload(&self, key: &str, src: &Path) -> Result<ObjectMeta, StoreError> {
+        check_key(key)?;
         let size = std::fs::metadata(src).map_err(io(src))?.len();
         if size > PART_SIZE as u64 {
             return self.multipart(key, src, size).await;
@@ -286,6 +288,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        check_key(key)?;
         match self
             .client
             .put_object()
