@@ -867,23 +867,14 @@ impl Writer<'_> {
             "gold table built"
         );
         self.since = std::time::Instant::now();
-        self.engine
-            .register_lake_table(
-                self.lake,
-                table,
-                &tables::gold_table(table),
-                None,
-                None,
-                None,
-            )
-            .await?;
+        self.register(table).await?;
         Ok(())
     }
 
-    /// Leaves a table as its last build wrote it (its inputs have not changed) and registers
-    /// it in the engine for the statements after it.
-    async fn kept(&mut self, table: &str) -> Result<(), GoldError> {
-        let version = self
+    /// Registers gold table `table`'s current snapshot in the engine, for the statements after
+    /// it; returns the version registered.
+    async fn register(&self, table: &str) -> Result<Option<u64>, GoldError> {
+        Ok(self
             .engine
             .register_lake_table(
                 self.lake,
@@ -893,8 +884,13 @@ impl Writer<'_> {
                 None,
                 None,
             )
-            .await?;
-        if let Some(v) = version {
+            .await?)
+    }
+
+    /// Leaves a table as its last build wrote it (its inputs have not changed) and registers
+    /// it in the engine for the statements after it.
+    async fn kept(&mut self, table: &str) -> Result<(), GoldError> {
+        if let Some(v) = self.register(table).await? {
             self.build.versions.insert(table.into(), v);
         }
         self.build.kept.push(table.to_string());
