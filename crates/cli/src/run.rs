@@ -1,40 +1,44 @@
 //! `shopflow run`: the daily workflow on a local lake, executed from the state machine
 //! definition Step Functions runs (`statemachine/pipeline.asl.json`, built into the binary;
-//! `--definition FILE` runs another) by the core's ASL interpreter, so the local run follows
-//! the deployed sequence of steps.
+//! `--definition FILE` runs another) by the ASL interpreter (`shopflow-workflow`), so the local
+//! run follows the deployed sequence of steps.
 //!
-//! Each Task goes to a local adapter, chosen by what the definition calls:
+//! Each Task calls what the deployed Task calls, with local adapters:
 //!
-//! - `lambda:invoke` of `${transformer_arn}` (or a function ARN naming the transformer):
-//!   `{"list_pending": {"date"}}` and `{"summarize": {"date"}}` →
-//!   [`steps::list_pending`] / [`steps::summarize`]; `{"bucket", "key"[, "replay"]}` → the
-//!   [`Ingestor`] over the lake's [`FsObjectStore`] and [`FsLedger`] (the bucket is the lake);
-//! - `lambda:invoke` of `${report_generator_arn}`: `{"date"}` → gold and the daily report
-//!   ([`report::build_daily`]);
-//! - `sns:publish` to any topic: a JSON file in `<lake>/_notifications/` ([`FileNotifier`]).
+//! - `lambda:invoke` of `${transformer_arn}` (or a function ARN naming the transformer): the
+//!   transformer's own handler ([`transformer::handle`]) over the lake's [`FsObjectStore`] and
+//!   [`FsLedger`];
+//! - `lambda:invoke` of `${report_generator_arn}`: the report generator's own handler
+//!   ([`report_generator::handle`]): gold, the daily report, its summary and alerts, or table
+//!   maintenance;
+//! - `sns:publish` to any topic: a JSON file in `<lake>/_notifications/` ([`FileNotifier`]),
+//!   where the report generator's messages go too.
 //!
-//! Errors carry the functions' error types (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`,
-//! `ShopFlow.Internal`) so the definition's `Retry` and `Catch` apply as in AWS; retries do not
-//! wait locally.
+//! The definition's `${lake_bucket}` is the lake directory (Terraform renders it with the
+//! bucket's name): the transformer is asked for objects of that "bucket", and the messages'
+//! `s3://${lake_bucket}/…` paths name files in the lake. Errors keep the handlers' error types
+//! (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`, `ShopFlow.Internal`), so the definition's
+//! `Retry` and `Catch` apply as in AWS; retries do not wait locally.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use shopflow_core::adapters::local::{FileNotifier, FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::{FunctionError, report_generator, transformer};
 use shopflow_core::ingest::{Ingestor, new_run_id};
-use shopflow_core::ports::{Notification, Notifier};
-use shopflow_core::report::{self, ReportOptions};
-use shopflow_core::tables::{DeltaLake, MIN_RETENTION_HOURS};
-use shopflow_core::workflow::steps::{self, DayRequest};
-use shopflow_core::workflow::{
-    self, Execution, ExecutionStatus, Options, Outcome, StateMachine, Target, TaskFailure,
-    TaskRunner, TraceEntry, async_trait, lambda_failure, lambda_result,
+use shopflow_core::ports::{Notification, Notifier, NotifyError};
+use shopflow_core::report::ReportOptions;
+use shopflow_core::tables::DeltaLake;
+use shopflow_workflow::{
+    self as workflow, Execution, ExecutionStatus, Options, Outcome, StateMachine, Target,
+    TaskFailure, TaskRunner, TraceEntry, async_trait, lambda_failure, lambda_result,
 };
 
 /// The daily state machine, as deployed.
@@ -73,151 +77,40 @@ fn function_of(name: &str) -> Option<Function> {
     }
 }
 
-fn invalid(message: impl std::fmt::Display) -> TaskFailure {
-    lambda_failure(steps::INVALID_INPUT, &message.to_string())
+/// A handler's error as the Lambda integration reports it to the state machine.
+fn task_failure(e: FunctionError) -> TaskFailure {
+    lambda_failure(e.error_type(), &e.message)
 }
 
-/// The Tasks' local adapters.
-struct LocalRunner {
-    store: Arc<FsObjectStore>,
-    tables: DeltaLake,
-    ingestor: Ingestor,
-    notifier: FileNotifier,
-    report: ReportOptions,
-    run_id: String,
+/// The notifier of the local run: every message goes to `<lake>/_notifications/` and is kept,
+/// so the run can list what it sent.
+#[derive(Debug)]
+struct Outbox {
+    files: FileNotifier,
     sent: Mutex<Vec<Notification>>,
 }
 
+#[async_trait]
+impl Notifier for Outbox {
+    async fn publish(&self, message: &Notification) -> Result<(), NotifyError> {
+        self.files.publish(message).await?;
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(message.clone());
+        Ok(())
+    }
+}
+
+/// The Tasks' local adapters: the functions' handlers with their local dependencies.
+struct LocalRunner {
+    transformer: transformer::Deps,
+    report_generator: report_generator::Deps,
+    outbox: Arc<Outbox>,
+    run_id: String,
+}
+
 impl LocalRunner {
-    async fn transformer(&self, payload: &Value) -> Result<Value, TaskFailure> {
-        let single = payload.as_object().filter(|o| o.len() == 1);
-        let day = |name: &str| single.and_then(|o| o.get(name));
-        if let Some(request) = day("list_pending").or_else(|| day("summarize")) {
-            let request: DayRequest = serde_json::from_value(request.clone())
-                .map_err(|e| invalid(format!("{payload} is not a valid request: {e}")))?;
-            let date = request.date_or_yesterday(Utc::now());
-            let contracts = self.ingestor.contracts();
-            let store = self.store.as_ref();
-            let out = if day("list_pending").is_some() {
-                steps::list_pending(store, contracts, date)
-                    .await
-                    .map(serde_json::to_value)
-            } else {
-                steps::summarize(store, contracts, date)
-                    .await
-                    .map(serde_json::to_value)
-            };
-            return match out {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(lambda_failure(steps::INTERNAL, &e.to_string())),
-                Err(e) => Err(lambda_failure(
-                    e.error_type(),
-                    &shopflow_core::transform::error_chain(&e),
-                )),
-            };
-        }
-        let key = payload.get("key").and_then(Value::as_str).ok_or_else(|| {
-            invalid(format!(
-                "expected {{\"list_pending\" | \"summarize\": {{\"date\"}}}} or {{\"bucket\", \"key\"}}, got {payload}"
-            ))
-        })?;
-        if !key.starts_with("landing/") {
-            tracing::info!(key, "not under landing/; ignored");
-            return Ok(json!({ "objects": [] }));
-        }
-        let replay = payload
-            .get("replay")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let outcome = if replay {
-            self.ingestor.replay_object(key, &self.run_id).await
-        } else {
-            self.ingestor.ingest_object(key, &self.run_id).await
-        };
-        match outcome {
-            Ok(o) => Ok(json!({ "objects": [steps::object_result(o)] })),
-            Err(e) => Err(lambda_failure(
-                steps::ingest_error_type(&e),
-                &shopflow_core::transform::error_chain(&e),
-            )),
-        }
-    }
-
-    async fn report_generator(&self, payload: &Value) -> Result<Value, TaskFailure> {
-        if let Some(m) = payload
-            .as_object()
-            .filter(|o| o.len() == 1)
-            .and_then(|o| o.get("maintain"))
-        {
-            return self.maintain(m).await;
-        }
-        let request: DayRequest = if payload.is_null() {
-            DayRequest::default()
-        } else {
-            serde_json::from_value(payload.clone())
-                .map_err(|e| invalid(format!("{payload} is not a valid request: {e}")))?
-        };
-        let date = request.date_or_yesterday(Utc::now());
-        let out = report::build_daily(
-            &self.tables,
-            Some(date),
-            self.ingestor.contracts(),
-            &self.report,
-        )
-        .await
-        .map_err(|e| {
-            let kind = if e.is_retryable() {
-                steps::RETRYABLE
-            } else {
-                steps::INTERNAL
-            };
-            lambda_failure(kind, &shopflow_core::transform::error_chain(&e))
-        })?;
-        Ok(json!({
-            "date": date,
-            "report_key": out.report_key,
-            "html_key": out.html_key,
-            "anomalies": out.report.anomalies.len(),
-            "kpis": out.report.kpis,
-            "rejected_pct": out.report.data_quality.rejected_pct,
-            "alerts": [],
-        }))
-    }
-
-    /// `{"maintain": {"retention_hours"}}`: the deployed report generator's maintenance, on the
-    /// local lake's tables.
-    async fn maintain(&self, request: &Value) -> Result<Value, TaskFailure> {
-        let hours = match request.get("retention_hours") {
-            None => MIN_RETENTION_HOURS,
-            Some(v) => v
-                .as_u64()
-                .and_then(|h| u32::try_from(h).ok())
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "retention_hours must be a whole number of hours, got {v}"
-                    ))
-                })?,
-        };
-        if hours < MIN_RETENTION_HOURS {
-            return Err(invalid(format!(
-                "retention_hours {hours} is below {MIN_RETENTION_HOURS}"
-            )));
-        }
-        let reports = self
-            .tables
-            .maintain_all(None, chrono::Duration::hours(i64::from(hours)), &LogMetrics)
-            .await
-            .map_err(|e| {
-                let kind = if e.is_retryable() {
-                    steps::RETRYABLE
-                } else {
-                    steps::INTERNAL
-                };
-                lambda_failure(kind, &shopflow_core::transform::error_chain(&e))
-            })?;
-        Ok(shopflow_core::tables::maintain_totals(&reports))
-    }
-
     async fn publish(
         &self,
         subject: Option<&str>,
@@ -229,15 +122,19 @@ impl LocalRunner {
             body: message,
             kind: kind.unwrap_or("summary").to_string(),
         };
-        self.notifier.publish(&note).await.map_err(|e| {
+        self.outbox.publish(&note).await.map_err(|e| {
             TaskFailure::new(
                 "SNS.InternalErrorException",
                 shopflow_core::transform::error_chain(&e),
             )
         })?;
-        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        sent.push(note);
-        Ok(json!({ "MessageId": format!("{}-{}", self.run_id, sent.len()) }))
+        let sent = self
+            .outbox
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        Ok(json!({ "MessageId": format!("{}-{sent}", self.run_id) }))
     }
 }
 
@@ -250,14 +147,22 @@ impl TaskRunner for LocalRunner {
                 payload,
                 optimized,
             } => {
+                let event = payload.clone();
                 let out = match function_of(function) {
-                    Some(Function::Transformer) => self.transformer(payload).await,
-                    Some(Function::ReportGenerator) => self.report_generator(payload).await,
-                    None => Err(TaskFailure::new(
-                        "Lambda.ResourceNotFoundException",
-                        format!("the local run has no function {function}"),
-                    )),
-                }?;
+                    Some(Function::Transformer) => {
+                        transformer::handle(event, &self.run_id, &self.transformer).await
+                    }
+                    Some(Function::ReportGenerator) => {
+                        report_generator::handle(event, &self.report_generator).await
+                    }
+                    None => {
+                        return Err(TaskFailure::new(
+                            "Lambda.ResourceNotFoundException",
+                            format!("the local run has no function {function}"),
+                        ));
+                    }
+                }
+                .map_err(task_failure)?;
                 Ok(lambda_result(out, optimized))
             }
             Target::SnsPublish {
@@ -324,17 +229,33 @@ fn print_trace(execution: &Execution) {
     }
 }
 
-/// Loads the definition: the built-in one, or `path`.
-pub fn load_definition(path: Option<&Path>) -> anyhow::Result<(StateMachine, String)> {
+/// The definition's text with `${lake_bucket}` rendered for the local lake: `s3://${lake_bucket}`
+/// (a path in a message) and `${lake_bucket}` alone (the bucket the transformer is asked for)
+/// both become the lake directory. The function and topic placeholders stay: the runner
+/// recognises them.
+fn render(text: &str, lake: &str) -> String {
+    // The value goes inside JSON strings.
+    let quoted = serde_json::to_string(lake).unwrap_or_default();
+    let escaped = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default();
+    text.replace("s3://${lake_bucket}", escaped)
+        .replace("${lake_bucket}", escaped)
+}
+
+/// Loads the definition (the built-in one, or `path`), rendered for the lake named `lake`.
+pub fn load_definition(path: Option<&Path>, lake: &str) -> anyhow::Result<(StateMachine, String)> {
     match path {
         None => Ok((
-            StateMachine::parse(PIPELINE).context("the built-in statemachine/pipeline.asl.json")?,
+            StateMachine::parse(&render(PIPELINE, lake))
+                .context("the built-in statemachine/pipeline.asl.json")?,
             "statemachine/pipeline.asl.json (built in)".to_string(),
         )),
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            let machine = StateMachine::parse(&text)
+            let machine = StateMachine::parse(&render(&text, lake))
                 .with_context(|| format!("loading the state machine {}", p.display()))?;
             Ok((machine, p.display().to_string()))
         }
@@ -348,7 +269,8 @@ pub async fn run(
     args: &RunArgs,
     limits: &crate::Limits,
 ) -> anyhow::Result<ExitCode> {
-    let (machine, label) = load_definition(args.definition.as_deref())?;
+    let lake = root.display().to_string();
+    let (machine, label) = load_definition(args.definition.as_deref(), &lake)?;
     let store = Arc::new(
         FsObjectStore::new(root)
             .with_context(|| format!("opening the lake at {}", root.display()))?,
@@ -356,24 +278,42 @@ pub async fn run(
     let ledger =
         Arc::new(FsLedger::new(root.join("_state").join("ledger")).context("opening the ledger")?);
     let tables = DeltaLake::with_options(store.clone(), limits.table_options());
+    let contracts = Arc::new(contracts);
     let ingestor = Ingestor::new(
         store.clone(),
         Arc::new(tables.clone()),
         ledger,
         Arc::new(LogMetrics),
-        Arc::new(contracts),
+        contracts.clone(),
         limits.ingest_options(root.join(".tmp")),
     );
     let run_id = new_run_id();
     let notifications = root.join("_notifications");
-    let runner = LocalRunner {
-        store,
-        tables,
-        ingestor,
-        notifier: FileNotifier::new(&notifications),
-        report: args.report,
-        run_id: run_id.clone(),
+    let outbox = Arc::new(Outbox {
+        files: FileNotifier::new(&notifications),
         sent: Mutex::new(Vec::new()),
+    });
+    // The report generator's settings as the deployed function reads them from its
+    // environment, with the lake as its bucket and the command's report options.
+    let env = BTreeMap::from([("LAKE_BUCKET".to_string(), lake.clone())]);
+    let mut config = report_generator::Config::from_env(&env)?;
+    config.report = args.report;
+    let runner = LocalRunner {
+        transformer: transformer::Deps {
+            ingestor,
+            store,
+            bucket: lake.clone(),
+        },
+        report_generator: report_generator::Deps {
+            lake: tables,
+            metrics: Arc::new(LogMetrics),
+            notifier: outbox.clone(),
+            contracts,
+            config,
+            lake_url: lake,
+        },
+        outbox,
+        run_id: run_id.clone(),
     };
     let mut input = serde_json::Map::new();
     if let Some(d) = args.date {
@@ -402,6 +342,7 @@ pub async fn run(
     print_trace(&execution);
     println!();
     let sent = runner
+        .outbox
         .sent
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -459,7 +400,7 @@ mod tests {
 
     #[test]
     fn the_built_in_definition_loads() {
-        let (machine, _) = load_definition(None).unwrap();
+        let (machine, _) = load_definition(None, "/tmp/lake").unwrap();
         assert_eq!(machine.start_at, "SetDefaults");
     }
 
@@ -478,5 +419,14 @@ mod tests {
             Some(Function::Transformer)
         );
         assert_eq!(function_of("${other_arn}"), None);
+    }
+
+    #[test]
+    fn the_lake_bucket_is_rendered_as_the_lake_directory_inside_json_strings() {
+        let text = r#"{"a": "s3://${lake_bucket}/x", "b": "${lake_bucket}"}"#;
+        let lake = r#"C:\lake "q""#;
+        let v: Value = serde_json::from_str(&render(text, lake)).unwrap();
+        assert_eq!(v["a"], format!("{lake}/x"));
+        assert_eq!(v["b"], lake);
     }
 }

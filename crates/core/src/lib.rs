@@ -29,17 +29,15 @@
 //! - [`ports`] — the small traits the pipeline talks to.
 //! - [`adapters`] — local (filesystem, in-memory, log) adapters, the CloudWatch EMF writer and,
 //!   with the `aws` feature, the S3 / DynamoDB / Kinesis / SNS adapters and the HTTP client.
-//! - `functions` (feature `aws`) — the four Lambda functions' handlers over the ports.
-//! - [`workflow`] — an Amazon States Language interpreter that runs the daily state machine
-//!   (`statemachine/pipeline.asl.json`) locally, and the workflow's own steps (the day's
-//!   pending landing objects, the day's counts).
+//! - [`functions`] — the Lambda functions' handlers over the ports, their requests, answers
+//!   and error classes; the transformer and (feature `analytics`) the report generator are
+//!   what `shopflow run` calls too; the API and Kinesis handlers need feature `lambda`.
 
 pub mod adapters;
 #[cfg(feature = "analytics")]
 pub mod catalog;
 pub mod cells;
 pub mod contract;
-#[cfg(feature = "aws")]
 pub mod functions;
 pub mod generate;
 #[cfg(feature = "analytics")]
@@ -57,7 +55,6 @@ pub mod sql;
 pub mod tables;
 pub mod transform;
 pub mod validate;
-pub mod workflow;
 
 /// Log directives every binary appends to its default level, unless the user sets the filter:
 /// delta-rs 1.1.3 logs a warning on every MERGE whose scan reports no pruned-file metric

@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
         metrics: Arc::new(EmfMetrics::stdout(namespace)),
         notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic_arn)),
         contracts: Arc::new(ContractSet::defaults()?),
+        lake_url: format!("s3://{}", config.bucket),
         config,
     };
     let deps = &deps;

@@ -488,16 +488,22 @@ impl Metrics for LogMetrics {
     }
 }
 
-/// Notifications as JSON files in a directory (one file per message), also logged.
-#[derive(Debug, Clone)]
+/// Notifications as JSON files in a directory (one file per message), also logged. A file is
+/// named `{UTC time to the millisecond}-{sequence}-{kind}.json`, so the names sort in the order
+/// the messages were published, also when several are published within one millisecond.
+#[derive(Debug)]
 pub struct FileNotifier {
     dir: PathBuf,
+    sequence: std::sync::atomic::AtomicU64,
 }
 
 impl FileNotifier {
-    /// Writes messages into `dir`.
+    /// Writes messages into `dir` (created on the first message).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            sequence: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
@@ -510,7 +516,12 @@ impl Notifier for FileNotifier {
         };
         fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let path = self.dir.join(format!("{stamp}-{}.json", message.kind));
+        let seq = self
+            .sequence
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self
+            .dir
+            .join(format!("{stamp}-{seq:04}-{}.json", message.kind));
         let body = serde_json::to_vec_pretty(message).map_err(|e| NotifyError::Io {
             path: path.clone(),
             source: e.into(),

@@ -1,16 +1,27 @@
-//! The four Lambda functions' logic, as plain async functions over injected ports: each
-//! function crate's `main.rs` only builds the ports from the environment and calls these.
+//! The four Lambda functions' logic and their protocol, as plain async functions over injected
+//! ports. Each function crate's `main.rs` only builds the ports from the environment and calls
+//! these; `shopflow run` calls the same handlers with local adapters, so the local run and the
+//! deployed one execute the same code.
 //!
-//! - [`ingest_trigger`] — API Gateway `POST /ingestions` and the daily schedule → fetch tasks.
-//! - [`product_fetch`] — Kinesis fetch tasks → raw pages in `landing/products/`, products table.
-//! - [`transformer`] — S3 notifications (or `{bucket, key}`) → bronze, silver, quarantine.
-//! - `report_generator` (feature `analytics`) — `{date}` → gold, the daily report, SNS summary and alerts.
+//! - [`transformer`] — S3 notifications, `{bucket, key}`, `{list_pending}` and `{summarize}`
+//!   → bronze, silver, quarantine and the day's lists and counts ([`daily`]).
+//! - `report_generator` (feature `analytics`) — `{date}` and `{maintain}` → gold, the daily
+//!   report, SNS summary and alerts; table maintenance.
+//! - `ingest_trigger` (feature `lambda`) — API Gateway `POST /ingestions` and the daily
+//!   schedule → fetch tasks.
+//! - `product_fetch` (feature `lambda`) — Kinesis fetch tasks → raw pages in
+//!   `landing/products/`, products table.
+//! - [`config`] — typed configuration from the environment.
 //!
 //! Errors carry a stable [`ErrorKind`] whose name (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`,
 //! `ShopFlow.Internal`) is the Lambda error type a state machine's `Retry`/`Catch` match on.
+//! Each area's error is classified once, by a `From` impl into [`FunctionError`].
 
 pub mod config;
+pub mod daily;
+#[cfg(feature = "lambda")]
 pub mod ingest_trigger;
+#[cfg(feature = "lambda")]
 pub mod product_fetch;
 #[cfg(feature = "analytics")]
 pub mod report_generator;
@@ -36,6 +47,17 @@ impl ErrorKind {
             Self::Retryable => "ShopFlow.Retryable",
             Self::InvalidInput => "ShopFlow.InvalidInput",
             Self::Internal => "ShopFlow.Internal",
+        }
+    }
+
+    /// [`Retryable`](Self::Retryable) when trying again may succeed, else
+    /// [`Internal`](Self::Internal): how a failure of the lake or a backend (not of the
+    /// request) is classified.
+    pub fn retryable_or_internal(retryable: bool) -> Self {
+        if retryable {
+            Self::Retryable
+        } else {
+            Self::Internal
         }
     }
 
@@ -75,6 +97,25 @@ impl FunctionError {
         }
     }
 
+    /// A request that is not what a handler reads: [`ErrorKind::InvalidInput`], saying what
+    /// was expected, why the event is not it, and the event itself (its first 200 characters:
+    /// requests are small references such as dates and keys).
+    pub fn invalid_request(
+        expected: &str,
+        event: &serde_json::Value,
+        why: impl std::fmt::Display,
+    ) -> Self {
+        let mut got = event.to_string();
+        if let Some((cut, _)) = got.char_indices().nth(200) {
+            got.truncate(cut);
+            got.push('…');
+        }
+        Self::new(
+            ErrorKind::InvalidInput,
+            format!("expected {expected}: {why}; got {got}"),
+        )
+    }
+
     /// The Lambda error type.
     pub fn error_type(&self) -> &'static str {
         self.kind.error_type()
@@ -95,6 +136,31 @@ impl From<crate::ingest::IngestError> for FunctionError {
             }
         };
         Self::wrap(kind, e)
+    }
+}
+
+impl From<crate::report::ReportError> for FunctionError {
+    fn from(e: crate::report::ReportError) -> Self {
+        Self::wrap(ErrorKind::retryable_or_internal(e.is_retryable()), e)
+    }
+}
+
+impl From<crate::ports::TableError> for FunctionError {
+    fn from(e: crate::ports::TableError) -> Self {
+        Self::wrap(ErrorKind::retryable_or_internal(e.is_retryable()), e)
+    }
+}
+
+impl From<crate::ports::NotifyError> for FunctionError {
+    fn from(e: crate::ports::NotifyError) -> Self {
+        let retryable = matches!(
+            e,
+            crate::ports::NotifyError::Backend {
+                retryable: true,
+                ..
+            }
+        );
+        Self::wrap(ErrorKind::retryable_or_internal(retryable), e)
     }
 }
 
@@ -148,6 +214,62 @@ mod tests {
         );
         assert!(decode_s3_key("landing/a/b%2").is_err());
         assert!(decode_s3_key("landing/a/b%zz").is_err());
+    }
+
+    #[test]
+    fn each_ingestion_error_has_one_class() {
+        use crate::ingest::IngestError;
+        use crate::ports::{LedgerError, StoreError};
+        let backend = |retryable| StoreError::Backend {
+            operation: "GetObject",
+            key: "k".into(),
+            retryable,
+            source: "boom".into(),
+        };
+        let cases = [
+            (
+                IngestError::NotLanding { key: "x".into() },
+                ErrorKind::InvalidInput,
+            ),
+            (
+                IngestError::NotFound { key: "x".into() },
+                ErrorKind::InvalidInput,
+            ),
+            (
+                IngestError::Contract(
+                    crate::contract::ContractSet::defaults()
+                        .unwrap()
+                        .get("nope")
+                        .unwrap_err(),
+                ),
+                ErrorKind::InvalidInput,
+            ),
+            (
+                IngestError::Busy {
+                    key: "k".into(),
+                    run_id: "r".into(),
+                    lease_until: String::new(),
+                },
+                ErrorKind::Retryable,
+            ),
+            (IngestError::Store(backend(true)), ErrorKind::Retryable),
+            (IngestError::Store(backend(false)), ErrorKind::Internal),
+            (
+                IngestError::Ledger(LedgerError::NotHeld {
+                    object_id: "o".into(),
+                    run_id: "r".into(),
+                }),
+                ErrorKind::Internal,
+            ),
+            (
+                IngestError::WorkDir(std::io::Error::other("disk")),
+                ErrorKind::Retryable,
+            ),
+        ];
+        for (error, kind) in cases {
+            let text = error.to_string();
+            assert_eq!(FunctionError::from(error).kind, kind, "{text}");
+        }
     }
 
     #[test]

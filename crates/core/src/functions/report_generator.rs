@@ -13,14 +13,15 @@
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::config::{self, ConfigError, Env};
+use super::daily::DayRequest;
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::gold::GoldOptions;
-use crate::ports::{Metrics, Notification, Notifier, NotifyError};
+use crate::ports::{Metrics, Notification, Notifier};
 use crate::report::{self, DailyReport, ReportOptions};
 use crate::tables::{DeltaLake, MIN_RETENTION_HOURS};
 
@@ -29,7 +30,7 @@ use crate::tables::{DeltaLake, MIN_RETENTION_HOURS};
 pub struct Config {
     /// Alert when more than this percentage of the day's rows was rejected.
     pub alert_rejected_pct: f64,
-    /// Lake bucket (for the S3 paths in messages).
+    /// The lake bucket.
     pub bucket: String,
     /// Gold rebuild and anomaly settings.
     pub report: ReportOptions,
@@ -66,18 +67,75 @@ pub struct Deps {
     pub contracts: Arc<ContractSet>,
     /// Settings.
     pub config: Config,
+    /// How messages name the lake's root: `s3://{bucket}` in AWS, the lake directory locally.
+    pub lake_url: String,
 }
 
-/// The state machine's input.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Request {
-    /// The day to report on.
-    pub date: Option<NaiveDate>,
+/// A request to the report generator, typed once for Lambda and the local run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `{"date": "YYYY-MM-DD"}`, `{}` or `null` (yesterday, UTC): gold and the day's report.
+    Report(DayRequest),
+    /// `{"maintain": {"retention_hours"}}`: compaction and VACUUM of every lake table.
+    Maintain(MaintainRequest),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum MaintainCall {
+    Maintain(MaintainRequest),
+}
+
+impl Request {
+    /// Reads an event: an object whose one key is `maintain` asks for maintenance; anything
+    /// else must be a day request. A malformed one is [`ErrorKind::InvalidInput`].
+    pub fn parse(event: Value) -> Result<Self, FunctionError> {
+        if event.is_null() {
+            return Ok(Self::Report(DayRequest::default()));
+        }
+        if event
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && o.contains_key("maintain"))
+        {
+            let MaintainCall::Maintain(m) = MaintainCall::deserialize(&event).map_err(|e| {
+                FunctionError::invalid_request(
+                    "{\"maintain\": {\"retention_hours\": H}}",
+                    &event,
+                    e,
+                )
+            })?;
+            return Ok(Self::Maintain(m));
+        }
+        DayRequest::deserialize(&event)
+            .map(Self::Report)
+            .map_err(|e| {
+                FunctionError::invalid_request("{\"date\": \"YYYY-MM-DD\" | null}", &event, e)
+            })
+    }
+}
+
+/// The answer to a report request: where the report went and what the state machine's next
+/// states read (the KPIs, the anomaly count, the alerts sent).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportResponse {
+    /// The day reported on.
+    pub date: NaiveDate,
+    /// The report's JSON object.
+    pub report_key: String,
+    /// The dashboard's HTML object.
+    pub html_key: String,
+    /// How many KPIs moved abnormally.
+    pub anomalies: usize,
+    /// The day's KPIs.
+    pub kpis: crate::report::Kpis,
+    /// The day's rejected share of rows, percent.
+    pub rejected_pct: f64,
+    /// The subjects of the alerts published.
+    pub alerts: Vec<String>,
 }
 
 /// The summary message of a report.
-pub fn summary(report: &DailyReport, bucket: &str, report_key: &str) -> Notification {
+pub fn summary(report: &DailyReport, lake: &str, report_key: &str) -> Notification {
     let k = &report.kpis;
     let top = report
         .top_products
@@ -98,7 +156,7 @@ pub fn summary(report: &DailyReport, bucket: &str, report_key: &str) -> Notifica
             report.date, k.revenue, k.transactions
         ),
         body: format!(
-            "Daily report for {date}\n{flags}\nRevenue: {rev:.2}\nTransactions: {tx}\nAverage order value: {aov:.2}\nUnique customers: {cust}\nTop products: {top}\n\nData quality (ingested {ingest}): {acc} rows accepted, {rej} rejected ({pct:.2}%), {files} files quarantined.\n\nReport: s3://{bucket}/{report_key}\n",
+            "Daily report for {date}\n{flags}\nRevenue: {rev:.2}\nTransactions: {tx}\nAverage order value: {aov:.2}\nUnique customers: {cust}\nTop products: {top}\n\nData quality (ingested {ingest}): {acc} rows accepted, {rej} rejected ({pct:.2}%), {files} files quarantined.\n\nReport: {lake}/{report_key}\n",
             date = report.date,
             flags = anomaly_lines(report),
             rev = k.revenue,
@@ -134,7 +192,7 @@ fn anomaly_lines(report: &DailyReport) -> String {
 }
 
 /// The anomaly alert for a report: one message naming every KPI that moved abnormally.
-pub fn anomaly_alert(report: &DailyReport, bucket: &str, report_key: &str) -> Option<Notification> {
+pub fn anomaly_alert(report: &DailyReport, lake: &str, report_key: &str) -> Option<Notification> {
     let first = report.anomalies.first()?;
     let subject = if report.anomalies.len() == 1 {
         format!(
@@ -153,7 +211,7 @@ pub fn anomaly_alert(report: &DailyReport, bucket: &str, report_key: &str) -> Op
     Some(Notification {
         subject,
         body: format!(
-            "KPIs of {date} that moved more than the threshold against their trailing 7-day average:\n\n{lines}\nWhat to check: the day's data quality (s3://{bucket}/manifests/<dataset>/ingest_date={date}/), whether all landing files arrived, and the dashboard: s3://{bucket}/{html}\n",
+            "KPIs of {date} that moved more than the threshold against their trailing 7-day average:\n\n{lines}\nWhat to check: the day's data quality ({lake}/manifests/<dataset>/ingest_date={date}/), whether all landing files arrived, and the dashboard: {lake}/{html}\n",
             date = report.date,
             lines = anomaly_lines(report),
             html = report_key.replace("report.json", "report.html"),
@@ -166,6 +224,7 @@ pub fn anomaly_alert(report: &DailyReport, bucket: &str, report_key: &str) -> Op
 pub fn quality_alert(
     report: &DailyReport,
     threshold_pct: f64,
+    lake: &str,
     bucket: &str,
 ) -> Option<Notification> {
     let dq = &report.data_quality;
@@ -193,7 +252,7 @@ pub fn quality_alert(
     Some(Notification {
         subject,
         body: format!(
-            "What failed: {rej} of {rows} rows ingested on {day} were rejected; {files} file(s) were quarantined whole.\n\nBy rule:\n{rules}\n\nWhere the bad data went: s3://{bucket}/quarantine/<dataset>/ingest_date={day}/ (rows: <object_id>.parquet; whole files: files/<object_id>/ with reason.json).\nManifests: s3://{bucket}/manifests/<dataset>/ingest_date={day}/\n\nHow to replay once the source or the contract is fixed: invoke the transformer with {{\"bucket\": \"{bucket}\", \"key\": \"landing/<dataset>/<file>\", \"replay\": true}} (see docs/runbook.md).\n",
+            "What failed: {rej} of {rows} rows ingested on {day} were rejected; {files} file(s) were quarantined whole.\n\nBy rule:\n{rules}\n\nWhere the bad data went: {lake}/quarantine/<dataset>/ingest_date={day}/ (rows: <object_id>.parquet; whole files: files/<object_id>/ with reason.json).\nManifests: {lake}/manifests/<dataset>/ingest_date={day}/\n\nHow to replay once the source or the contract is fixed: invoke the transformer with {{\"bucket\": \"{bucket}\", \"key\": \"landing/<dataset>/<file>\", \"replay\": true}} (see docs/runbook.md).\n",
             rej = dq.rows_rejected,
             rows = dq.rows_in,
             files = dq.files_quarantined,
@@ -203,7 +262,7 @@ pub fn quality_alert(
 }
 
 /// The state machine's maintenance request.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintainRequest {
     /// Keep the files a version from the last this many hours still references.
@@ -230,89 +289,45 @@ pub async fn maintain(request: MaintainRequest, deps: &Deps) -> Result<Value, Fu
     let reports = deps
         .lake
         .maintain_all(None, retention, deps.metrics.as_ref())
-        .await
-        .map_err(|e| {
-            let kind = if e.is_retryable() {
-                ErrorKind::Retryable
-            } else {
-                ErrorKind::Internal
-            };
-            FunctionError::wrap(kind, e)
-        })?;
+        .await?;
     Ok(crate::tables::maintain_totals(&reports))
 }
 
 /// Handles the state machine's request.
 pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
-    if let Some(m) = event
-        .as_object()
-        .filter(|o| o.len() == 1)
-        .and_then(|o| o.get("maintain"))
-    {
-        let request: MaintainRequest = serde_json::from_value(m.clone())
-            .map_err(|e| FunctionError::wrap(ErrorKind::InvalidInput, e))?;
-        return maintain(request, deps).await;
-    }
-    let request: Request = if event.is_null() {
-        Request::default()
-    } else {
-        serde_json::from_value(event)
-            .map_err(|e| FunctionError::wrap(ErrorKind::InvalidInput, e))?
+    let request = match Request::parse(event)? {
+        Request::Maintain(m) => return maintain(m, deps).await,
+        Request::Report(r) => r,
     };
-    let date = request
-        .date
-        .unwrap_or_else(|| Utc::now().date_naive() - Duration::days(1));
-    let out = report::build_daily(&deps.lake, Some(date), &deps.contracts, &deps.config.report)
-        .await
-        .map_err(|e| {
-            let kind = if e.is_retryable() {
-                ErrorKind::Retryable
-            } else {
-                ErrorKind::Internal
-            };
-            FunctionError::wrap(kind, e)
-        })?;
-    let publish_err = |e: NotifyError| {
-        let retryable = matches!(
-            e,
-            NotifyError::Backend {
-                retryable: true,
-                ..
-            }
-        );
-        FunctionError::wrap(
-            if retryable {
-                ErrorKind::Retryable
-            } else {
-                ErrorKind::Internal
-            },
-            e,
-        )
-    };
+    let date = request.date_or_yesterday(Utc::now());
+    let out =
+        report::build_daily(&deps.lake, Some(date), &deps.contracts, &deps.config.report).await?;
+    let lake = &deps.lake_url;
     deps.notifier
-        .publish(&summary(&out.report, &deps.config.bucket, &out.report_key))
-        .await
-        .map_err(publish_err)?;
+        .publish(&summary(&out.report, lake, &out.report_key))
+        .await?;
     let mut alerts = Vec::new();
     if let Some(alert) = quality_alert(
         &out.report,
         deps.config.alert_rejected_pct,
+        lake,
         &deps.config.bucket,
     ) {
-        deps.notifier.publish(&alert).await.map_err(publish_err)?;
+        deps.notifier.publish(&alert).await?;
         alerts.push(alert.subject);
     }
-    if let Some(alert) = anomaly_alert(&out.report, &deps.config.bucket, &out.report_key) {
-        deps.notifier.publish(&alert).await.map_err(publish_err)?;
+    if let Some(alert) = anomaly_alert(&out.report, lake, &out.report_key) {
+        deps.notifier.publish(&alert).await?;
         alerts.push(alert.subject);
     }
-    Ok(json!({
-        "date": date,
-        "report_key": out.report_key,
-        "html_key": out.html_key,
-        "anomalies": out.report.anomalies.len(),
-        "kpis": out.report.kpis,
-        "rejected_pct": out.report.data_quality.rejected_pct,
-        "alerts": alerts,
-    }))
+    let response = ReportResponse {
+        date,
+        anomalies: out.report.anomalies.len(),
+        kpis: out.report.kpis.clone(),
+        rejected_pct: out.report.data_quality.rejected_pct,
+        report_key: out.report_key,
+        html_key: out.html_key,
+        alerts,
+    };
+    serde_json::to_value(response).map_err(|e| FunctionError::wrap(ErrorKind::Internal, e))
 }

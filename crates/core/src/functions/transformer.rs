@@ -7,39 +7,39 @@
 //! The daily state machine also asks it, for a date (absent or `null`: yesterday, UTC):
 //!
 //! - `{"list_pending": {"date"}}` → `{"date", "keys", "count", "landed", "ignored"}`: the
-//!   day's landing objects that are not processed yet ([`steps::list_pending`]);
+//!   day's landing objects that are not processed yet ([`daily::list_pending`]);
 //! - `{"summarize": {"date"}}` → `{"date", "files", "files_processed", "files_pending",
 //!   "files_quarantined", "rows_in", "rows_silver", "rows_rejected", "duplicates_removed",
-//!   "rejected_pct"}`: the day's counts from the manifests ([`steps::summarize`]).
+//!   "rejected_pct"}`: the day's counts from the manifests ([`daily::summarize`]).
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::daily::{self, DayRequest, ObjectResult};
 use super::{ErrorKind, FunctionError, decode_s3_key};
-use crate::ingest::Ingestor;
+use crate::ingest::{EventVersion, Ingestor};
 use crate::ports::ObjectStore;
-use crate::workflow::steps::{self, DayRequest, StepError};
-
-pub use crate::workflow::steps::ObjectResult;
 
 /// What the handler needs.
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The ingestor over S3 and the DynamoDB ledger.
+    /// The ingestor over the lake's store and ledger (S3 and DynamoDB in Lambda, a directory
+    /// locally).
     pub ingestor: Ingestor,
     /// The lake (the store the ingestor writes to), for the state machine's listing and summary.
     pub store: Arc<dyn ObjectStore>,
-    /// The lake bucket the store is bound to.
+    /// The name of the bucket the store is bound to: a request for another bucket is refused.
     pub bucket: String,
 }
 
-/// A direct invocation.
-#[derive(Debug, Clone, Deserialize)]
+/// One object to ingest: a direct invocation `{"bucket", "key"[, "replay"]}`, or one record of
+/// an S3 notification.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DirectRequest {
+pub struct ObjectRequest {
     /// Bucket (must be the lake bucket).
     pub bucket: String,
     /// Object key (not URL-encoded).
@@ -57,136 +57,168 @@ pub struct DirectRequest {
     pub etag: Option<String>,
 }
 
-/// The `(bucket, key)` pairs an event asks for; empty for the S3 test event.
-pub fn objects_of(event: &Value) -> Result<Vec<(String, String)>, FunctionError> {
-    Ok(requests_of(event)?
-        .into_iter()
-        .map(|r| (r.bucket, r.key))
-        .collect())
-}
-
-/// The objects an event asks for, with the replay flag of a direct invocation.
-pub fn requests_of(event: &Value) -> Result<Vec<DirectRequest>, FunctionError> {
-    if event.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
-        return Ok(Vec::new());
-    }
-    if event.get("Records").is_some() {
-        let parsed: aws_lambda_events::event::s3::S3Event =
-            serde_json::from_value(event.clone())
-                .map_err(|e| FunctionError::wrap(ErrorKind::InvalidInput, e))?;
-        let mut out = Vec::new();
-        for r in parsed.records {
-            if !r
-                .event_name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("ObjectCreated"))
-            {
-                tracing::info!(event_name = ?r.event_name, "not an ObjectCreated record; ignored");
-                continue;
-            }
-            let bucket = r.s3.bucket.name.ok_or_else(|| {
-                FunctionError::new(ErrorKind::InvalidInput, "S3 record without a bucket name")
-            })?;
-            let key = r.s3.object.key.ok_or_else(|| {
-                FunctionError::new(ErrorKind::InvalidInput, "S3 record without an object key")
-            })?;
-            out.push(DirectRequest {
-                bucket,
-                key: decode_s3_key(&key)?,
-                replay: false,
-                sequencer: r.s3.object.sequencer,
-                etag: r.s3.object.e_tag,
-            });
-        }
-        return Ok(out);
-    }
-    let direct: DirectRequest = serde_json::from_value(event.clone()).map_err(|e| {
-        FunctionError::new(
-            ErrorKind::InvalidInput,
-            format!("expected an S3 notification or {{\"bucket\", \"key\"}}: {e}"),
-        )
-    })?;
-    Ok(vec![direct])
-}
-
-/// A request of the daily state machine other than transforming an object.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum DayCall {
-    /// The day's landing objects that are not processed yet.
+/// A request to the transformer, typed once for Lambda and the local run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// The `s3:TestEvent` S3 sends when a notification is configured: nothing to do.
+    TestEvent,
+    /// Objects to ingest: the `ObjectCreated` records of an S3 notification (other records are
+    /// ignored), or one direct invocation.
+    Objects(Vec<ObjectRequest>),
+    /// `{"list_pending": {"date"}}`: the day's landing objects that are not processed yet.
     ListPending(DayRequest),
-    /// The day's counts from the manifests.
+    /// `{"summarize": {"date"}}`: the day's counts from the manifests.
     Summarize(DayRequest),
 }
 
-impl DayCall {
-    /// The call an event asks for, if it is one: an object with the single key `list_pending`
-    /// or `summarize`.
-    pub fn of(event: &Value) -> Result<Option<Self>, FunctionError> {
-        let is_call = event.as_object().is_some_and(|o| {
-            o.len() == 1 && (o.contains_key("list_pending") || o.contains_key("summarize"))
-        });
-        if !is_call {
-            return Ok(None);
+/// The part of an S3 event notification (`Records[].s3`) the transformer reads; the rest of
+/// the record (region, principal, request ids, size) is ignored.
+#[derive(Debug, Deserialize)]
+struct S3Notification {
+    #[serde(rename = "Records")]
+    records: Vec<S3Record>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Record {
+    event_name: Option<String>,
+    s3: S3Entity,
+}
+
+#[derive(Debug, Deserialize)]
+struct S3Entity {
+    bucket: S3Bucket,
+    object: S3Object,
+}
+
+#[derive(Debug, Deserialize)]
+struct S3Bucket {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Object {
+    key: Option<String>,
+    sequencer: Option<String>,
+    e_tag: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum DayCall {
+    ListPending(DayRequest),
+    Summarize(DayRequest),
+}
+
+impl Request {
+    /// Reads an event: the S3 test event (`{"Event": "s3:TestEvent"}`), an S3 notification
+    /// (`{"Records": […]}`, keys URL-decoded), a day call (an object whose one key is
+    /// `list_pending` or `summarize`), or else a direct `{"bucket", "key"[, "replay"]}`.
+    /// Anything else is [`ErrorKind::InvalidInput`] naming what was expected.
+    pub fn parse(event: Value) -> Result<Self, FunctionError> {
+        let Some(fields) = event.as_object() else {
+            return Err(FunctionError::invalid_request(
+                "a JSON object",
+                &event,
+                "not an object",
+            ));
+        };
+        if fields.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+            return Ok(Self::TestEvent);
         }
-        serde_json::from_value(event.clone())
-            .map(Some)
-            .map_err(|e| {
-                FunctionError::new(
-                    ErrorKind::InvalidInput,
-                    format!("expected {{\"list_pending\" | \"summarize\": {{\"date\": \"YYYY-MM-DD\" | null}}}}: {e}"),
+        if fields.contains_key("Records") {
+            let n = S3Notification::deserialize(&event).map_err(|e| {
+                FunctionError::invalid_request("an S3 event notification", &event, e)
+            })?;
+            return Ok(Self::Objects(objects_of_notification(n)?));
+        }
+        if fields.len() == 1
+            && (fields.contains_key("list_pending") || fields.contains_key("summarize"))
+        {
+            let call = DayCall::deserialize(&event).map_err(|e| {
+                FunctionError::invalid_request(
+                    "{\"list_pending\" | \"summarize\": {\"date\": \"YYYY-MM-DD\" | null}}",
+                    &event,
+                    e,
                 )
-            })
+            })?;
+            return Ok(match call {
+                DayCall::ListPending(r) => Self::ListPending(r),
+                DayCall::Summarize(r) => Self::Summarize(r),
+            });
+        }
+        let direct = ObjectRequest::deserialize(&event).map_err(|e| {
+            FunctionError::invalid_request(
+                "an S3 notification, {\"list_pending\"}, {\"summarize\"} or {\"bucket\", \"key\"}",
+                &event,
+                e,
+            )
+        })?;
+        Ok(Self::Objects(vec![direct]))
     }
 }
 
-fn step_error(e: StepError) -> FunctionError {
-    let kind = match e.error_type() {
-        steps::RETRYABLE => ErrorKind::Retryable,
-        steps::INVALID_INPUT => ErrorKind::InvalidInput,
-        _ => ErrorKind::Internal,
-    };
-    FunctionError::wrap(kind, e)
+fn objects_of_notification(n: S3Notification) -> Result<Vec<ObjectRequest>, FunctionError> {
+    let mut out = Vec::new();
+    for r in n.records {
+        if !r
+            .event_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("ObjectCreated"))
+        {
+            tracing::info!(event_name = ?r.event_name, "not an ObjectCreated record; ignored");
+            continue;
+        }
+        let bucket = r.s3.bucket.name.ok_or_else(|| {
+            FunctionError::new(ErrorKind::InvalidInput, "S3 record without a bucket name")
+        })?;
+        let key = r.s3.object.key.ok_or_else(|| {
+            FunctionError::new(ErrorKind::InvalidInput, "S3 record without an object key")
+        })?;
+        out.push(ObjectRequest {
+            bucket,
+            key: decode_s3_key(&key)?,
+            replay: false,
+            sequencer: r.s3.object.sequencer,
+            etag: r.s3.object.e_tag,
+        });
+    }
+    Ok(out)
 }
 
-async fn day_call(call: DayCall, deps: &Deps) -> Result<Value, FunctionError> {
-    let contracts = deps.ingestor.contracts();
-    let store = deps.store.as_ref();
-    let encode = |v: Result<Value, serde_json::Error>| {
-        v.map_err(|e| FunctionError::wrap(ErrorKind::Internal, e))
-    };
-    match call {
-        DayCall::ListPending(r) => {
-            let date = r.date_or_yesterday(Utc::now());
-            let list = steps::list_pending(store, contracts, date)
-                .await
-                .map_err(step_error)?;
-            encode(serde_json::to_value(list))
-        }
-        DayCall::Summarize(r) => {
-            let date = r.date_or_yesterday(Utc::now());
-            let summary = steps::summarize(store, contracts, date)
-                .await
-                .map_err(step_error)?;
-            encode(serde_json::to_value(summary))
-        }
-    }
+/// The answer to a request for objects: one result per object processed (objects outside
+/// `landing/` are left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectsResponse {
+    /// The results, in the request's order.
+    pub objects: Vec<ObjectResult>,
+}
+
+fn encode(v: impl Serialize) -> Result<Value, FunctionError> {
+    serde_json::to_value(v).map_err(|e| FunctionError::wrap(ErrorKind::Internal, e))
 }
 
 /// Handles the event; every object is attempted, then the first error (if any) is returned.
 pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, FunctionError> {
-    if let Some(call) = DayCall::of(&event)? {
-        return day_call(call, deps).await;
-    }
-    let objects = requests_of(&event)?;
-    if objects.is_empty() {
-        return Ok(
-            json!({ "objects": [], "note": "nothing to do (test event or no ObjectCreated record)" }),
-        );
-    }
+    let objects = match Request::parse(event)? {
+        Request::TestEvent => return encode(ObjectsResponse { objects: vec![] }),
+        Request::ListPending(r) => {
+            let date = r.date_or_yesterday(Utc::now());
+            let contracts = deps.ingestor.contracts();
+            return encode(daily::list_pending(deps.store.as_ref(), contracts, date).await?);
+        }
+        Request::Summarize(r) => {
+            let date = r.date_or_yesterday(Utc::now());
+            let contracts = deps.ingestor.contracts();
+            return encode(daily::summarize(deps.store.as_ref(), contracts, date).await?);
+        }
+        Request::Objects(objects) => objects,
+    };
     let mut results = Vec::new();
     let mut first_error: Option<FunctionError> = None;
-    for DirectRequest {
+    for ObjectRequest {
         bucket,
         key,
         replay,
@@ -212,19 +244,14 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
         let outcome = if replay {
             deps.ingestor.replay_object(&key, run_id).await
         } else {
-            deps.ingestor
-                .ingest_event(
-                    &key,
-                    run_id,
-                    crate::ingest::EventVersion {
-                        sequencer: sequencer.as_deref(),
-                        etag: etag.as_deref(),
-                    },
-                )
-                .await
+            let version = EventVersion {
+                sequencer: sequencer.as_deref(),
+                etag: etag.as_deref(),
+            };
+            deps.ingestor.ingest_event(&key, run_id, version).await
         };
         match outcome {
-            Ok(outcome) => results.push(steps::object_result(outcome)),
+            Ok(outcome) => results.push(daily::object_result(outcome)),
             Err(e) => {
                 tracing::error!(key, error = %crate::transform::error_chain(&e), "ingestion failed");
                 first_error.get_or_insert(FunctionError::from(e));
@@ -233,6 +260,6 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok(json!({ "objects": results })),
+        None => encode(ObjectsResponse { objects: results }),
     }
 }

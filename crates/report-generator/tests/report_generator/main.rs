@@ -81,6 +81,7 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
                 ..ReportOptions::default()
             },
         },
+        lake_url: "s3://lake".into(),
     };
     let deps = |threshold: f64| deps_with(threshold, 1000.0);
 
@@ -226,6 +227,7 @@ async fn defaults_to_yesterday_and_refuses_bad_input() {
             bucket: "lake".into(),
             report: ReportOptions::default(),
         },
+        lake_url: "s3://lake".into(),
     };
     let out = handle(
         LambdaEvent::new(sample("step-functions-default.json"), Context::default()),

@@ -295,25 +295,68 @@ async fn a_concurrent_duplicate_is_refused_as_retryable_and_test_events_are_igno
 
 #[test]
 fn every_sample_event_is_understood() {
-    use shopflow_core::functions::transformer::objects_of;
-    let multi = objects_of(&sample("s3-put-multiple.json")).unwrap();
+    use shopflow_core::functions::daily::DayRequest;
+    use shopflow_core::functions::transformer::Request;
+    let objects = |name: &str| match Request::parse(sample(name)).unwrap() {
+        Request::Objects(o) => o,
+        other => panic!("{name}: {other:?}"),
+    };
+    let multi = objects("s3-put-multiple.json");
     assert_eq!(multi.len(), 3);
     assert!(
         multi
             .iter()
-            .any(|(_, k)| k == "landing/customers/customers export+final 2026.csv"),
+            .any(|o| o.key == "landing/customers/customers export+final 2026.csv"),
         "{multi:?}"
     );
-    assert_eq!(objects_of(&sample("s3-put.json")).unwrap().len(), 1);
+    let put = objects("s3-put.json");
+    assert_eq!(put.len(), 1);
     assert!(
-        objects_of(&sample("s3-test-event.json"))
-            .unwrap()
-            .is_empty()
+        put[0].etag.is_some() && put[0].sequencer.is_some(),
+        "{put:?}"
     );
     assert_eq!(
-        objects_of(&sample("direct-invocation.json")).unwrap()[0].1,
+        Request::parse(sample("s3-test-event.json")).unwrap(),
+        Request::TestEvent
+    );
+    let direct = objects("direct-invocation.json");
+    assert_eq!(
+        direct[0].key,
         "landing/transactions/transactions_2026-11-21.csv"
     );
+    assert_eq!(direct[0].etag, None);
+    assert!(matches!(
+        Request::parse(sample("step-functions-list-pending.json")).unwrap(),
+        Request::ListPending(DayRequest { date: Some(_) })
+    ));
+    assert_eq!(
+        Request::parse(sample("step-functions-list-pending-default.json")).unwrap(),
+        Request::ListPending(DayRequest { date: None })
+    );
+    assert!(matches!(
+        Request::parse(sample("step-functions-summarize.json")).unwrap(),
+        Request::Summarize(_)
+    ));
+}
+
+#[test]
+fn a_malformed_request_is_refused_naming_what_was_expected() {
+    use shopflow_core::functions::transformer::Request;
+    for event in [
+        json!([1, 2]),
+        json!({ "list_pending": { "date": "21/11/2026" } }),
+        json!({ "summarize": {}, "extra": 1 }),
+        json!({ "bucket": "b" }),
+        json!({ "Records": [{ "eventName": "ObjectCreated:Put" }] }),
+    ] {
+        let err = Request::parse(event.clone()).unwrap_err();
+        assert_eq!(err.error_type(), "ShopFlow.InvalidInput", "{event}");
+        assert!(
+            err.message.starts_with("expected"),
+            "{event}: {}",
+            err.message
+        );
+    }
 }
 
 #[tokio::test]
@@ -459,44 +502,6 @@ async fn a_bad_date_or_an_unknown_field_is_invalid_input_and_never_retried() {
     ] {
         let err = call(&deps, event.clone(), "req-bad").await.unwrap_err();
         assert_eq!(err.error_type(), "ShopFlow.InvalidInput", "{event}");
-    }
-}
-
-#[test]
-fn the_workflow_steps_classify_ingestion_errors_as_the_functions_do() {
-    use shopflow_core::functions::FunctionError;
-    use shopflow_core::ingest::IngestError;
-    use shopflow_core::ports::{LedgerError, StoreError};
-    use shopflow_core::workflow::steps::ingest_error_type;
-    let backend = |retryable| StoreError::Backend {
-        operation: "GetObject",
-        key: "k".into(),
-        retryable,
-        source: "boom".into(),
-    };
-    let errors = || {
-        vec![
-            IngestError::NotLanding { key: "x".into() },
-            IngestError::NotFound { key: "x".into() },
-            IngestError::Contract(ContractSet::defaults().unwrap().get("nope").unwrap_err()),
-            IngestError::Busy {
-                key: "k".into(),
-                run_id: "r".into(),
-                lease_until: String::new(),
-            },
-            IngestError::Store(backend(true)),
-            IngestError::Store(backend(false)),
-            IngestError::Ledger(LedgerError::NotHeld {
-                object_id: "o".into(),
-                run_id: "r".into(),
-            }),
-            IngestError::WorkDir(std::io::Error::other("disk")),
-        ]
-    };
-    for (a, b) in errors().into_iter().zip(errors()) {
-        let local = ingest_error_type(&a);
-        let lambda = FunctionError::from(b);
-        assert_eq!(local, lambda.error_type(), "{a}");
     }
 }
 

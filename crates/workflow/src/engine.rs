@@ -668,7 +668,7 @@ pub fn holds(condition: &Condition, input: &Value, ctx: &Value) -> Result<bool, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::{LAMBDA_INVOKE, Target, lambda_result};
+    use crate::{LAMBDA_INVOKE, Target, lambda_result};
     use async_trait::async_trait;
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -1043,7 +1043,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_pipeline_definition_runs_its_happy_path_in_order() {
-        let text = include_str!("../../../../statemachine/pipeline.asl.json");
+        let text = include_str!("../../../statemachine/pipeline.asl.json");
         let m = StateMachine::parse(text).unwrap();
         let happy =
             || {
@@ -1138,7 +1138,7 @@ mod tests {
         let sns = json!({"TopicArn": "${t}", "Message": {"a": 1}, "Subject": "s",
             "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "alert"}}});
         assert_eq!(
-            Target::of(crate::workflow::SNS_PUBLISH, &sns).unwrap(),
+            Target::of(crate::SNS_PUBLISH, &sns).unwrap(),
             Target::SnsPublish {
                 topic: "${t}",
                 subject: Some("s"),

@@ -1,6 +1,9 @@
+//! # shopflow-workflow
+//!
 //! A small Amazon States Language interpreter, so the `shopflow` command runs the daily workflow
-//! from the same definition Step Functions runs (`statemachine/pipeline.asl.json`), and the
-//! daily steps that workflow calls.
+//! from the same definition Step Functions runs (`statemachine/pipeline.asl.json`). It knows
+//! nothing of ShopFlow's data: every `Task` goes to a [`TaskRunner`], which the `shopflow run`
+//! command implements with the Lambda functions' own handlers over local adapters.
 //!
 //! - [`asl`] — the definition: serde types, load-time checks.
 //! - [`path`] — JSONPath subset, payload templates, `InputPath` / `ResultPath` / `OutputPath`.
@@ -8,10 +11,6 @@
 //! - [`engine`] — [`execute`]: walks the states from `StartAt`, dispatching every `Task` to a
 //!   [`TaskRunner`], with `Retry` (no sleeping locally), `Catch`, `Map` with tolerated failures
 //!   and `Choice`, and returns the output with a [trace](TraceEntry) of the visited states.
-//! - [`steps`] — what the transformer does for the workflow besides ingesting: list the day's
-//!   pending landing objects and summarise the day's manifests, over the
-//!   [`ObjectStore`](crate::ports::ObjectStore) port (no AWS code), so the Lambda function and
-//!   the local run share it.
 //!
 //! Locally, `TimeoutSeconds` / `HeartbeatSeconds` are not enforced, retries do not wait (the
 //! nominal backoff is computed and recorded), and a Map runs its iterations one at a time.
@@ -20,7 +19,6 @@ pub mod asl;
 pub mod engine;
 pub mod intrinsics;
 pub mod path;
-pub mod steps;
 
 use serde::Serialize;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! The daily workflow's steps besides ingesting one object: which of the day's landing objects
 //! are still pending, and the day's counts from their manifests. Plain functions over the
-//! [`ObjectStore`] port, so the transformer Lambda (`{"list_pending": …}`,
-//! `{"summarize": …}`) and `shopflow run` share them.
+//! [`ObjectStore`] port, which the transformer's handler answers (`{"list_pending": …}`,
+//! `{"summarize": …}`) in Lambda and in `shopflow run` alike.
 //!
 //! **The day's landing objects** are the objects under `landing/{dataset}/` whose
 //! `LastModified` falls on the date (UTC) and whose dataset has a contract: what landed that day.
@@ -23,17 +23,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
-use crate::ingest::{IngestError, IngestOutcome, Manifest, ManifestStatus};
+use crate::ingest::{IngestOutcome, Manifest, ManifestStatus};
 use crate::layer::{self, keys};
 use crate::ports::{ObjectStore, StoreError};
-
-/// The error type of a failure that may succeed later (what `Retry` matches).
-pub const RETRYABLE: &str = "ShopFlow.Retryable";
-/// The error type of a request that can never succeed (never retried).
-pub const INVALID_INPUT: &str = "ShopFlow.InvalidInput";
-/// The error type of a bug or a misconfiguration.
-pub const INTERNAL: &str = "ShopFlow.Internal";
 
 /// Errors of the daily steps.
 #[derive(Debug, thiserror::Error)]
@@ -53,27 +47,20 @@ pub enum StepError {
 }
 
 impl StepError {
-    /// The function error type it is reported as.
-    pub fn error_type(&self) -> &'static str {
+    /// Its class: a store that may answer later is retryable, a bad key is the request's
+    /// fault, anything else (an undecodable manifest) is internal.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Store(e) if e.is_retryable() => RETRYABLE,
-            Self::Store(StoreError::InvalidKey { .. }) => INVALID_INPUT,
-            Self::Store(_) | Self::Manifest { .. } => INTERNAL,
+            Self::Store(e) if e.is_retryable() => ErrorKind::Retryable,
+            Self::Store(StoreError::InvalidKey { .. }) => ErrorKind::InvalidInput,
+            Self::Store(_) | Self::Manifest { .. } => ErrorKind::Internal,
         }
     }
 }
 
-/// The function error type of an ingestion error: the classification
-/// `functions::FunctionError` applies, available without the `aws` feature.
-pub fn ingest_error_type(e: &IngestError) -> &'static str {
-    if e.is_retryable() {
-        return RETRYABLE;
-    }
-    match e {
-        IngestError::NotLanding { .. }
-        | IngestError::Contract(_)
-        | IngestError::NotFound { .. } => INVALID_INPUT,
-        _ => INTERNAL,
+impl From<StepError> for FunctionError {
+    fn from(e: StepError) -> Self {
+        Self::wrap(e.kind(), e)
     }
 }
 
@@ -471,28 +458,5 @@ mod tests {
         assert_eq!(r.date_or_yesterday(now).to_string(), "2026-01-02");
         assert!(serde_json::from_str::<DayRequest>(r#"{"date": "02/01/2026"}"#).is_err());
         assert!(serde_json::from_str::<DayRequest>(r#"{"day": "2026-01-02"}"#).is_err());
-    }
-
-    #[test]
-    fn ingestion_errors_keep_their_stable_error_types() {
-        assert_eq!(
-            ingest_error_type(&IngestError::NotLanding { key: "x".into() }),
-            INVALID_INPUT
-        );
-        assert_eq!(
-            ingest_error_type(&IngestError::Busy {
-                key: "k".into(),
-                run_id: "r".into(),
-                lease_until: String::new()
-            }),
-            RETRYABLE
-        );
-        assert_eq!(
-            ingest_error_type(&IngestError::Manifest {
-                key: "k".into(),
-                source: serde_json::from_str::<u8>("x").unwrap_err()
-            }),
-            INTERNAL
-        );
     }
 }
