@@ -495,30 +495,31 @@ pub(super) fn write_clickstream(
 mod tests {
     use std::collections::BTreeSet;
 
-    use chrono::{NaiveDate, NaiveDateTime};
+    use chrono::NaiveDate;
     use serde_json::Value;
 
     use super::*;
-    use crate::generate::tests::{
-        EVENT_TYPES, PAYMENTS, check, config, end_date, read_clicks, read_csv, run,
-    };
-    use crate::generate::{CLICKSTREAM, TRANSACTIONS_FILE};
+    use crate::generate::tests::{check, config, end_date, read_clicks, read_csv, run};
+    use crate::generate::{CLICKSTREAM, CLICKSTREAM_FILE, TRANSACTIONS_FILE};
 
     #[test]
     fn purchase_sessions_match_transactions() {
         let (dir, _) = run(&config());
-        let (_, _, accepted) = check(dir.path());
+        let checked = check(dir.path());
+        let (accepted, rejected) = (
+            &checked.accepted,
+            &checked.files[TRANSACTIONS_FILE].rejected,
+        );
         let (_, rows) = read_csv(&dir.path().join(TRANSACTIONS_FILE));
-        // Clean transactions: first occurrence of the id, no defect, known customer and product.
+        // Clean transactions: first occurrence of the id, not rejected by the validator, known
+        // customer and product.
         let mut expected: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         let mut ids = BTreeSet::new();
-        for row in &rows {
+        for (index, row) in rows.iter().enumerate() {
             let clean = ids.insert(row[0].clone())
+                && !rejected.contains_key(&(index as i64 + 1))
                 && accepted.customers.contains(&row[1])
-                && accepted.products.contains(&row[2])
-                && row[3].parse::<i64>().unwrap() > 0
-                && PAYMENTS.contains(&row[5].as_str())
-                && NaiveDateTime::parse_from_str(&row[6], "%Y-%m-%d %H:%M:%S").is_ok();
+                && accepted.products.contains(&row[2]);
             if clean {
                 let time = format!("{}Z", row[6].replace(' ', "T"));
                 *expected
@@ -610,10 +611,12 @@ mod tests {
                 purchase_sessions.insert(event["session_id"].as_str().unwrap());
             }
         }
-        for event in &events {
-            if !EVENT_TYPES.contains(&event["event_type"].as_str().unwrap()) {
-                assert!(!purchase_sessions.contains(event["session_id"].as_str().unwrap()));
-            }
+        let unknown = check(dir.path()).files[CLICKSTREAM_FILE].rejected.clone();
+        assert!(!unknown.is_empty());
+        for (row, rule) in &unknown {
+            assert_eq!(rule, "clickstream.event_type.allowed");
+            let event = &events[*row as usize - 1];
+            assert!(!purchase_sessions.contains(event["session_id"].as_str().unwrap()));
         }
         let first = NaiveDate::from_ymd_opt(2025, 11, 2).unwrap();
         for event in &events {

@@ -1,54 +1,40 @@
-//! Tests of the generator as a whole (determinism, defect budgets, update files) and the
-//! helpers every module's tests share: running the generator into a temporary directory,
-//! reading its files back, and checking them against the contracts' rules.
+//! Tests of the generator as a whole (determinism, defect budgets checked by the pipeline's own
+//! reader and validator, update files, errors) and the helpers every module's tests share:
+//! running the generator into a temporary directory, reading its files back, and [`check`],
+//! which validates every generated file with the shipped contracts the way ingestion does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use chrono::{NaiveDate, NaiveDateTime};
-use regex::Regex;
+use arrow::array::{AsArray, RecordBatch};
+use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::format::{push_cents, push_id};
 use super::random::{apportion, defect_counts, shrink_to};
 use super::*;
+use crate::contract::ContractSet;
+use crate::read::{DEFAULT_BATCH_ROWS, ReadReport, read_records};
+use crate::validate::{ReferenceSets, ValidateError, ValidationCounts, Validator};
 
-pub(super) const EMAIL_PATTERN: &str =
-    r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$";
-pub(super) const PAYMENTS: [&str; 8] = [
-    "credit_card",
-    "debit_card",
-    "paypal",
-    "apple_pay",
-    "google_pay",
-    "bank_transfer",
-    "gift_card",
-    "cash_on_delivery",
-];
-pub(super) const EVENT_TYPES: [&str; 7] = [
-    "page_view",
-    "product_view",
-    "add_to_cart",
-    "remove_from_cart",
-    "checkout",
-    "purchase",
-    "search",
-];
-
+/// The last day of the tests' activity window (the window starts on 2025-11-03).
 pub(super) fn end_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()
 }
 
+/// The default settings, ending on [`end_date`].
 pub(super) fn config() -> GenerateConfig {
     GenerateConfig::new(end_date())
 }
 
+/// Generates into a fresh temporary directory (removed when the handle drops).
 pub(super) fn run(config: &GenerateConfig) -> (tempfile::TempDir, GenerationReport) {
     let dir = tempfile::tempdir().unwrap();
     let report = generate(config, dir.path()).unwrap();
     (dir, report)
 }
 
+/// A CSV file's header and rows, as text.
 pub(super) fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header = reader.headers().unwrap().iter().map(String::from).collect();
@@ -59,18 +45,22 @@ pub(super) fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// The catalogue page, `products.json`.
 pub(super) fn read_products(dir: &Path) -> Value {
     read_page(dir, PRODUCTS_FILE)
 }
 
+/// A product page (`products.json` or `products_updates.json`).
 pub(super) fn read_page(dir: &Path, file: &str) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join(file)).unwrap()).unwrap()
 }
 
+/// A JSON price in whole cents.
 pub(super) fn cents_of(price: &Value) -> i64 {
     (price.as_f64().unwrap() * 100.0).round() as i64
 }
 
+/// An RFC 3339 time, in UTC.
 pub(super) fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(text)
         .unwrap()
@@ -87,6 +77,7 @@ pub(super) fn window_end() -> chrono::DateTime<chrono::Utc> {
     midnight(end_date().succ_opt().unwrap())
 }
 
+/// Every clickstream event, in file order.
 pub(super) fn read_clicks(dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join(CLICKSTREAM_FILE))
         .unwrap()
@@ -95,192 +86,177 @@ pub(super) fn read_clicks(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Whether any of the transactions contract's timestamp formats parses `value`.
-pub(super) fn parses_as_transaction_time(value: &str) -> bool {
-    const FORMATS: [&str; 7] = [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y/%m/%d %H:%M:%S",
-        "%d/%m/%Y %H:%M:%S",
-    ];
-    FORMATS
-        .iter()
-        .any(|f| NaiveDateTime::parse_from_str(value, f).is_ok())
-        || NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok()
-        || chrono::DateTime::parse_from_rfc3339(value).is_ok()
-        || value.parse::<i64>().is_ok()
-}
-
-pub(super) fn positive_decimal(value: &str) -> bool {
-    value.parse::<f64>().is_ok_and(|v| v > 0.0)
-}
-
-/// The ids of customers and products a validator would accept.
+/// The ids of customers and products the validator kept: what a later dataset's `references`
+/// rules check against, as ingestion loads them from silver.
 pub(super) struct Accepted {
     pub(super) customers: BTreeSet<String>,
     pub(super) products: BTreeSet<String>,
 }
 
-/// A small, independent re-implementation of the contracts' rules: counts, per rule id,
-/// the rows each rule would reject (first failing rule in column order) or flag (warnings
-/// on kept rows), and the exact duplicates removed.
-pub(super) fn check(dir: &Path) -> (BTreeMap<String, u64>, u64, Accepted) {
-    let mut hits: BTreeMap<String, u64> = BTreeMap::new();
-    let mut hit = |rule: &str| *hits.entry(rule.to_string()).or_insert(0) += 1;
-    let email = Regex::new(EMAIL_PATTERN).unwrap();
+/// What the pipeline's own reader and validator made of one generated file.
+pub(super) struct Validated {
+    /// How the reader mapped the file's fields onto the contract's columns.
+    pub(super) read: ReadReport,
+    /// Rows in, kept and rejected; rejected and flagged rows per rule id; exact duplicates.
+    pub(super) counts: ValidationCounts,
+    /// Primary-key values of the rows kept (rows with warnings included).
+    pub(super) kept: BTreeSet<String>,
+    /// The rule each rejected row failed, by the row's 1-based position in the file.
+    pub(super) rejected: BTreeMap<i64, String>,
+}
 
-    let mut accepted = Accepted {
-        customers: BTreeSet::new(),
-        products: BTreeSet::new(),
+/// Reads and validates one generated file with its dataset's shipped contract, the
+/// referenced datasets' ids taken from `accepted`.
+pub(super) fn validate_file(
+    dir: &Path,
+    dataset: &str,
+    file: &str,
+    accepted: &Accepted,
+) -> Validated {
+    let contracts = ContractSet::defaults().unwrap();
+    let contract = contracts.get(dataset).unwrap();
+    let mut references = ReferenceSets::default();
+    for (referenced, column) in ReferenceSets::needed(contract) {
+        let ids = match referenced.as_str() {
+            CUSTOMERS => &accepted.customers,
+            PRODUCTS => &accepted.products,
+            other => panic!("{dataset} references {other}, which the generator does not write"),
+        };
+        references.insert(&referenced, &column, ids.iter().cloned().collect());
+    }
+    let mut validator = Validator::new(contract, references).unwrap();
+    let [key] = contract.primary_key.as_slice() else {
+        panic!("{dataset}: the generated datasets have one-column keys");
     };
-    // Base files, then update files (checked alike: uniqueness is per file).
-    for file in [CUSTOMERS_FILE, CUSTOMER_UPDATES_FILE] {
-        if file == CUSTOMER_UPDATES_FILE && !dir.join(file).exists() {
+    let mut kept = BTreeSet::new();
+    let mut rejected = BTreeMap::new();
+    let mut sink = |raw: RecordBatch| -> Result<(), ValidateError> {
+        let out = validator.validate(&raw)?;
+        let keys = out.valid.column_by_name(key).unwrap().as_string::<i32>();
+        kept.extend(keys.iter().flatten().map(str::to_string));
+        rejected.extend(out.rejected.into_iter().map(|r| (r.row_number, r.rule_id)));
+        Ok(())
+    };
+    let input = std::fs::File::open(dir.join(file)).unwrap();
+    let read = read_records(input, file, contract, DEFAULT_BATCH_ROWS, &mut sink)
+        .unwrap_or_else(|failure| panic!("{file}: {failure}"));
+    let counts = validator.counts().clone();
+    assert!(
+        counts.skipped_rules.is_empty(),
+        "{file}: referenced datasets are checked first: {:?}",
+        counts.skipped_rules
+    );
+    Validated {
+        read,
+        counts,
+        kept,
+        rejected,
+    }
+}
+
+/// What [`check`] found over every generated file.
+pub(super) struct Checked {
+    /// Rows rejected (or, for warnings, flagged) per rule id.
+    pub(super) hits: BTreeMap<String, u64>,
+    /// Exact duplicates removed, per dataset.
+    pub(super) duplicates: BTreeMap<String, u64>,
+    /// The customers and products kept, base and update files together.
+    pub(super) accepted: Accepted,
+    /// Each file's own result, by file name (update files only when they were written).
+    pub(super) files: BTreeMap<&'static str, Validated>,
+}
+
+/// Runs the pipeline's reader and validator over every generated file in the order ingestion
+/// takes them (referenced datasets first), each file's `references` rules checked against the
+/// ids kept from the files before it. An empty file holds no rows and is left out (ingestion
+/// would quarantine it whole as unreadable): the clickstream of a data set without sales.
+pub(super) fn check(dir: &Path) -> Checked {
+    let mut checked = Checked {
+        hits: BTreeMap::new(),
+        duplicates: BTreeMap::new(),
+        accepted: Accepted {
+            customers: BTreeSet::new(),
+            products: BTreeSet::new(),
+        },
+        files: BTreeMap::new(),
+    };
+    for (dataset, file) in [
+        (CUSTOMERS, CUSTOMERS_FILE),
+        (CUSTOMERS, CUSTOMER_UPDATES_FILE),
+        (PRODUCTS, PRODUCTS_FILE),
+        (PRODUCTS, PRODUCT_UPDATES_FILE),
+        (TRANSACTIONS, TRANSACTIONS_FILE),
+        (CLICKSTREAM, CLICKSTREAM_FILE),
+    ] {
+        let updates = file == CUSTOMER_UPDATES_FILE || file == PRODUCT_UPDATES_FILE;
+        if updates && !dir.join(file).exists() {
             continue;
         }
-        let (_, customers) = read_csv(&dir.join(file));
-        let mut customer_ids = BTreeSet::new();
-        for row in &customers {
-            assert!(
-                customer_ids.insert(row[0].clone()),
-                "customer ids are unique"
-            );
-            if row[0].is_empty() {
-                hit("customers.customer_id.not_null");
-            } else if row[2].is_empty() {
-                hit("customers.email.not_null");
-            } else if NaiveDate::parse_from_str(&row[6], "%Y-%m-%d").is_err() {
-                hit("customers.signup_date.type");
-            } else if chrono::DateTime::parse_from_rfc3339(&row[7]).is_err() {
-                hit("customers.updated_at.type");
-            } else if !email.is_match(&row[2]) {
-                hit("customers.email.pattern");
-            } else {
-                accepted.customers.insert(row[0].clone());
-            }
+        if std::fs::metadata(dir.join(file)).unwrap().len() == 0 {
+            continue;
         }
+        let validated = validate_file(dir, dataset, file, &checked.accepted);
+        let counts = &validated.counts;
+        for (rule, n) in counts
+            .rejected_by_rule
+            .iter()
+            .chain(&counts.warnings_by_rule)
+        {
+            *checked.hits.entry(rule.clone()).or_default() += n;
+        }
+        *checked.duplicates.entry(dataset.to_string()).or_default() += counts.duplicates_removed;
+        match dataset {
+            CUSTOMERS => checked
+                .accepted
+                .customers
+                .extend(validated.kept.iter().cloned()),
+            PRODUCTS => checked
+                .accepted
+                .products
+                .extend(validated.kept.iter().cloned()),
+            _ => {}
+        }
+        checked.files.insert(file, validated);
     }
+    checked
+}
 
-    let mut products = Vec::new();
+/// What no contract rule checks but the product pages promise: each page's envelope counts
+/// its records, and every price has at most two decimals.
+pub(super) fn assert_pages_well_formed(dir: &Path) {
     for file in [PRODUCTS_FILE, PRODUCT_UPDATES_FILE] {
         if file == PRODUCT_UPDATES_FILE && !dir.join(file).exists() {
             continue;
         }
         let page = read_page(dir, file);
-        let records = page["products"].as_array().unwrap().clone();
-        assert_eq!(page["total"], records.len());
-        assert_eq!(page["skip"], 0);
-        assert_eq!(page["limit"], records.len());
-        let ids: BTreeSet<&str> = records.iter().map(|p| p["id"].as_str().unwrap()).collect();
-        assert_eq!(ids.len(), records.len(), "product ids are unique in {file}");
-        products.extend(records);
-    }
-    for product in &products {
-        let id = product["id"].as_str().unwrap();
-        let price = product["price"].as_f64().unwrap();
-        assert!(!product["title"].as_str().unwrap().is_empty());
-        assert!(!product["category"].as_str().unwrap().is_empty());
-        let cents = price * 100.0;
-        assert!(
-            (cents - cents.round()).abs() < 1e-6,
-            "{price} has two decimals"
-        );
-        if price <= 0.0 {
-            hit("products.price.positive");
-        } else if chrono::DateTime::parse_from_rfc3339(
-            product["meta"]["updatedAt"].as_str().unwrap(),
-        )
-        .is_err()
-        {
-            hit("products.updated_at.type");
-        } else if product["stock"].as_i64().unwrap() < 0 {
-            hit("products.stock.non_negative");
-        } else {
-            let rating = product["rating"].as_f64().unwrap();
-            if !(0.0..=5.0).contains(&rating) {
-                hit("products.rating.range");
-            }
-            accepted.products.insert(id.to_string());
+        let records = page["products"].as_array().unwrap();
+        assert_eq!(page["total"], records.len(), "{file}");
+        assert_eq!(page["skip"], 0, "{file}");
+        assert_eq!(page["limit"], records.len(), "{file}");
+        for product in records {
+            let price = product["price"].as_f64().unwrap();
+            let cents = price * 100.0;
+            assert!(
+                (cents - cents.round()).abs() < 1e-6,
+                "{price} has two decimals"
+            );
         }
     }
-
-    let (_, transactions) = read_csv(&dir.join(TRANSACTIONS_FILE));
-    let mut seen_rows = BTreeSet::new();
-    let mut seen_ids = BTreeSet::new();
-    let mut duplicates = 0;
-    for row in &transactions {
-        if !seen_rows.insert(row.clone()) {
-            duplicates += 1;
-            continue;
-        }
-        if !seen_ids.insert(row[0].clone()) {
-            hit("transactions.transaction_id.unique");
-            continue;
-        }
-        let quantity = row[3].parse::<i64>();
-        if row[1].is_empty() {
-            hit("transactions.customer_id.not_null");
-        } else if row[2].is_empty() {
-            hit("transactions.product_id.not_null");
-        } else if quantity.is_err() {
-            hit("transactions.quantity.type");
-        } else if quantity.as_ref().is_ok_and(|q| *q <= 0) {
-            hit("transactions.quantity.positive");
-        } else if !positive_decimal(&row[4]) {
-            hit("transactions.amount.positive");
-        } else if !PAYMENTS.contains(&row[5].to_ascii_lowercase().as_str()) {
-            hit("transactions.payment_method.allowed");
-        } else if !parses_as_transaction_time(&row[6]) {
-            hit("transactions.transaction_date.type");
-        } else {
-            if !accepted.customers.contains(&row[1]) {
-                hit("transactions.customer_id.references");
-            }
-            if !accepted.products.contains(&row[2]) {
-                hit("transactions.product_id.references");
-            }
-        }
-    }
-
-    let mut event_ids = BTreeSet::new();
-    for event in read_clicks(dir) {
-        let id = event["event_id"].as_str().unwrap().to_string();
-        if !event_ids.insert(id) {
-            hit("clickstream.event_id.unique");
-            continue;
-        }
-        let timestamp = event["timestamp"].as_str().unwrap();
-        if chrono::DateTime::parse_from_rfc3339(timestamp).is_err() {
-            hit("clickstream.event_time.type");
-        } else if !EVENT_TYPES.contains(&event["event_type"].as_str().unwrap()) {
-            hit("clickstream.event_type.allowed");
-        } else {
-            let device = event["device"].as_str().unwrap();
-            if !["desktop", "mobile", "tablet"].contains(&device) {
-                hit("clickstream.device.allowed");
-            }
-            if let Some(customer) = event["customer_id"].as_str()
-                && !accepted.customers.contains(customer)
-            {
-                hit("clickstream.customer_id.references");
-            }
-            if let Some(product) = event["product_id"].as_str()
-                && !accepted.products.contains(product)
-            {
-                hit("clickstream.product_id.references");
-            }
-        }
-    }
-    (hits, duplicates, accepted)
 }
 
+/// The validator rejects and flags exactly the rows the report says were made defective, and
+/// removes exactly the duplicates it says were added.
 pub(super) fn assert_checker_agrees(dir: &Path, report: &GenerationReport) {
-    let (hits, duplicates, _) = check(dir);
-    assert_eq!(hits, report.expected_by_rule());
-    assert_eq!(duplicates, report.expected_duplicates(TRANSACTIONS));
+    let checked = check(dir);
+    assert_eq!(checked.hits, report.expected_by_rule());
+    for dataset in [CUSTOMERS, PRODUCTS, TRANSACTIONS, CLICKSTREAM] {
+        assert_eq!(
+            checked.duplicates.get(dataset).copied().unwrap_or(0),
+            report.expected_duplicates(dataset),
+            "{dataset} duplicates"
+        );
+    }
+    assert_pages_well_formed(dir);
 }
 
 fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -334,11 +310,16 @@ fn zero_defect_rate_injects_nothing() {
     assert!(report.expected_by_rule().is_empty());
     assert_eq!(report.expected_duplicates(TRANSACTIONS), 0);
     assert_eq!(report.file(TRANSACTIONS).unwrap().rows, 5_000);
-    let (hits, duplicates, accepted) = check(dir.path());
-    assert!(hits.is_empty(), "{hits:?}");
-    assert_eq!(duplicates, 0);
-    assert_eq!(accepted.customers.len(), 1_000);
-    assert_eq!(accepted.products.len(), 500);
+    let checked = check(dir.path());
+    assert!(checked.hits.is_empty(), "{:?}", checked.hits);
+    assert!(
+        checked.duplicates.values().all(|&n| n == 0),
+        "{:?}",
+        checked.duplicates
+    );
+    assert_eq!(checked.accepted.customers.len(), 1_000);
+    assert_eq!(checked.accepted.products.len(), 500);
+    assert_pages_well_formed(dir.path());
 }
 
 #[test]

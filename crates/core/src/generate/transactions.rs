@@ -392,7 +392,7 @@ mod tests {
     #[test]
     fn transactions_reference_only_clean_customers_and_products_unless_orphaned() {
         let (dir, report) = run(&config());
-        let (_, _, accepted) = check(dir.path());
+        let accepted = check(dir.path()).accepted;
         let (_, rows) = read_csv(&dir.path().join(TRANSACTIONS_FILE));
         let (orphan_customers, orphan_products) = rows.iter().fold((0, 0), |(c, p), row| {
             let bad_customer = !row[1].is_empty() && !accepted.customers.contains(&row[1]);
