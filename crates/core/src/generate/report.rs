@@ -43,9 +43,9 @@ pub enum DefectKind {
 pub struct ConfigEcho {
     /// Seed of every random choice.
     pub seed: u64,
-    /// Number of customer profiles.
+    /// Number of customer profiles: the rows of `customers.csv`.
     pub customers: usize,
-    /// Number of catalogue products.
+    /// Number of catalogue products: the records of `products.json`.
     pub products: usize,
     /// Number of sale lines before duplicates were added.
     pub transactions: usize,

@@ -25,7 +25,7 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
-    /// Plain.
+    /// Not compressed: the bytes are the text.
     None,
     /// gzip (one or more members).
     Gzip,
@@ -48,7 +48,7 @@ pub enum Unreadable {
     /// A required column is missing from the file.
     #[error("required column {column:?} is missing (accepted names: {accepted})")]
     MissingRequiredColumn {
-        /// The canonical column.
+        /// The contract's name for the missing column.
         column: String,
         /// The names that would have been accepted.
         accepted: String,
