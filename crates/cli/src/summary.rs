@@ -5,7 +5,7 @@ use std::path::Path;
 
 use shopflow_core::generate::GenerationReport;
 use shopflow_core::ingest::{IngestOutcome, ManifestStatus};
-use shopflow_core::report::DailyReport;
+use shopflow_core::report::{DailyReport, kpi};
 use shopflow_core::tables::MaintainReport;
 use shopflow_core::transform::QualityReport;
 
@@ -193,23 +193,16 @@ pub fn print_maintain(reports: &[MaintainReport], json: bool) -> anyhow::Result<
 /// After `report`.
 pub fn print_report(r: &DailyReport) {
     println!("daily report for {}", r.date);
-    let k = &r.kpis;
-    table(
-        &[
-            "revenue",
-            "transactions",
-            "avg order value",
-            "unique customers",
-            "units",
-        ],
-        &[vec![
-            money(k.revenue),
-            k.transactions.to_string(),
-            money(k.average_order_value),
-            k.unique_customers.to_string(),
-            k.units.to_string(),
-        ]],
-    );
+    let labels: Vec<String> = kpi::KPIS.iter().map(|k| k.label.to_lowercase()).collect();
+    let values: Vec<String> = kpi::KPIS
+        .iter()
+        .map(|k| match k.unit {
+            kpi::Unit::Money => money(r.kpis.get(k.name)),
+            kpi::Unit::Count => (r.kpis.get(k.name) as i64).to_string(),
+        })
+        .collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    table(&labels, &[values]);
     println!();
     println!("top products:");
     let rows: Vec<Vec<String>> = r

@@ -22,7 +22,7 @@ use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::gold::GoldOptions;
 use crate::ports::{Metrics, Notification, Notifier};
-use crate::report::{self, DailyReport, ReportOptions};
+use crate::report::{self, DailyReport, ReportOptions, kpi};
 use crate::tables::{DeltaLake, MIN_RETENTION_HOURS};
 
 /// Settings read at cold start.
@@ -134,7 +134,8 @@ pub struct ReportResponse {
     pub alerts: Vec<String>,
 }
 
-/// The summary message of a report.
+/// The summary message of a report: every KPI of the [table](crate::report::kpi::KPIS) with
+/// its label, the top products and the day's data quality.
 pub fn summary(report: &DailyReport, lake: &str, report_key: &str) -> Notification {
     let k = &report.kpis;
     let top = report
@@ -150,19 +151,27 @@ pub fn summary(report: &DailyReport, lake: &str, report_key: &str) -> Notificati
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let figures: String = kpi::KPIS
+        .iter()
+        .map(|spec| {
+            let v = k.get(spec.name);
+            match spec.unit {
+                kpi::Unit::Money => format!("{}: {v:.2}\n", spec.label),
+                kpi::Unit::Count => format!("{}: {}\n", spec.label, v as i64),
+            }
+        })
+        .collect();
     Notification {
         subject: format!(
             "ShopFlow daily report {}: revenue {:.2}, {} transactions",
-            report.date, k.revenue, k.transactions
+            report.date,
+            k.get(kpi::REVENUE),
+            k.get(kpi::TRANSACTIONS) as i64
         ),
         body: format!(
-            "Daily report for {date}\n{flags}\nRevenue: {rev:.2}\nTransactions: {tx}\nAverage order value: {aov:.2}\nUnique customers: {cust}\nTop products: {top}\n\nData quality (ingested {ingest}): {acc} rows accepted, {rej} rejected ({pct:.2}%), {files} files quarantined.\n\nReport: {lake}/{report_key}\n",
+            "Daily report for {date}\n{flags}\n{figures}Top products: {top}\n\nData quality (ingested {ingest}): {acc} rows accepted, {rej} rejected ({pct:.2}%), {files} files quarantined.\n\nReport: {lake}/{report_key}\n",
             date = report.date,
             flags = anomaly_lines(report),
-            rev = k.revenue,
-            tx = k.transactions,
-            aov = k.average_order_value,
-            cust = k.unique_customers,
             ingest = report
                 .data_quality
                 .ingest_date

@@ -9,6 +9,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicr
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::kpi::{self, KPIS, KpiSpec, Trailing, Unit};
 use super::model::*;
 use super::{ReportError, html, load_manifests};
 use crate::contract::ContractSet;
@@ -60,9 +61,11 @@ fn pct_change(now: f64, before: f64) -> Option<f64> {
     (before != 0.0).then(|| round2((now - before) * 100.0 / before))
 }
 
-/// One query result with typed access by column name; values the engine returns as other
-/// numeric types are cast.
+/// One query result whose columns are looked up by name once, cast to the type the report
+/// reads. A column the query does not return, or one that does not cast, is a
+/// [`ReportError::Column`] naming the query and the column: a mistyped name never reads as 0.
 struct Rows {
+    context: String,
     batch: RecordBatch,
 }
 
@@ -73,65 +76,162 @@ impl Rows {
             context: context.to_string(),
             source,
         })?;
-        Ok(Self { batch })
+        Ok(Self {
+            context: context.to_string(),
+            batch,
+        })
     }
 
     fn len(&self) -> usize {
         self.batch.num_rows()
     }
 
-    fn column(&self, name: &str, to: &DataType) -> Option<ArrayRef> {
-        let c = self.batch.column_by_name(name)?;
+    fn column(&self, name: &str, to: &DataType) -> Result<ArrayRef, ReportError> {
+        let error = |reason: String| ReportError::Column {
+            context: self.context.clone(),
+            column: name.to_string(),
+            reason,
+        };
+        let c = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| error("the query does not return it".into()))?;
         if c.data_type() == to {
-            Some(c.clone())
+            Ok(c.clone())
         } else {
-            cast(c, to).ok()
+            cast(c, to).map_err(|e| error(format!("{} does not cast to {to}: {e}", c.data_type())))
         }
     }
 
-    fn text(&self, name: &str, i: usize) -> Option<String> {
-        let c = self.column(name, &DataType::Utf8)?;
-        let c = c.as_string::<i32>();
-        c.is_valid(i).then(|| c.value(i).to_string())
+    fn texts(&self, name: &str) -> Result<Texts, ReportError> {
+        self.column(name, &DataType::Utf8).map(Texts)
     }
 
-    fn int(&self, name: &str, i: usize) -> Option<i64> {
-        let c = self.column(name, &DataType::Int64)?;
-        let c = c.as_primitive::<Int64Type>();
-        c.is_valid(i).then(|| c.value(i))
+    /// A text column that exists only under some contracts (e.g. a masked email): `None` when
+    /// the query does not return it.
+    fn optional_texts(&self, name: &str) -> Result<Option<Texts>, ReportError> {
+        if self.batch.column_by_name(name).is_none() {
+            return Ok(None);
+        }
+        self.texts(name).map(Some)
     }
 
-    fn count(&self, name: &str, i: usize) -> u64 {
-        self.int(name, i)
-            .map_or(0, |v| u64::try_from(v).unwrap_or(0))
+    fn ints(&self, name: &str) -> Result<Ints, ReportError> {
+        self.column(name, &DataType::Int64).map(Ints)
     }
 
-    fn float(&self, name: &str, i: usize) -> Option<f64> {
-        let c = self.column(name, &DataType::Float64)?;
-        let c = c.as_primitive::<Float64Type>();
-        c.is_valid(i).then(|| c.value(i))
+    fn floats(&self, name: &str) -> Result<Floats, ReportError> {
+        self.column(name, &DataType::Float64).map(Floats)
     }
 
-    fn money(&self, name: &str, i: usize) -> f64 {
-        self.float(name, i).map_or(0.0, round2)
+    fn dates(&self, name: &str) -> Result<Dates, ReportError> {
+        self.column(name, &DataType::Date32).map(Dates)
     }
 
-    fn date(&self, name: &str, i: usize) -> Option<NaiveDate> {
-        let c = self.column(name, &DataType::Date32)?;
-        let c = c.as_primitive::<arrow::datatypes::Date32Type>();
-        c.is_valid(i).then(|| parse::date_from_days(c.value(i)))
-    }
-
-    fn time(&self, name: &str, i: usize) -> Option<DateTime<Utc>> {
-        let c = self.column(
+    fn times(&self, name: &str) -> Result<Times, ReportError> {
+        self.column(
             name,
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        )?;
-        let c = c.as_primitive::<TimestampMicrosecondType>();
+        )
+        .map(Times)
+    }
+}
+
+/// Per-cell reads, for the small results (tens of rows) most report queries return.
+impl Rows {
+    fn text(&self, name: &str, i: usize) -> Result<Option<String>, ReportError> {
+        Ok(self.texts(name)?.get(i))
+    }
+
+    fn int(&self, name: &str, i: usize) -> Result<Option<i64>, ReportError> {
+        Ok(self.ints(name)?.get(i))
+    }
+
+    fn count(&self, name: &str, i: usize) -> Result<u64, ReportError> {
+        Ok(self.ints(name)?.count(i))
+    }
+
+    fn float(&self, name: &str, i: usize) -> Result<Option<f64>, ReportError> {
+        Ok(self.floats(name)?.get(i))
+    }
+
+    fn money(&self, name: &str, i: usize) -> Result<f64, ReportError> {
+        Ok(self.floats(name)?.money(i))
+    }
+
+    fn time(&self, name: &str, i: usize) -> Result<Option<DateTime<Utc>>, ReportError> {
+        Ok(self.times(name)?.get(i))
+    }
+}
+
+/// A text column (cast to `Utf8`).
+struct Texts(ArrayRef);
+
+impl Texts {
+    fn get(&self, i: usize) -> Option<String> {
+        let c = self.0.as_string::<i32>();
+        c.is_valid(i).then(|| c.value(i).to_string())
+    }
+}
+
+/// A whole-number column (cast to `Int64`).
+struct Ints(ArrayRef);
+
+impl Ints {
+    fn get(&self, i: usize) -> Option<i64> {
+        let c = self.0.as_primitive::<Int64Type>();
+        c.is_valid(i).then(|| c.value(i))
+    }
+
+    /// The value as a count: null and negative values are 0.
+    fn count(&self, i: usize) -> u64 {
+        self.get(i).map_or(0, |v| u64::try_from(v).unwrap_or(0))
+    }
+}
+
+/// A number column (cast to `Float64`).
+struct Floats(ArrayRef);
+
+impl Floats {
+    fn get(&self, i: usize) -> Option<f64> {
+        let c = self.0.as_primitive::<Float64Type>();
+        c.is_valid(i).then(|| c.value(i))
+    }
+
+    /// The value rounded to the cent; null is 0.
+    fn money(&self, i: usize) -> f64 {
+        self.get(i).map_or(0.0, round2)
+    }
+}
+
+/// A date column (cast to `Date32`).
+struct Dates(ArrayRef);
+
+impl Dates {
+    fn get(&self, i: usize) -> Option<NaiveDate> {
+        let c = self.0.as_primitive::<arrow::datatypes::Date32Type>();
+        c.is_valid(i).then(|| parse::date_from_days(c.value(i)))
+    }
+}
+
+/// A UTC timestamp column (cast to microseconds).
+struct Times(ArrayRef);
+
+impl Times {
+    fn get(&self, i: usize) -> Option<DateTime<Utc>> {
+        let c = self.0.as_primitive::<TimestampMicrosecondType>();
         c.is_valid(i)
             .then(|| DateTime::from_timestamp_micros(c.value(i)))
             .flatten()
     }
+}
+
+/// The value of one KPI in row `i`, as its unit reads it.
+fn kpi_value(r: &Rows, spec: &KpiSpec, i: usize) -> Result<f64, ReportError> {
+    Ok(match spec.unit {
+        Unit::Money => r.floats(spec.name)?.money(i),
+        Unit::Count => r.ints(spec.name)?.get(i).unwrap_or(0) as f64,
+    })
 }
 
 fn between(first: NaiveDate, last: NaiveDate) -> String {
@@ -143,31 +243,17 @@ async fn kpis(engine: &Engine, first: NaiveDate, last: NaiveDate) -> Result<Kpis
         engine,
         "period KPIs",
         &format!(
-            "SELECT CAST(COALESCE(SUM(revenue), 0) AS DECIMAL(18, 2)) AS revenue,
-                    COUNT(DISTINCT order_key) AS transactions,
-                    COUNT(DISTINCT CASE WHEN revenue IS NOT NULL THEN order_key END) AS priced,
-                    COALESCE(SUM(quantity), 0) AS units,
-                    COUNT(DISTINCT customer_id) AS customers
-             FROM fact_sales WHERE {}",
+            "SELECT {} FROM fact_sales WHERE {}",
+            kpi::select_list(KPIS),
             between(first, last)
         ),
     )
     .await?;
-    let revenue = r.money("revenue", 0);
-    let transactions = r.count("transactions", 0);
-    let priced = r.count("priced", 0);
-    Ok(Kpis {
-        revenue,
-        transactions,
-        average_order_value: if priced == 0 {
-            0.0
-        } else {
-            round2(revenue / priced as f64)
-        },
-        transactions_without_revenue: transactions - priced.min(transactions),
-        unique_customers: r.count("customers", 0),
-        units: r.int("units", 0).unwrap_or(0),
-    })
+    let mut out = BTreeMap::new();
+    for spec in KPIS {
+        out.insert(spec.name.to_string(), kpi_value(&r, spec, 0)?);
+    }
+    Ok(Kpis(out))
 }
 
 async fn period(
@@ -179,15 +265,14 @@ async fn period(
 ) -> Result<PeriodKpis, ReportError> {
     let current = kpis(engine, start, end).await?;
     let previous = kpis(engine, previous_start, previous_end).await?;
-    let change_pct = KpiChanges {
-        revenue: pct_change(current.revenue, previous.revenue),
-        transactions: pct_change(current.transactions as f64, previous.transactions as f64),
-        average_order_value: pct_change(current.average_order_value, previous.average_order_value),
-        unique_customers: pct_change(
-            current.unique_customers as f64,
-            previous.unique_customers as f64,
-        ),
-    };
+    let change_pct = KpiChanges(
+        kpi::compared()
+            .map(|k| {
+                let change = pct_change(current.get(k.name), previous.get(k.name));
+                (k.name.to_string(), change)
+            })
+            .collect(),
+    );
     Ok(PeriodKpis {
         start,
         end,
@@ -239,20 +324,11 @@ async fn periods(engine: &Engine, date: NaiveDate) -> Result<Periods, ReportErro
     })
 }
 
-/// One day's headline figures, for the trend and the anomaly check.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct DayFigures {
-    /// Revenue.
-    pub revenue: f64,
-    /// Transactions.
-    pub transactions: u64,
-    /// Average order value.
-    pub average_order_value: f64,
-    /// Distinct buyers.
-    pub unique_customers: u64,
-}
+/// One day's compared KPIs by name, for the trend and the anomaly check.
+pub type DayFigures = BTreeMap<String, f64>;
 
-/// Daily figures of the days `first..=last` (days without sales are absent).
+/// The compared KPIs of each day `first..=last` with sales (days without sales are absent),
+/// from `fact_sales` with the same SQL as the period figures.
 async fn daily(
     engine: &Engine,
     first: NaiveDate,
@@ -260,71 +336,57 @@ async fn daily(
 ) -> Result<BTreeMap<NaiveDate, DayFigures>, ReportError> {
     let r = Rows::query(
         engine,
-        "daily sales",
+        "daily KPIs",
         &format!(
-            "SELECT dt, revenue, transactions, average_order_value, unique_customers
-             FROM agg_daily_sales WHERE {} ORDER BY dt",
+            "SELECT dt, {} FROM fact_sales WHERE {} GROUP BY dt ORDER BY dt",
+            kpi::select_list(kpi::compared()),
             between(first, last)
         ),
     )
     .await?;
+    let days = r.dates("dt")?;
     let mut out = BTreeMap::new();
     for i in 0..r.len() {
-        if let Some(d) = r.date("dt", i) {
-            out.insert(
-                d,
-                DayFigures {
-                    revenue: r.money("revenue", i),
-                    transactions: r.count("transactions", i),
-                    average_order_value: r.money("average_order_value", i),
-                    unique_customers: r.count("unique_customers", i),
-                },
-            );
+        if let Some(d) = days.get(i) {
+            let mut figures = DayFigures::new();
+            for spec in kpi::compared() {
+                figures.insert(spec.name.to_string(), kpi_value(&r, spec, i)?);
+            }
+            out.insert(d, figures);
         }
     }
     Ok(out)
 }
 
-/// Flags each KPI of `date` that moved more than `threshold_pct` against the average of the 7
-/// days before it (days before the first sale do not count; fewer than 3 such days: no check).
+/// Flags each compared KPI of `date` that moved more than `threshold_pct` against its average
+/// over the 7 days before it (days before the first sale do not count; fewer than 3 such days:
+/// no check). A KPI averaged over [selling days](Trailing::SellingDays) leaves out the days
+/// without transactions.
 pub fn anomalies(day: &Kpis, trailing: &[DayFigures], threshold_pct: f64) -> Vec<Anomaly> {
     if trailing.len() < 3 {
         return Vec::new();
     }
-    let n = trailing.len() as f64;
-    let avg = |f: fn(&DayFigures) -> f64| trailing.iter().map(f).sum::<f64>() / n;
-    // A day without sales has no order value: average the days that had some.
-    let selling: Vec<f64> = trailing
-        .iter()
-        .filter(|t| t.transactions > 0)
-        .map(|t| t.average_order_value)
-        .collect();
-    let aov_average = if selling.is_empty() {
-        0.0
-    } else {
-        selling.iter().sum::<f64>() / selling.len() as f64
-    };
-    let checks = [
-        ("revenue", day.revenue, avg(|t| t.revenue)),
-        (
-            "transactions",
-            day.transactions as f64,
-            avg(|t| t.transactions as f64),
-        ),
-        ("average_order_value", day.average_order_value, aov_average),
-        (
-            "unique_customers",
-            day.unique_customers as f64,
-            avg(|t| t.unique_customers as f64),
-        ),
-    ];
-    checks
-        .into_iter()
-        .filter_map(|(kpi, value, average)| {
-            let change = pct_change(value, average)?;
+    let value = |d: &DayFigures, name: &str| d.get(name).copied().unwrap_or(0.0);
+    kpi::compared()
+        .filter_map(|spec| {
+            let days: Vec<f64> = trailing
+                .iter()
+                .filter(|d| match spec.compared {
+                    Some(Trailing::SellingDays) => value(d, kpi::TRANSACTIONS) > 0.0,
+                    _ => true,
+                })
+                .map(|d| value(d, spec.name))
+                .collect();
+            let average = if days.is_empty() {
+                0.0
+            } else {
+                days.iter().sum::<f64>() / days.len() as f64
+            };
+            let now = day.get(spec.name);
+            let change = pct_change(now, average)?;
             (change.abs() > threshold_pct).then(|| Anomaly {
-                kpi: kpi.into(),
-                value,
+                kpi: spec.name.into(),
+                value: now,
                 trailing_average: round2(average),
                 change_pct: change,
                 threshold_pct,
@@ -340,7 +402,11 @@ async fn first_sale_day(engine: &Engine) -> Result<Option<NaiveDate>, ReportErro
         "SELECT MIN(dt) AS d FROM agg_daily_sales",
     )
     .await?;
-    Ok(if r.len() == 1 { r.date("d", 0) } else { None })
+    Ok(if r.len() == 1 {
+        r.dates("d")?.get(0)
+    } else {
+        None
+    })
 }
 
 async fn top_products(engine: &Engine, date: NaiveDate) -> Result<Vec<ProductSales>, ReportError> {
@@ -353,15 +419,17 @@ async fn top_products(engine: &Engine, date: NaiveDate) -> Result<Vec<ProductSal
         ),
     )
     .await?;
-    Ok((0..r.len())
-        .map(|i| ProductSales {
-            product_id: r.text("product_id", i).unwrap_or_default(),
-            name: r.text("product_name", i),
-            category: r.text("category", i),
-            units: r.int("units", i).unwrap_or(0),
-            revenue: r.money("revenue", i),
+    (0..r.len())
+        .map(|i| {
+            Ok(ProductSales {
+                product_id: r.text("product_id", i)?.unwrap_or_default(),
+                name: r.text("product_name", i)?,
+                category: r.text("category", i)?,
+                units: r.int("units", i)?.unwrap_or(0),
+                revenue: r.money("revenue", i)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 async fn categories(
@@ -378,22 +446,22 @@ async fn categories(
         ),
     )
     .await?;
-    Ok((0..r.len())
+    (0..r.len())
         .map(|i| {
-            let revenue = r.money("revenue", i);
-            CategorySales {
-                category: r.text("category", i).unwrap_or_else(|| "unknown".into()),
+            let revenue = r.money("revenue", i)?;
+            Ok(CategorySales {
+                category: r.text("category", i)?.unwrap_or_else(|| "unknown".into()),
                 revenue,
-                transactions: r.count("transactions", i),
-                units: r.int("units", i).unwrap_or(0),
+                transactions: r.count("transactions", i)?,
+                units: r.int("units", i)?.unwrap_or(0),
                 revenue_share_pct: if day_revenue == 0.0 {
                     0.0
                 } else {
                     round2(revenue * 100.0 / day_revenue)
                 },
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 async fn best_sellers(
@@ -421,15 +489,17 @@ async fn best_sellers(
         ),
     )
     .await?;
-    Ok((0..r.len())
-        .map(|i| CategoryBestSeller {
-            category: r.text("category", i).unwrap_or_default(),
-            product_id: r.text("product_id", i).unwrap_or_default(),
-            name: r.text("name", i),
-            units: r.int("units", i).unwrap_or(0),
-            revenue: r.money("revenue", i),
+    (0..r.len())
+        .map(|i| {
+            Ok(CategoryBestSeller {
+                category: r.text("category", i)?.unwrap_or_default(),
+                product_id: r.text("product_id", i)?.unwrap_or_default(),
+                name: r.text("name", i)?,
+                units: r.int("units", i)?.unwrap_or(0),
+                revenue: r.money("revenue", i)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 async fn monthly(engine: &Engine, date: NaiveDate) -> Result<Vec<MonthRevenue>, ReportError> {
@@ -444,17 +514,19 @@ async fn monthly(engine: &Engine, date: NaiveDate) -> Result<Vec<MonthRevenue>, 
         ),
     )
     .await?;
-    Ok((0..r.len())
-        .map(|i| MonthRevenue {
-            month: format!(
-                "{:04}-{:02}",
-                r.int("y", i).unwrap_or(0),
-                r.int("m", i).unwrap_or(0)
-            ),
-            revenue: r.money("revenue", i),
-            transactions: r.count("transactions", i),
+    (0..r.len())
+        .map(|i| {
+            Ok(MonthRevenue {
+                month: format!(
+                    "{:04}-{:02}",
+                    r.int("y", i)?.unwrap_or(0),
+                    r.int("m", i)?.unwrap_or(0)
+                ),
+                revenue: r.money("revenue", i)?,
+                transactions: r.count("transactions", i)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 async fn aov_by_country(
@@ -478,12 +550,12 @@ async fn aov_by_country(
         ),
     )
     .await?;
-    Ok((0..r.len())
+    (0..r.len())
         .map(|i| {
-            let revenue = r.money("revenue", i);
-            let transactions = r.count("transactions", i);
-            CountryAov {
-                country: r.text("country", i).unwrap_or_default(),
+            let revenue = r.money("revenue", i)?;
+            let transactions = r.count("transactions", i)?;
+            Ok(CountryAov {
+                country: r.text("country", i)?.unwrap_or_default(),
                 transactions,
                 revenue,
                 average_order_value: if transactions == 0 {
@@ -491,9 +563,9 @@ async fn aov_by_country(
                 } else {
                     round2(revenue / transactions as f64)
                 },
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 async fn heatmap(
@@ -514,8 +586,11 @@ async fn heatmap(
     .await?;
     let mut cells: HashMap<(i64, i64), (u64, f64)> = HashMap::new();
     for i in 0..r.len() {
-        if let (Some(w), Some(h)) = (r.int("weekday", i), r.int("hour", i)) {
-            cells.insert((w, h), (r.count("transactions", i), r.money("revenue", i)));
+        if let (Some(w), Some(h)) = (r.int("weekday", i)?, r.int("hour", i)?) {
+            cells.insert(
+                (w, h),
+                (r.count("transactions", i)?, r.money("revenue", i)?),
+            );
         }
     }
     Ok((1..=7u32)
@@ -550,11 +625,11 @@ async fn funnel(engine: &Engine, date: NaiveDate) -> Result<Vec<FunnelStep>, Rep
         return Ok(Vec::new());
     }
     let counts = [
-        ("sessions", r.count("sessions", 0)),
-        ("product_view", r.count("product_view_sessions", 0)),
-        ("add_to_cart", r.count("add_to_cart_sessions", 0)),
-        ("checkout", r.count("checkout_sessions", 0)),
-        ("purchase", r.count("purchase_sessions", 0)),
+        ("sessions", r.count("sessions", 0)?),
+        ("product_view", r.count("product_view_sessions", 0)?),
+        ("add_to_cart", r.count("add_to_cart_sessions", 0)?),
+        ("checkout", r.count("checkout_sessions", 0)?),
+        ("purchase", r.count("purchase_sessions", 0)?),
     ];
     let total = counts[0].1;
     let share = |n: u64, of: u64| {
@@ -590,17 +665,23 @@ async fn customers(
         "SELECT * FROM customer_ltv ORDER BY revenue DESC, customer_id LIMIT 10",
     )
     .await?;
+    let last_purchase = r.dates("last_purchase")?;
+    // Present when the customers contract has the column (masked as it classifies it).
+    let email_masked = r.optional_texts("email_masked")?;
+    let country = r.optional_texts("country")?;
     let top = (0..r.len())
-        .map(|i| CustomerSpend {
-            customer_id: r.text("customer_id", i).unwrap_or_default(),
-            email_masked: r.text("email_masked", i),
-            country: r.text("country", i),
-            orders: r.count("orders", i),
-            revenue: r.money("revenue", i),
-            last_purchase: r.date("last_purchase", i).unwrap_or_default(),
-            segment: r.text("segment", i).unwrap_or_default(),
+        .map(|i| {
+            Ok(CustomerSpend {
+                customer_id: r.text("customer_id", i)?.unwrap_or_default(),
+                email_masked: email_masked.as_ref().and_then(|c| c.get(i)),
+                country: country.as_ref().and_then(|c| c.get(i)),
+                orders: r.count("orders", i)?,
+                revenue: r.money("revenue", i)?,
+                last_purchase: last_purchase.get(i).unwrap_or_default(),
+                segment: r.text("segment", i)?.unwrap_or_default(),
+            })
         })
-        .collect();
+        .collect::<Result<_, ReportError>>()?;
     let r = Rows::query(
         engine,
         "customer segments",
@@ -609,12 +690,14 @@ async fn customers(
     )
     .await?;
     let segments = (0..r.len())
-        .map(|i| SegmentSummary {
-            segment: r.text("segment", i).unwrap_or_default(),
-            customers: r.count("customers", i),
-            revenue: r.money("revenue", i),
+        .map(|i| {
+            Ok(SegmentSummary {
+                segment: r.text("segment", i)?.unwrap_or_default(),
+                customers: r.count("customers", i)?,
+                revenue: r.money("revenue", i)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ReportError>>()?;
     Ok((top, segments))
 }
 
@@ -631,13 +714,15 @@ async fn prices(
     )
     .await?;
     let cheapest = (0..r.len())
-        .map(|i| ProductPrice {
-            product_id: r.text("product_id", i).unwrap_or_default(),
-            name: r.text("name", i).unwrap_or_default(),
-            category: r.text("category", i).unwrap_or_default(),
-            price: r.money("price", i),
+        .map(|i| {
+            Ok(ProductPrice {
+                product_id: r.text("product_id", i)?.unwrap_or_default(),
+                name: r.text("name", i)?.unwrap_or_default(),
+                category: r.text("category", i)?.unwrap_or_default(),
+                price: r.money("price", i)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ReportError>>()?;
     let r = Rows::query(
         engine,
         "price changes",
@@ -651,20 +736,24 @@ async fn prices(
         ),
     )
     .await?;
-    let changes = (0..r.len())
-        .filter_map(|i| {
-            let old_price = r.money("old_price", i);
-            let new_price = r.money("new_price", i);
-            Some(PriceChange {
-                product_id: r.text("product_id", i)?,
-                name: r.text("name", i).unwrap_or_default(),
-                changed_at: r.time("valid_from", i)?,
-                old_price,
-                new_price,
-                change_pct: pct_change(new_price, old_price).unwrap_or(0.0),
-            })
-        })
-        .collect();
+    let mut changes = Vec::new();
+    for i in 0..r.len() {
+        let (Some(product_id), Some(changed_at)) =
+            (r.text("product_id", i)?, r.time("valid_from", i)?)
+        else {
+            continue;
+        };
+        let old_price = r.money("old_price", i)?;
+        let new_price = r.money("new_price", i)?;
+        changes.push(PriceChange {
+            product_id,
+            name: r.text("name", i)?.unwrap_or_default(),
+            changed_at,
+            old_price,
+            new_price,
+            change_pct: pct_change(new_price, old_price).unwrap_or(0.0),
+        });
+    }
     Ok((cheapest, changes))
 }
 
@@ -683,19 +772,24 @@ async fn last_transactions(
         ),
     )
     .await?;
-    Ok((0..r.len())
-        .filter_map(|i| {
-            Some(RecentTransaction {
-                transaction_id: r.text("order_key", i)?,
-                sold_at: r.time("sold_at", i)?,
-                customer_id: r.text("customer_id", i).unwrap_or_default(),
-                product_id: r.text("product_id", i).unwrap_or_default(),
-                product_name: r.text("name", i),
-                quantity: r.int("quantity", i).unwrap_or(0),
-                revenue: r.float("revenue", i).map(round2),
-            })
-        })
-        .collect())
+    let mut out = Vec::new();
+    for i in 0..r.len() {
+        let (Some(transaction_id), Some(sold_at)) =
+            (r.text("order_key", i)?, r.time("sold_at", i)?)
+        else {
+            continue;
+        };
+        out.push(RecentTransaction {
+            transaction_id,
+            sold_at,
+            customer_id: r.text("customer_id", i)?.unwrap_or_default(),
+            product_id: r.text("product_id", i)?.unwrap_or_default(),
+            product_name: r.text("name", i)?,
+            quantity: r.int("quantity", i)?.unwrap_or(0),
+            revenue: r.float("revenue", i)?.map(round2),
+        });
+    }
+    Ok(out)
 }
 
 /// `rejected` as a percentage of `rows_in`, to the hundredth; 0 when nothing was read.
@@ -803,11 +897,11 @@ pub async fn compute(
         .iter_days()
         .take_while(|d| *d <= date)
         .map(|d| {
-            let f = days.get(&d).copied().unwrap_or_default();
+            let value = |name| days.get(&d).and_then(|f| f.get(name)).copied();
             TrendPoint {
                 date: d,
-                revenue: f.revenue,
-                transactions: f.transactions,
+                revenue: value(kpi::REVENUE).unwrap_or(0.0),
+                transactions: value(kpi::TRANSACTIONS).unwrap_or(0.0) as u64,
             }
         })
         .collect();
@@ -815,7 +909,7 @@ pub async fn compute(
     let trailing: Vec<DayFigures> = (1..=7)
         .map(|back| date - Duration::days(back))
         .filter(|d| first_sale.is_some_and(|f| *d >= f))
-        .map(|d| days.get(&d).copied().unwrap_or_default())
+        .map(|d| days.get(&d).cloned().unwrap_or_default())
         .collect();
     let kpis = periods.day.current.clone();
     let anomalies = anomalies(&kpis, &trailing, options.anomaly_threshold_pct);
@@ -825,7 +919,7 @@ pub async fn compute(
         date,
         generated_at: Utc::now(),
         top_products: top_products(engine, date).await?,
-        sales_by_category: categories(engine, date, kpis.revenue).await?,
+        sales_by_category: categories(engine, date, kpis.get(kpi::REVENUE)).await?,
         best_sellers_by_category: best_sellers(engine, month_start, date).await?,
         monthly_revenue: monthly(engine, date).await?,
         aov_by_country: aov_by_country(engine, month_start, date).await?,
@@ -873,23 +967,44 @@ fn csv_of<T: Serialize + Default>(key: &str, rows: &[T]) -> Result<Vec<u8>, Repo
     crate::cells::neutralize_csv(&bytes).map_err(csv_error)
 }
 
-/// One row of `kpis.csv`.
-#[derive(Serialize, Default)]
-struct KpiRow<'a> {
-    period: &'a str,
-    start: NaiveDate,
-    end: NaiveDate,
-    revenue: f64,
-    transactions: u64,
-    average_order_value: f64,
-    unique_customers: u64,
-    units: i64,
-    previous_revenue: f64,
-    previous_transactions: u64,
-    revenue_change_pct: Option<f64>,
-    transactions_change_pct: Option<f64>,
-    average_order_value_change_pct: Option<f64>,
-    unique_customers_change_pct: Option<f64>,
+/// `kpis.csv`: one row per period (`day`, `week_to_date`, `month_to_date`) with its `start`
+/// and `end`, every KPI of the period, then each compared KPI's `previous_{name}` and
+/// `{name}_change_pct`; columns follow [`KPIS`].
+fn kpis_csv(periods: &Periods) -> Result<Vec<u8>, ReportError> {
+    const KEY: &str = "kpis.csv";
+    let csv_error = |source| ReportError::Csv {
+        key: KEY.to_string(),
+        source,
+    };
+    let value = |name: &str, v: f64| match kpi::spec(name).map(|k| k.unit) {
+        Some(Unit::Count) => (v as i64).to_string(),
+        _ => v.to_string(),
+    };
+    let mut header = vec!["period".to_string(), "start".into(), "end".into()];
+    header.extend(KPIS.iter().map(|k| k.name.to_string()));
+    header.extend(kpi::compared().map(|k| format!("previous_{}", k.name)));
+    header.extend(kpi::compared().map(|k| format!("{}_change_pct", k.name)));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).map_err(csv_error)?;
+    for (period, p) in [
+        ("day", &periods.day),
+        ("week_to_date", &periods.week_to_date),
+        ("month_to_date", &periods.month_to_date),
+    ] {
+        let mut row = vec![period.to_string(), p.start.to_string(), p.end.to_string()];
+        row.extend(KPIS.iter().map(|k| value(k.name, p.current.get(k.name))));
+        row.extend(kpi::compared().map(|k| value(k.name, p.previous.get(k.name))));
+        row.extend(kpi::compared().map(|k| {
+            p.change_pct
+                .get(k.name)
+                .map_or(String::new(), |c| c.to_string())
+        }));
+        w.write_record(&row).map_err(csv_error)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv_error(csv::Error::from(e.into_error())))?;
+    crate::cells::neutralize_csv(&bytes).map_err(csv_error)
 }
 
 /// One row of `data_quality_rules.csv`.
@@ -902,30 +1017,6 @@ struct RuleRow<'a> {
 
 /// The report's tables as CSV files: `(file name, bytes)`.
 pub fn csv_tables(report: &DailyReport) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
-    let p = &report.periods;
-    let kpi_rows: Vec<KpiRow> = [
-        ("day", &p.day),
-        ("week_to_date", &p.week_to_date),
-        ("month_to_date", &p.month_to_date),
-    ]
-    .into_iter()
-    .map(|(period, k)| KpiRow {
-        period,
-        start: k.start,
-        end: k.end,
-        revenue: k.current.revenue,
-        transactions: k.current.transactions,
-        average_order_value: k.current.average_order_value,
-        unique_customers: k.current.unique_customers,
-        units: k.current.units,
-        previous_revenue: k.previous.revenue,
-        previous_transactions: k.previous.transactions,
-        revenue_change_pct: k.change_pct.revenue,
-        transactions_change_pct: k.change_pct.transactions,
-        average_order_value_change_pct: k.change_pct.average_order_value,
-        unique_customers_change_pct: k.change_pct.unique_customers,
-    })
-    .collect();
     let dq = &report.data_quality;
     let rules: Vec<RuleRow> = dq
         .rejected_by_rule
@@ -947,7 +1038,7 @@ pub fn csv_tables(report: &DailyReport) -> Result<Vec<(String, Vec<u8>)>, Report
             out.push(($name.to_string(), csv_of($name, $rows)?));
         };
     }
-    table!("kpis.csv", &kpi_rows);
+    out.push(("kpis.csv".to_string(), kpis_csv(&report.periods)?));
     table!("revenue_trend.csv", &report.revenue_trend);
     table!("top_products.csv", &report.top_products);
     table!("sales_by_category.csv", &report.sales_by_category);
@@ -1015,8 +1106,7 @@ pub async fn build_daily(
         .await?;
     tracing::info!(
         %date,
-        revenue = report.kpis.revenue,
-        transactions = report.kpis.transactions,
+        kpis = ?report.kpis.0,
         anomalies = report.anomalies.len(),
         gold_tables = gold.versions.len(),
         "daily report written"
@@ -1035,28 +1125,27 @@ mod tests {
     use super::*;
 
     fn day(revenue: f64, transactions: u64) -> DayFigures {
-        DayFigures {
-            revenue,
-            transactions,
-            average_order_value: revenue / transactions as f64,
-            unique_customers: transactions,
-        }
+        kpis(revenue, transactions).0
     }
 
     fn kpis(revenue: f64, transactions: u64) -> Kpis {
-        Kpis {
-            revenue,
-            transactions,
-            average_order_value: revenue / transactions as f64,
-            unique_customers: transactions,
-            ..Kpis::default()
-        }
+        let aov = if transactions == 0 {
+            0.0
+        } else {
+            revenue / transactions as f64
+        };
+        Kpis(BTreeMap::from([
+            (kpi::REVENUE.to_string(), revenue),
+            (kpi::TRANSACTIONS.to_string(), transactions as f64),
+            ("average_order_value".to_string(), aov),
+            ("unique_customers".to_string(), transactions as f64),
+        ]))
     }
 
     #[test]
     fn days_without_sales_do_not_drag_the_order_value_average() {
         let mut trailing = vec![day(1000.0, 10); 3];
-        trailing.push(DayFigures::default());
+        trailing.push(day(0.0, 0));
         let flags = anomalies(&kpis(1000.0, 10), &trailing, 20.0);
         assert!(
             flags.iter().all(|f| f.kpi != "average_order_value"),

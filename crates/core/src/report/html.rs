@@ -25,9 +25,10 @@ use std::fmt::{self, Display, Write as _};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
+use super::kpi::{self, KpiSpec, Unit};
 use super::model::{
-    Anomaly, CategorySales, DailyReport, DataQuality, FunnelStep, HeatCell, KpiChanges, Kpis,
-    MonthRevenue, PeriodKpis, ProductSales, TrendPoint,
+    Anomaly, CategorySales, DailyReport, DataQuality, FunnelStep, HeatCell, MonthRevenue,
+    PeriodKpis, ProductSales, TrendPoint,
 };
 
 /// `write!` into a `String`, which cannot fail.
@@ -306,13 +307,6 @@ fn range_label(a: NaiveDate, b: NaiveDate) -> String {
     }
 }
 
-/// Whether a headline figure is money or a count.
-#[derive(Clone, Copy)]
-enum Unit {
-    Money,
-    Count,
-}
-
 fn kpi_value(unit: Unit, v: f64) -> String {
     match unit {
         Unit::Money => money(v),
@@ -343,13 +337,12 @@ fn change_badge(change: Option<f64>) -> String {
     }
 }
 
+/// A KPI's label and unit from the KPI table; a name the table does not have (a report written
+/// by another version) is shown as it is, as money.
 fn kpi_label(kpi: &str) -> (&str, Unit) {
-    match kpi {
-        "revenue" => ("Revenue", Unit::Money),
-        "transactions" => ("Transactions", Unit::Count),
-        "average_order_value" => ("Average order value", Unit::Money),
-        "unique_customers" => ("Unique customers", Unit::Count),
-        other => (other, Unit::Money),
+    match kpi::spec(kpi) {
+        Some(k) => (k.label, k.unit),
+        None => (kpi, Unit::Money),
     }
 }
 
@@ -476,43 +469,11 @@ fn anomalies(out: &mut String, list: &[Anomaly]) {
     out.push_str("</ul>\n</section>\n");
 }
 
-/// One KPI card's definition.
-struct KpiDef {
-    label: &'static str,
-    unit: Unit,
-    value: fn(&Kpis) -> f64,
-    change: fn(&KpiChanges) -> Option<f64>,
-}
-
+/// The KPI cards: one per compared KPI of the [table](kpi::KPIS), with the day against the
+/// day before, the week and month to date, and the notes of the KPIs shown under it.
 fn kpi_cards(out: &mut String, r: &DailyReport) {
-    let defs = [
-        KpiDef {
-            label: "Revenue",
-            unit: Unit::Money,
-            value: |k| k.revenue,
-            change: |c| c.revenue,
-        },
-        KpiDef {
-            label: "Transactions",
-            unit: Unit::Count,
-            value: |k| k.transactions as f64,
-            change: |c| c.transactions,
-        },
-        KpiDef {
-            label: "Average order value",
-            unit: Unit::Money,
-            value: |k| k.average_order_value,
-            change: |c| c.average_order_value,
-        },
-        KpiDef {
-            label: "Unique customers",
-            unit: Unit::Count,
-            value: |k| k.unique_customers as f64,
-            change: |c| c.unique_customers,
-        },
-    ];
     let p = &r.periods;
-    for (i, d) in defs.iter().enumerate() {
+    for (i, d) in kpi::compared().enumerate() {
         let day = &p.day;
         put!(
             out,
@@ -521,9 +482,9 @@ fn kpi_cards(out: &mut String, r: &DailyReport) {
              <div class=\"kpi-main\"><span class=\"kpi-value\">{}</span>{}</div>\n\
              <p class=\"kpi-cmp\">vs {} on {}</p>\n<dl class=\"kpi-periods\">\n",
             d.label,
-            kpi_value(d.unit, (d.value)(&day.current)),
-            change_badge((d.change)(&day.change_pct)),
-            kpi_value(d.unit, (d.value)(&day.previous)),
+            kpi_value(d.unit, day.current.get(d.name)),
+            change_badge(day.change_pct.get(d.name)),
+            kpi_value(d.unit, day.previous.get(d.name)),
             short_date(day.previous_start),
         );
         for (name, period) in [
@@ -533,37 +494,29 @@ fn kpi_cards(out: &mut String, r: &DailyReport) {
             kpi_period_row(out, name, period, d);
         }
         out.push_str("</dl>\n");
-        if i == 0 && r.kpis.transactions_without_revenue > 0 {
-            put!(
-                out,
-                "<p class=\"kpi-foot\">{} {} without a known price, not in revenue or AOV</p>\n",
-                count(r.kpis.transactions_without_revenue),
-                if r.kpis.transactions_without_revenue == 1 {
-                    "sale"
-                } else {
-                    "sales"
-                }
-            );
-        } else if i == 1 {
-            put!(
-                out,
-                "<p class=\"kpi-foot\">{} units sold</p>\n",
-                count(day.current.units)
-            );
+        for noted in kpi::KPIS {
+            let Some(note) = noted.note.filter(|n| n.under == d.name) else {
+                continue;
+            };
+            // The report's headline figures (`kpis`) are the day's.
+            let value = r.kpis.get(noted.name);
+            if let Some(text) = (note.text)(value as i64, &kpi_value(noted.unit, value)) {
+                put!(out, "<p class=\"kpi-foot\">{}</p>\n", esc(&text));
+            }
         }
         out.push_str("</section>\n");
     }
 }
 
-fn kpi_period_row(out: &mut String, name: &str, period: &PeriodKpis, d: &KpiDef) {
+fn kpi_period_row(out: &mut String, name: &str, period: &PeriodKpis, d: &KpiSpec) {
     put!(
         out,
         "<div title=\"{name} {} vs {}: {}\"><dt>{name}</dt><dd><span class=\"pv\">{}</span>{}</dd></div>\n",
         range_label(period.start, period.end),
         range_label(period.previous_start, period.previous_end),
-        kpi_value(d.unit, (d.value)(&period.previous)),
-        kpi_value(d.unit, (d.value)(&period.current)),
-        change_badge((d.change)(&period.change_pct)),
+        kpi_value(d.unit, period.previous.get(d.name)),
+        kpi_value(d.unit, period.current.get(d.name)),
+        change_badge(period.change_pct.get(d.name)),
     );
 }
 
@@ -1769,18 +1722,21 @@ mod tests {
         CategoryBestSeller, CountryAov, CustomerSpend, DatasetQuality, PriceChange, ProductPrice,
         QuarantinedFile, RecentTransaction, SegmentSummary,
     };
-    use super::super::model::{PeriodKpis, Periods};
+    use super::super::model::{KpiChanges, Kpis, PeriodKpis, Periods};
     use super::*;
 
     fn kpis(revenue: f64, transactions: u64, customers: u64) -> Kpis {
-        Kpis {
-            revenue,
-            transactions,
-            average_order_value: revenue / transactions as f64,
-            transactions_without_revenue: 3,
-            unique_customers: customers,
-            units: transactions as i64 * 2,
-        }
+        Kpis(BTreeMap::from([
+            ("revenue".to_string(), revenue),
+            ("transactions".to_string(), transactions as f64),
+            (
+                "average_order_value".to_string(),
+                revenue / transactions as f64,
+            ),
+            ("transactions_without_revenue".to_string(), 3.0),
+            ("unique_customers".to_string(), customers as f64),
+            ("units".to_string(), transactions as f64 * 2.0),
+        ]))
     }
 
     fn period(start: NaiveDate, end: NaiveDate, days_back: i64, k: Kpis, prev: Kpis) -> PeriodKpis {
@@ -1791,12 +1747,12 @@ mod tests {
             previous_start: start - Duration::days(days_back),
             previous_end: end - Duration::days(days_back),
             previous: prev,
-            change_pct: KpiChanges {
-                revenue: Some(12.34),
-                transactions: Some(-4.5),
-                average_order_value: None,
-                unique_customers: Some(0.0),
-            },
+            change_pct: KpiChanges(BTreeMap::from([
+                ("revenue".to_string(), Some(12.34)),
+                ("transactions".to_string(), Some(-4.5)),
+                ("average_order_value".to_string(), None),
+                ("unique_customers".to_string(), Some(0.0)),
+            ])),
         }
     }
 

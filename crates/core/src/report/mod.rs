@@ -6,6 +6,7 @@
 #[cfg(feature = "analytics")]
 mod build;
 pub mod html;
+pub mod kpi;
 pub mod model;
 
 #[cfg(feature = "analytics")]
@@ -44,6 +45,17 @@ pub enum ReportError {
     /// A lake table could not be read.
     #[error(transparent)]
     Table(#[from] crate::ports::TableError),
+    /// A report query does not return a column the report reads, or returns it in a type that
+    /// does not convert: a mistyped name or a changed gold table, never read as 0.
+    #[error("the query for {context} has no usable column {column}: {reason}")]
+    Column {
+        /// The query.
+        context: String,
+        /// The column.
+        column: String,
+        /// Missing, or why it does not convert.
+        reason: String,
+    },
     /// There are no sales at all to report on.
     #[error("no sales in silver: ingest transactions first")]
     NoSales,

@@ -9,35 +9,44 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The headline figures of a period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Kpis {
-    /// Revenue (currency units, exact to the cent).
-    pub revenue: f64,
-    /// Sale lines (transactions).
-    pub transactions: u64,
-    /// Revenue per transaction whose revenue is known.
-    pub average_order_value: f64,
-    /// Transactions with no amount, no unit price and no catalog price (not in revenue or AOV).
-    pub transactions_without_revenue: u64,
-    /// Distinct buyers.
-    pub unique_customers: u64,
-    /// Units sold.
-    pub units: i64,
+/// The headline figures of a period: one value per [KPI](super::kpi::KPIS), by name. Written
+/// as a JSON object whose counts are integers and whose money is in currency units.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Kpis(pub BTreeMap<String, f64>);
+
+impl Kpis {
+    /// The value of the KPI named `name` (0 when the period has none).
+    pub fn get(&self, name: &str) -> f64 {
+        self.0.get(name).copied().unwrap_or(0.0)
+    }
 }
 
-/// Change of each headline figure against the previous period, percent; `None` when the
+impl Serialize for Kpis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            match super::kpi::spec(name).map(|k| k.unit) {
+                Some(super::kpi::Unit::Count) => map.serialize_entry(name, &(*value as i64))?,
+                _ => map.serialize_entry(name, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Change of each compared KPI against the previous period, percent, by name; `None` when the
 /// previous period's figure is zero.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct KpiChanges {
-    /// Revenue change.
-    pub revenue: Option<f64>,
-    /// Transactions change.
-    pub transactions: Option<f64>,
-    /// Average order value change.
-    pub average_order_value: Option<f64>,
-    /// Unique customers change.
-    pub unique_customers: Option<f64>,
+#[serde(transparent)]
+pub struct KpiChanges(pub BTreeMap<String, Option<f64>>);
+
+impl KpiChanges {
+    /// The change of the KPI named `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.get(name).copied().flatten()
+    }
 }
 
 /// A period's figures beside the previous period of the same length.
