@@ -7,26 +7,23 @@ use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, dynamodb::DynamoRunRegistry, kinesis::KinesisTaskQueue};
-use shopflow_core::functions::config::{self, ProcessEnv};
+use shopflow_core::functions::config::ProcessEnv;
 use shopflow_core::functions::ingest_trigger::{Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     handler::init();
-    let env = ProcessEnv;
-    let config = Config::from_env(&env)?;
-    let stream = config::required(&env, "STREAM_NAME")?;
-    let runs_table = config::required(&env, "RUNS_TABLE")?;
+    let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
         queue: Arc::new(KinesisTaskQueue::new(
             aws_sdk_kinesis::Client::new(&sdk),
-            stream,
-            5,
+            &config.stream,
+            config.put_attempts,
         )),
         runs: Arc::new(DynamoRunRegistry::new(
             aws_sdk_dynamodb::Client::new(&sdk),
-            runs_table,
+            &config.runs_table,
         )),
         config,
     };

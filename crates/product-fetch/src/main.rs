@@ -10,26 +10,23 @@ use shopflow_core::adapters::aws::{
     self, dynamodb::DynamoProductStore, http::ReqwestHttp, s3::S3ObjectStore,
 };
 use shopflow_core::contract::ContractSet;
-use shopflow_core::functions::config::{self, ProcessEnv};
+use shopflow_core::functions::config::ProcessEnv;
 use shopflow_core::functions::product_fetch::{Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     handler::init();
-    let env = ProcessEnv;
-    let config = Config::from_env(&env)?;
-    let bucket = config::required(&env, "LAKE_BUCKET")?;
-    let products_table = config::required(&env, "PRODUCTS_TABLE")?;
+    let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
         http: Arc::new(ReqwestHttp::new(config.timeout)?),
         store: Arc::new(S3ObjectStore::new(
-            aws::s3_client(&sdk, aws::force_path_style_from_env()),
-            bucket,
+            aws::s3_client(&sdk, config.force_path_style),
+            &config.bucket,
         )),
         products: Arc::new(DynamoProductStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
-            products_table,
+            &config.products_table,
         )),
         contracts: Arc::new(ContractSet::defaults()?),
         config,

@@ -12,24 +12,24 @@ use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, s3::S3ObjectStore, sns::SnsNotifier};
 use shopflow_core::adapters::emf::EmfMetrics;
 use shopflow_core::contract::ContractSet;
-use shopflow_core::functions::config::{self, ProcessEnv};
+use shopflow_core::functions::config::ProcessEnv;
 use shopflow_core::functions::report_generator::{Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     handler::init();
-    let env = ProcessEnv;
-    let config = Config::from_env(&env)?;
-    let topic_arn = config::required(&env, "TOPIC_ARN")?;
-    let namespace = config::parsed(&env, "METRICS_NAMESPACE", "ShopFlow".to_string())?;
+    let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
         lake: DeltaLake::new(Arc::new(S3ObjectStore::new(
-            aws::s3_client(&sdk, aws::force_path_style_from_env()),
+            aws::s3_client(&sdk, config.force_path_style),
             config.bucket.clone(),
         ))),
-        metrics: Arc::new(EmfMetrics::stdout(namespace)),
-        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic_arn)),
+        metrics: Arc::new(EmfMetrics::stdout(config.metrics_namespace.clone())),
+        notifier: Arc::new(SnsNotifier::new(
+            aws_sdk_sns::Client::new(&sdk),
+            config.topic_arn.clone(),
+        )),
         contracts: Arc::new(ContractSet::defaults()?),
         lake_url: format!("s3://{}", config.bucket),
         config,

@@ -10,37 +10,32 @@ use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, dynamodb::DynamoLedger, s3::S3ObjectStore};
 use shopflow_core::adapters::emf::EmfMetrics;
 use shopflow_core::contract::ContractSet;
-use shopflow_core::functions::config::{self, ProcessEnv};
-use shopflow_core::functions::transformer::Deps;
+use shopflow_core::functions::config::ProcessEnv;
+use shopflow_core::functions::transformer::{Config, Deps};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::tables::DeltaLake;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     handler::init();
-    let env = ProcessEnv;
-    let bucket = config::required(&env, "LAKE_BUCKET")?;
-    let ledger_table = config::required(&env, "LEDGER_TABLE")?;
-    let namespace = config::parsed(&env, "METRICS_NAMESPACE", "ShopFlow".to_string())?;
-    let batch_rows = config::parsed(&env, "BATCH_ROWS", shopflow_core::read::DEFAULT_BATCH_ROWS)?;
-    let lease_minutes: i64 = config::parsed(&env, "LEASE_MINUTES", 15)?;
+    let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let store = Arc::new(S3ObjectStore::new(
-        aws::s3_client(&sdk, aws::force_path_style_from_env()),
-        bucket.clone(),
+        aws::s3_client(&sdk, config.force_path_style),
+        config.bucket.clone(),
     ));
     let ingestor = Ingestor::new(
         store.clone(),
         Arc::new(DeltaLake::new(store.clone())),
         Arc::new(DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(&sdk),
-            ledger_table,
+            config.ledger_table,
         )),
-        Arc::new(EmfMetrics::stdout(namespace)),
+        Arc::new(EmfMetrics::stdout(config.metrics_namespace)),
         Arc::new(ContractSet::defaults()?),
         IngestOptions {
-            batch_rows,
-            lease: chrono::Duration::minutes(lease_minutes),
+            batch_rows: config.batch_rows,
+            lease: config.lease,
             work_dir: None,
             ..IngestOptions::default()
         },
@@ -48,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     let deps = Deps {
         ingestor,
         store,
-        bucket,
+        bucket: config.bucket,
     };
     let deps = &deps;
     run(service_fn(move |event| handler::handle(event, deps)))

@@ -1,7 +1,11 @@
 //! Typed configuration from the environment: read once at cold start; a missing or invalid
-//! variable fails with its name.
+//! variable fails with its name. Each function's `Config` lists the variables it reads
+//! (`Config::VARIABLES`, as [`Var`]s) and reads them through those constants, and a test runs
+//! its `from_env` over a [`Recording`] environment to check that it reads exactly that list:
+//! the list is what the deployment's consistency check compares with Terraform.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 /// A configuration problem.
@@ -47,6 +51,114 @@ impl Env for BTreeMap<String, String> {
     }
 }
 
+/// One environment variable a function reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Var {
+    /// The variable's name.
+    pub name: &'static str,
+    /// Whether the function refuses to start without it (else it has a default).
+    pub required: bool,
+    /// What it sets, and its default when it has one.
+    pub about: &'static str,
+}
+
+impl Var {
+    /// A variable the function cannot start without.
+    pub const fn required(name: &'static str, about: &'static str) -> Self {
+        Self {
+            name,
+            required: true,
+            about,
+        }
+    }
+
+    /// A variable with a default.
+    pub const fn optional(name: &'static str, about: &'static str) -> Self {
+        Self {
+            name,
+            required: false,
+            about,
+        }
+    }
+
+    /// Its value; [`ConfigError::Missing`] when it is not set.
+    pub fn read(&self, env: &dyn Env) -> Result<String, ConfigError> {
+        required(env, self.name)
+    }
+
+    /// Its value parsed as `T`, or `default` when it is not set.
+    pub fn parse<T: FromStr>(&self, env: &dyn Env, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        parsed(env, self.name, default)
+    }
+
+    /// Its value as a yes/no flag (`1`, `true`, `yes` ignoring case: yes; anything else or
+    /// unset: no).
+    pub fn flag(&self, env: &dyn Env) -> bool {
+        env.var(self.name)
+            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+    }
+}
+
+/// The lake bucket's name.
+pub const LAKE_BUCKET: Var = Var::required("LAKE_BUCKET", "the lake bucket's name");
+/// The CloudWatch namespace of the EMF metrics.
+pub const METRICS_NAMESPACE: Var = Var::optional(
+    "METRICS_NAMESPACE",
+    "CloudWatch namespace of the EMF metrics (default ShopFlow)",
+);
+/// Path-style S3 addressing, for emulators.
+pub const S3_FORCE_PATH_STYLE: Var = Var::optional(
+    "SHOPFLOW_S3_FORCE_PATH_STYLE",
+    "1/true/yes: path-style S3 addressing (emulators only; unset in AWS)",
+);
+/// The product APIs, `name=base_url,…`.
+pub const PRODUCT_SOURCES: Var = Var::optional(
+    "PRODUCT_SOURCES",
+    "product APIs as name=base_url,name=base_url (default DummyJSON and FakeStore)",
+);
+
+/// The metrics namespace, `ShopFlow` unless [`METRICS_NAMESPACE`] says otherwise.
+pub fn metrics_namespace(env: &dyn Env) -> Result<String, ConfigError> {
+    METRICS_NAMESPACE.parse(env, "ShopFlow".to_string())
+}
+
+/// An [`Env`] that remembers every name asked for, to check that a `Config::from_env` reads
+/// exactly the variables its `VARIABLES` lists.
+pub struct Recording<'a> {
+    inner: &'a dyn Env,
+    asked: RefCell<BTreeSet<String>>,
+}
+
+impl<'a> Recording<'a> {
+    /// Records the names asked of `inner`, answering with its values.
+    pub fn new(inner: &'a dyn Env) -> Self {
+        Self {
+            inner,
+            asked: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// The names asked so far.
+    pub fn asked(&self) -> BTreeSet<String> {
+        self.asked.borrow().clone()
+    }
+}
+
+impl Env for Recording<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.asked.borrow_mut().insert(name.to_string());
+        self.inner.var(name)
+    }
+}
+
+/// The names of `vars`, to compare with a [`Recording`]'s.
+pub fn names(vars: &[Var]) -> BTreeSet<String> {
+    vars.iter().map(|v| v.name.to_string()).collect()
+}
+
 /// A required variable.
 pub fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     env.var(name).ok_or(ConfigError::Missing { name })
@@ -72,7 +184,7 @@ where
 
 /// Product API sources: `name=base_url,name=base_url` (default: DummyJSON and FakeStore).
 pub fn product_sources(env: &dyn Env) -> Result<BTreeMap<String, String>, ConfigError> {
-    const NAME: &str = "PRODUCT_SOURCES";
+    const NAME: &str = PRODUCT_SOURCES.name;
     let text = env.var(NAME).unwrap_or_else(|| {
         "dummyjson=https://dummyjson.com/products,fakestore=https://fakestoreapi.com/products"
             .into()

@@ -16,7 +16,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::config::{self, ConfigError, Env};
+use super::config::{self, ConfigError, Env, Var};
 use super::{ErrorKind, FunctionError};
 use crate::ports::{FetchTask, RunRecord, RunRegistry, TaskQueue};
 
@@ -31,17 +31,58 @@ pub struct Config {
     pub default_page_size: u32,
     /// Records to fetch by default.
     pub default_max_items: u32,
+    /// The Kinesis stream fetch tasks go to.
+    pub stream: String,
+    /// The DynamoDB table of ingestion runs (idempotency keys).
+    pub runs_table: String,
+    /// Attempts of a `PutRecords` call whose records were throttled (first try included).
+    pub put_attempts: u32,
 }
 
+/// The default source.
+const DEFAULT_SOURCE: Var = Var::optional(
+    "DEFAULT_SOURCE",
+    "the source used when a request names none, one of PRODUCT_SOURCES (default dummyjson)",
+);
+/// The default page size.
+const DEFAULT_PAGE_SIZE: Var = Var::optional(
+    "DEFAULT_PAGE_SIZE",
+    "records per page by default (default 30)",
+);
+/// The default item count.
+const DEFAULT_MAX_ITEMS: Var = Var::optional(
+    "DEFAULT_MAX_ITEMS",
+    "records to fetch by default (default 194)",
+);
+/// The stream.
+const STREAM_NAME: Var = Var::required("STREAM_NAME", "the Kinesis stream of fetch tasks");
+/// The runs table.
+const RUNS_TABLE: Var = Var::required("RUNS_TABLE", "the DynamoDB table of ingestion runs");
+/// PutRecords attempts.
+const PUT_ATTEMPTS: Var = Var::optional(
+    "PUT_ATTEMPTS",
+    "attempts of a PutRecords call with throttled records, first try included (default 5)",
+);
+
 impl Config {
-    /// Reads `PRODUCT_SOURCES`, `DEFAULT_SOURCE` (dummyjson), `DEFAULT_PAGE_SIZE` (30) and
-    /// `DEFAULT_MAX_ITEMS` (194).
+    /// Every variable [`from_env`](Self::from_env) reads.
+    pub const VARIABLES: &[Var] = &[
+        config::PRODUCT_SOURCES,
+        DEFAULT_SOURCE,
+        DEFAULT_PAGE_SIZE,
+        DEFAULT_MAX_ITEMS,
+        STREAM_NAME,
+        RUNS_TABLE,
+        PUT_ATTEMPTS,
+    ];
+
+    /// Reads [`VARIABLES`](Self::VARIABLES); a missing or invalid one fails naming it.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let sources = config::product_sources(env)?;
-        let default_source = config::parsed(env, "DEFAULT_SOURCE", "dummyjson".to_string())?;
+        let default_source = DEFAULT_SOURCE.parse(env, "dummyjson".to_string())?;
         if !sources.contains_key(&default_source) {
             return Err(ConfigError::Invalid {
-                name: "DEFAULT_SOURCE",
+                name: DEFAULT_SOURCE.name,
                 value: default_source,
                 reason: "not one of PRODUCT_SOURCES".into(),
             });
@@ -49,8 +90,11 @@ impl Config {
         Ok(Self {
             sources,
             default_source,
-            default_page_size: config::parsed(env, "DEFAULT_PAGE_SIZE", 30)?,
-            default_max_items: config::parsed(env, "DEFAULT_MAX_ITEMS", 194)?,
+            default_page_size: DEFAULT_PAGE_SIZE.parse(env, 30)?,
+            default_max_items: DEFAULT_MAX_ITEMS.parse(env, 194)?,
+            stream: STREAM_NAME.read(env)?,
+            runs_table: RUNS_TABLE.read(env)?,
+            put_attempts: PUT_ATTEMPTS.parse(env, 5)?,
         })
     }
 }
@@ -416,8 +460,34 @@ mod tests {
     use crate::adapters::memory::{MemoryRunRegistry, MemoryTaskQueue};
 
     fn config() -> Config {
-        let env: BTreeMap<String, String> = BTreeMap::new();
+        let env = BTreeMap::from([
+            ("STREAM_NAME".to_string(), "tasks".to_string()),
+            ("RUNS_TABLE".to_string(), "runs".to_string()),
+        ]);
         Config::from_env(&env).unwrap()
+    }
+
+    #[test]
+    fn the_config_reads_exactly_the_variables_it_lists() {
+        let set: BTreeMap<String, String> = [
+            (
+                "PRODUCT_SOURCES",
+                "dummyjson=https://dummyjson.com/products",
+            ),
+            ("DEFAULT_SOURCE", "dummyjson"),
+            ("DEFAULT_PAGE_SIZE", "50"),
+            ("DEFAULT_MAX_ITEMS", "100"),
+            ("STREAM_NAME", "tasks"),
+            ("RUNS_TABLE", "runs"),
+            ("PUT_ATTEMPTS", "3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let env = super::config::Recording::new(&set);
+        let c = Config::from_env(&env).unwrap();
+        assert_eq!(env.asked(), super::config::names(Config::VARIABLES));
+        assert_eq!(c.put_attempts, 3);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::config::{self, ConfigError, Env};
+use super::config::{self, ConfigError, Env, Var};
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::ports::{FetchTask, HttpGet, ObjectStore, ProductRecord, ProductStore, UpsertOutcome};
@@ -38,18 +38,62 @@ pub struct Config {
     pub base_backoff: Duration,
     /// Longest wait between attempts (also caps `Retry-After`).
     pub max_backoff: Duration,
+    /// The lake bucket raw pages go to.
+    pub bucket: String,
+    /// The DynamoDB table of current products.
+    pub products_table: String,
+    /// Path-style S3 addressing (emulators).
+    pub force_path_style: bool,
 }
 
+/// The HTTP timeout.
+const HTTP_TIMEOUT_MS: Var = Var::optional(
+    "HTTP_TIMEOUT_MS",
+    "per-request timeout, milliseconds (default 3000)",
+);
+/// Attempts per page.
+const MAX_ATTEMPTS: Var = Var::optional(
+    "MAX_ATTEMPTS",
+    "attempts per page, first try included (default 4)",
+);
+/// The first backoff.
+const BASE_BACKOFF_MS: Var = Var::optional(
+    "BASE_BACKOFF_MS",
+    "first wait between attempts, milliseconds (default 200)",
+);
+/// The longest backoff.
+const MAX_BACKOFF_MS: Var = Var::optional(
+    "MAX_BACKOFF_MS",
+    "longest wait between attempts, also the cap of Retry-After, milliseconds (default 5000)",
+);
+/// The products table.
+const PRODUCTS_TABLE: Var =
+    Var::required("PRODUCTS_TABLE", "the DynamoDB table of current products");
+
 impl Config {
-    /// Reads `PRODUCT_SOURCES`, `HTTP_TIMEOUT_MS` (3000), `MAX_ATTEMPTS` (4),
-    /// `BASE_BACKOFF_MS` (200) and `MAX_BACKOFF_MS` (5000).
+    /// Every variable [`from_env`](Self::from_env) reads.
+    pub const VARIABLES: &[Var] = &[
+        config::PRODUCT_SOURCES,
+        HTTP_TIMEOUT_MS,
+        MAX_ATTEMPTS,
+        BASE_BACKOFF_MS,
+        MAX_BACKOFF_MS,
+        config::LAKE_BUCKET,
+        PRODUCTS_TABLE,
+        config::S3_FORCE_PATH_STYLE,
+    ];
+
+    /// Reads [`VARIABLES`](Self::VARIABLES); a missing or invalid one fails naming it.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             sources: config::product_sources(env)?,
-            timeout: Duration::from_millis(config::parsed(env, "HTTP_TIMEOUT_MS", 3000)?),
-            max_attempts: config::parsed(env, "MAX_ATTEMPTS", 4)?,
-            base_backoff: Duration::from_millis(config::parsed(env, "BASE_BACKOFF_MS", 200)?),
-            max_backoff: Duration::from_millis(config::parsed(env, "MAX_BACKOFF_MS", 5000)?),
+            timeout: Duration::from_millis(HTTP_TIMEOUT_MS.parse(env, 3000)?),
+            max_attempts: MAX_ATTEMPTS.parse(env, 4)?,
+            base_backoff: Duration::from_millis(BASE_BACKOFF_MS.parse(env, 200)?),
+            max_backoff: Duration::from_millis(MAX_BACKOFF_MS.parse(env, 5000)?),
+            bucket: config::LAKE_BUCKET.read(env)?,
+            products_table: PRODUCTS_TABLE.read(env)?,
+            force_path_style: config::S3_FORCE_PATH_STYLE.flag(env),
         })
     }
 }
@@ -372,7 +416,34 @@ mod tests {
             max_attempts: 4,
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
+            bucket: "lake".into(),
+            products_table: "products".into(),
+            force_path_style: false,
         }
+    }
+
+    #[test]
+    fn the_config_reads_exactly_the_variables_it_lists() {
+        let set: BTreeMap<String, String> = [
+            (
+                "PRODUCT_SOURCES",
+                "dummyjson=https://dummyjson.com/products",
+            ),
+            ("HTTP_TIMEOUT_MS", "700"),
+            ("MAX_ATTEMPTS", "3"),
+            ("BASE_BACKOFF_MS", "50"),
+            ("MAX_BACKOFF_MS", "2000"),
+            ("LAKE_BUCKET", "lake"),
+            ("PRODUCTS_TABLE", "products"),
+            ("SHOPFLOW_S3_FORCE_PATH_STYLE", "yes"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let env = super::config::Recording::new(&set);
+        let c = Config::from_env(&env).unwrap();
+        assert_eq!(env.asked(), super::config::names(Config::VARIABLES));
+        assert!(c.force_path_style);
     }
 
     #[test]

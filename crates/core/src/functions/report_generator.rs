@@ -16,7 +16,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::{self, ConfigError, Env};
+use super::config::{self, ConfigError, Env, Var};
 use super::daily::DayRequest;
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
@@ -34,21 +34,58 @@ pub struct Config {
     pub bucket: String,
     /// Gold rebuild and anomaly settings.
     pub report: ReportOptions,
+    /// The SNS topic of summaries and alerts.
+    pub topic_arn: String,
+    /// The CloudWatch namespace of the EMF metrics.
+    pub metrics_namespace: String,
+    /// Path-style S3 addressing (emulators).
+    pub force_path_style: bool,
 }
 
+/// The alert threshold.
+const ALERT_REJECTED_PCT: Var = Var::optional(
+    "ALERT_REJECTED_PCT",
+    "alert when more than this percentage of the day's rows was rejected (default 5)",
+);
+/// The anomaly threshold.
+const ANOMALY_THRESHOLD_PCT: Var = Var::optional(
+    "ANOMALY_THRESHOLD_PCT",
+    "flag a KPI that moves more than this percentage against its trailing 7-day average (default 50)",
+);
+/// Gold's look-back.
+const LOOKBACK_DAYS: Var = Var::optional(
+    "LOOKBACK_DAYS",
+    "days before the report date whose gold partitions are rebuilt (default 3)",
+);
+/// The topic.
+const TOPIC_ARN: Var = Var::required("TOPIC_ARN", "the SNS topic of summaries and alerts");
+
 impl Config {
-    /// Reads `LAKE_BUCKET`, `ALERT_REJECTED_PCT` (default 5), `ANOMALY_THRESHOLD_PCT`
-    /// (default 50) and `LOOKBACK_DAYS` (default 3).
+    /// Every variable [`from_env`](Self::from_env) reads.
+    pub const VARIABLES: &[Var] = &[
+        config::LAKE_BUCKET,
+        ALERT_REJECTED_PCT,
+        ANOMALY_THRESHOLD_PCT,
+        LOOKBACK_DAYS,
+        TOPIC_ARN,
+        config::METRICS_NAMESPACE,
+        config::S3_FORCE_PATH_STYLE,
+    ];
+
+    /// Reads [`VARIABLES`](Self::VARIABLES); a missing or invalid one fails naming it.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            bucket: config::required(env, "LAKE_BUCKET")?,
-            alert_rejected_pct: config::parsed(env, "ALERT_REJECTED_PCT", 5.0)?,
+            bucket: config::LAKE_BUCKET.read(env)?,
+            alert_rejected_pct: ALERT_REJECTED_PCT.parse(env, 5.0)?,
             report: ReportOptions {
                 gold: GoldOptions {
-                    lookback_days: config::parsed(env, "LOOKBACK_DAYS", 3)?,
+                    lookback_days: LOOKBACK_DAYS.parse(env, 3)?,
                 },
-                anomaly_threshold_pct: config::parsed(env, "ANOMALY_THRESHOLD_PCT", 50.0)?,
+                anomaly_threshold_pct: ANOMALY_THRESHOLD_PCT.parse(env, 50.0)?,
             },
+            topic_arn: TOPIC_ARN.read(env)?,
+            metrics_namespace: config::metrics_namespace(env)?,
+            force_path_style: config::S3_FORCE_PATH_STYLE.flag(env),
         })
     }
 }
@@ -339,4 +376,31 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
         alerts,
     };
     serde_json::to_value(response).map_err(|e| FunctionError::wrap(ErrorKind::Internal, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_config_reads_exactly_the_variables_it_lists() {
+        let set: BTreeMap<String, String> = [
+            ("LAKE_BUCKET", "lake"),
+            ("ALERT_REJECTED_PCT", "2.5"),
+            ("ANOMALY_THRESHOLD_PCT", "40"),
+            ("LOOKBACK_DAYS", "2"),
+            ("TOPIC_ARN", "arn:aws:sns:eu-west-1:000000000000:reports"),
+            ("METRICS_NAMESPACE", "ShopFlow/test"),
+            ("SHOPFLOW_S3_FORCE_PATH_STYLE", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let env = config::Recording::new(&set);
+        let c = Config::from_env(&env).unwrap();
+        assert_eq!(env.asked(), config::names(Config::VARIABLES));
+        assert_eq!(c.report.gold.lookback_days, 2);
+        assert!(!c.force_path_style);
+    }
 }

@@ -18,10 +18,65 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::config::{self, ConfigError, Env, Var};
 use super::daily::{self, DayRequest, ObjectResult};
 use super::{ErrorKind, FunctionError, decode_s3_key};
 use crate::ingest::{EventVersion, Ingestor};
 use crate::ports::ObjectStore;
+
+/// The transformer's settings, read at cold start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The lake bucket.
+    pub bucket: String,
+    /// The DynamoDB table of the idempotency ledger.
+    pub ledger_table: String,
+    /// The CloudWatch namespace of the EMF metrics.
+    pub metrics_namespace: String,
+    /// Rows per Arrow batch while reading a landing object.
+    pub batch_rows: usize,
+    /// How long a claim on an object is held before another run may take it over.
+    pub lease: chrono::Duration,
+    /// Path-style S3 addressing (emulators).
+    pub force_path_style: bool,
+}
+
+/// The ledger table.
+const LEDGER_TABLE: Var = Var::required("LEDGER_TABLE", "the DynamoDB idempotency ledger");
+/// Rows per batch.
+const BATCH_ROWS: Var = Var::optional(
+    "BATCH_ROWS",
+    "rows per Arrow batch while reading (default read::DEFAULT_BATCH_ROWS, 8192)",
+);
+/// The claim's lease.
+const LEASE_MINUTES: Var = Var::optional(
+    "LEASE_MINUTES",
+    "minutes a claim is held before another run may take it over (default 15)",
+);
+
+impl Config {
+    /// Every variable [`from_env`](Self::from_env) reads.
+    pub const VARIABLES: &[Var] = &[
+        config::LAKE_BUCKET,
+        LEDGER_TABLE,
+        config::METRICS_NAMESPACE,
+        BATCH_ROWS,
+        LEASE_MINUTES,
+        config::S3_FORCE_PATH_STYLE,
+    ];
+
+    /// Reads [`VARIABLES`](Self::VARIABLES); a missing or invalid one fails naming it.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bucket: config::LAKE_BUCKET.read(env)?,
+            ledger_table: LEDGER_TABLE.read(env)?,
+            metrics_namespace: config::metrics_namespace(env)?,
+            batch_rows: BATCH_ROWS.parse(env, crate::read::DEFAULT_BATCH_ROWS)?,
+            lease: chrono::Duration::minutes(LEASE_MINUTES.parse(env, 15)?),
+            force_path_style: config::S3_FORCE_PATH_STYLE.flag(env),
+        })
+    }
+}
 
 /// What the handler needs.
 #[derive(Debug, Clone)]
@@ -261,5 +316,37 @@ pub async fn handle(event: Value, run_id: &str, deps: &Deps) -> Result<Value, Fu
     match first_error {
         Some(e) => Err(e),
         None => encode(ObjectsResponse { objects: results }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_config_reads_exactly_the_variables_it_lists() {
+        let set: BTreeMap<String, String> = [
+            ("LAKE_BUCKET", "lake"),
+            ("LEDGER_TABLE", "ledger"),
+            ("METRICS_NAMESPACE", "ShopFlow/test"),
+            ("BATCH_ROWS", "100"),
+            ("LEASE_MINUTES", "5"),
+            ("SHOPFLOW_S3_FORCE_PATH_STYLE", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let env = config::Recording::new(&set);
+        let c = Config::from_env(&env).unwrap();
+        assert_eq!(env.asked(), config::names(Config::VARIABLES));
+        assert_eq!(c.lease, chrono::Duration::minutes(5));
+        assert!(c.force_path_style);
+        let missing = BTreeMap::from([("LAKE_BUCKET".to_string(), "lake".to_string())]);
+        let err = Config::from_env(&missing).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable LEDGER_TABLE is not set"
+        );
     }
 }

@@ -26,11 +26,19 @@ fn event(name: &str) -> Value {
 async fn deps(moto: &Moto) -> Deps {
     moto.create_stream("fetch-tasks", 2).await;
     moto.create_table("runs", "idempotency_key").await;
-    let env: BTreeMap<String, String> = BTreeMap::new();
+    let env: BTreeMap<String, String> = BTreeMap::from([
+        ("STREAM_NAME".to_string(), "fetch-tasks".to_string()),
+        ("RUNS_TABLE".to_string(), "runs".to_string()),
+    ]);
+    let config = Config::from_env(&env).unwrap();
     Deps {
-        queue: Arc::new(KinesisTaskQueue::new(moto.kinesis(), "fetch-tasks", 5)),
-        runs: Arc::new(DynamoRunRegistry::new(moto.dynamodb(), "runs")),
-        config: Config::from_env(&env).unwrap(),
+        queue: Arc::new(KinesisTaskQueue::new(
+            moto.kinesis(),
+            &config.stream,
+            config.put_attempts,
+        )),
+        runs: Arc::new(DynamoRunRegistry::new(moto.dynamodb(), &config.runs_table)),
+        config,
     }
 }
 

@@ -68,12 +68,17 @@ async fn deps(moto: &Moto, api: &ProductApiStub) -> Deps {
         ("MAX_ATTEMPTS".to_string(), "3".to_string()),
         ("BASE_BACKOFF_MS".to_string(), "50".to_string()),
         ("MAX_BACKOFF_MS".to_string(), "2000".to_string()),
+        ("LAKE_BUCKET".to_string(), "lake".to_string()),
+        ("PRODUCTS_TABLE".to_string(), "products".to_string()),
     ]);
     let config = Config::from_env(&env).unwrap();
     Deps {
         http: Arc::new(ReqwestHttp::new(config.timeout).unwrap()),
-        store: Arc::new(S3ObjectStore::new(moto.s3(), "lake")),
-        products: Arc::new(DynamoProductStore::new(moto.dynamodb(), "products")),
+        store: Arc::new(S3ObjectStore::new(moto.s3(), &config.bucket)),
+        products: Arc::new(DynamoProductStore::new(
+            moto.dynamodb(),
+            &config.products_table,
+        )),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
         config,
     }

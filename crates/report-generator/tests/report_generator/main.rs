@@ -80,6 +80,9 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
                 anomaly_threshold_pct: anomaly_pct,
                 ..ReportOptions::default()
             },
+            topic_arn: topic.clone(),
+            metrics_namespace: "ShopFlow/test".into(),
+            force_path_style: true,
         },
         lake_url: "s3://lake".into(),
     };
@@ -226,6 +229,9 @@ async fn defaults_to_yesterday_and_refuses_bad_input() {
             alert_rejected_pct: 5.0,
             bucket: "lake".into(),
             report: ReportOptions::default(),
+            topic_arn: "unused".into(),
+            metrics_namespace: "ShopFlow/test".into(),
+            force_path_style: true,
         },
         lake_url: "s3://lake".into(),
     };

@@ -22,13 +22,6 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// Whether `SHOPFLOW_S3_FORCE_PATH_STYLE` asks for path-style S3 addressing.
-pub fn force_path_style_from_env() -> bool {
-    std::env::var("SHOPFLOW_S3_FORCE_PATH_STYLE")
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        .unwrap_or(false)
-}
-
 /// An S3 client from the shared configuration.
 pub fn s3_client(config: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(config)
