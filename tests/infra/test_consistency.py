@@ -53,6 +53,7 @@ class Copy:
 
 
 FUNCTIONS = "infrastructure/modules/functions/main.tf"
+LAMBDA_FUNCTION = "infrastructure/modules/lambda_function/main.tf"
 ASL = "statemachine/pipeline.asl.json"
 
 
@@ -77,8 +78,24 @@ class ConsistencyTest(unittest.TestCase):
         self.assertEqual(self.copy.problems(), [])
 
     def test_a_lambda_crate_without_a_function_resource_fails(self):
-        self.copy.edit(FUNCTIONS, r"/transformer/bootstrap\.zip", "/transformer-old/bootstrap.zip", count=0)
+        self.copy.edit(FUNCTIONS, r'crate(\s*)= "transformer"', r'crate\1= "transformer-old"')
         self.assertProblem("transformer: no aws_lambda_function with the artifact path transformer/bootstrap.zip")
+        self.assertProblem("module.transformer.aws_lambda_function.this: deploys transformer-old/bootstrap.zip, which no Lambda crate builds")
+
+    def test_a_function_written_out_without_the_lambda_module_is_checked_too(self):
+        path = self.copy.dir / FUNCTIONS
+        path.write_text(path.read_text() + '''
+resource "aws_lambda_function" "old_fetch" {
+  function_name = "old-fetch"
+  role          = "arn:aws:iam::123456789012:role/old-fetch"
+  filename      = "${var.artifact_dir}/old-fetch/bootstrap.zip"
+}
+''')
+        self.assertProblem("module.functions.aws_lambda_function.old_fetch: deploys old-fetch/bootstrap.zip, which no Lambda crate builds")
+
+    def test_a_module_that_adds_environment_variables_of_its_own_fails(self):
+        self.copy.edit(LAMBDA_FUNCTION, r"variables = var\.environment", 'variables = merge(var.environment, { EXTRA = "1" })')
+        self.assertProblem("transformer: its environment variables are not written out as a map, so they cannot be checked")
 
     def test_a_variable_the_function_reads_but_terraform_does_not_set_fails(self):
         self.copy.edit(FUNCTIONS, r"\n\s*LEDGER_TABLE\s*=[^\n]*", "")
