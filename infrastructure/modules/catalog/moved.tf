@@ -1,6 +1,7 @@
 # Stacks created before the named queries were declared with for_each hold them under one
-# address per query. These blocks tell Terraform that they are the same objects under their new
-# keys.
+# address per query. These blocks carry each query over to its key. The descriptions now come
+# from the files, and Athena cannot change a named query in place, so the first apply after the
+# change still replaces each query once (same name, workgroup, database and text).
 
 moved {
   from = aws_athena_named_query.average_order_value_by_country
