@@ -18,7 +18,13 @@ What the code does is read from the code itself, never declared a second time:
 What Terraform grants: the statements of each function role's inline policy whose `sid` starts
 with `Code` must grant exactly the actions the code calls; statements whose `sid` starts with
 `Platform` may only grant the platform actions below (logs, tracing, keys, failure
-destinations, the Kinesis poller). No action anywhere may contain `*`.
+destinations, the Kinesis poller). No action anywhere may contain `*`. A function deployed
+through a module (modules/lambda_function) is read per call: the module's `var.` and `local.`
+references are resolved against the call's arguments, so each call's environment and policy
+document are the ones checked.
+
+The environments: each <env>.tfvars beside the root stack sets only variables the stack
+declares, every variable that has no default, and `environment = "<env>"`.
 """
 
 import json
