@@ -18,10 +18,17 @@ What the code does is read from the code itself, never declared a second time:
 What Terraform grants: the statements of each function role's inline policy whose `sid` starts
 with `Code` must grant exactly the actions the code calls; statements whose `sid` starts with
 `Platform` may only grant the platform actions below (logs, tracing, keys, failure
-destinations, the Kinesis poller). No action anywhere may contain `*`.
+destinations, the Kinesis poller). No action anywhere may contain `*`. A function deployed
+through a module (modules/lambda_function) is read per call: the module's `var.` and `local.`
+references are resolved against the call's arguments, so each call's environment and policy
+document are the ones checked.
+
+The environments: each <env>.tfvars beside the root stack sets only variables the stack
+declares, every variable that has no default, and `environment = "<env>"`.
 """
 
 import json
+import os
 import pathlib
 import re
 import sys
@@ -338,7 +345,9 @@ def _norm(v):
 
 
 def load_hcl(infra):
-    """Every block of every .tf file: {(kind, type, name): (attributes, file)}."""
+    """Every block of every .tf file, keyed (kind, type, "<directory>:<name>") with its
+    attributes and file: resources and data sources, module calls (type "module"), variables
+    (type "variable") and each directory's locals (type "locals", name "")."""
     blocks = {}
     texts = {}
     for path in sorted(infra.rglob("*.tf")):
@@ -347,11 +356,21 @@ def load_hcl(infra):
         texts[path] = path.read_text()
         with path.open() as f:
             doc = _norm(hcl2.load(f))
+        where = os.path.normpath(str(path.parent))
         for kind in ("resource", "data"):
             for entry in doc.get(kind, []):
                 for rtype, named in entry.items():
                     for name, attrs in named.items():
-                        blocks[(kind, rtype, f"{path.parent}:{name}")] = (attrs, path)
+                        blocks[(kind, rtype, f"{where}:{name}")] = (attrs, path)
+        for kind in ("module", "variable"):
+            for entry in doc.get(kind, []):
+                for name, attrs in entry.items():
+                    blocks[(kind, kind, f"{where}:{name}")] = (attrs, path)
+        for entry in doc.get("locals", []):
+            key = ("locals", "locals", f"{where}:")
+            merged = dict(blocks.get(key, ({}, path))[0])
+            merged.update(entry)
+            blocks[key] = (merged, path)
     return blocks, texts
 
 
@@ -360,32 +379,131 @@ def _first(v):
 
 
 def _ref(text, prefix):
-    m = re.search(re.escape(prefix) + r"\.(\w+)", text or "")
+    m = re.search(re.escape(prefix) + r"\.(\w+)", text if isinstance(text, str) else "")
     return m.group(1) if m else None
 
 
-def function_resources(blocks):
-    return {k: v for k, v in blocks.items() if k[:2] == ("resource", "aws_lambda_function")}
+def _directory(key):
+    return key[2].rsplit(":", 1)[0]
 
 
-def role_statements(blocks, function_key):
-    """The inline policy statements of a function's role (same module)."""
-    attrs, path = blocks[function_key]
-    module = str(path.parent)
-    role = _ref(attrs.get("role", ""), "aws_iam_role")
-    statements = []
-    for (kind, rtype, name), (a, p) in blocks.items():
-        if rtype != "aws_iam_role_policy" or str(p.parent) != module:
+class Function:
+    """One deployed function: an aws_lambda_function written out, or one call of a module that
+    holds one. In a module, `var.` and `local.` references are read from the call's arguments
+    and the module's locals, so that each call is checked with its own environment and policy."""
+
+    def __init__(self, blocks, key, call=None):
+        self.blocks = blocks
+        self.attrs = blocks[key][0]
+        self.module = _directory(key)
+        address = f"aws_lambda_function.{key[2].rsplit(':', 1)[1]}"
+        if call is None:
+            self.label = f"{self.module}:{address}"
+            self.inputs, self.caller = {}, None
+        else:
+            self.label = f"{_directory(call)}:module.{call[2].rsplit(':', 1)[1]}.{address}"
+            self.inputs, self.caller = blocks[call][0], _directory(call)
+        self.locals = blocks.get(("locals", "locals", f"{self.module}:"), ({}, None))[0]
+
+    def resolve(self, value):
+        """`value` with the module's `${var.x}` and `${local.x}` replaced by their values: a whole
+        reference by the value itself (a map stays a map), a reference inside a string by the
+        value's text. Returns the value and the directory whose blocks its references name."""
+        where = self.module
+        scopes = {"local": self.locals, "var": self.inputs}
+        for _ in range(8):
+            if not isinstance(value, str):
+                break
+            whole = re.fullmatch(r"\$\{(var|local)\.(\w+)\}", value)
+            if whole and whole.group(2) in scopes[whole.group(1)]:
+                value = scopes[whole.group(1)][whole.group(2)]
+                if whole.group(1) == "var":
+                    where = self.caller
+                continue
+
+            def text(m):
+                found = scopes[m.group(1)].get(m.group(2))
+                return found if isinstance(found, str) else m.group(0)
+
+            new = re.sub(r"\$\{(var|local)\.(\w+)\}", text, value)
+            if new == value:
+                break
+            value = new
+        return value, where
+
+    def crate(self):
+        filename, _ = self.resolve(self.attrs.get("filename", "") or "")
+        m = re.search(r"/([\w-]+)/bootstrap\.zip", filename if isinstance(filename, str) else "")
+        return m.group(1) if m else None
+
+    def environment(self):
+        """The names of the environment variables it sets, or None when they are not a map."""
+        env = _first(self.attrs.get("environment", [])) or {}
+        variables, _ = self.resolve(_first(env.get("variables", {})) if env else {})
+        return set(variables.keys()) if isinstance(variables, dict) else None
+
+    def role_statements(self):
+        """The inline policy statements of its role: the policy documents of the role policies
+        attached to it (in the module, or given by the call)."""
+        role = _ref(self.attrs.get("role", ""), "aws_iam_role")
+        statements = []
+        for (kind, rtype, name), (a, _) in self.blocks.items():
+            if rtype != "aws_iam_role_policy" or name.rsplit(":", 1)[0] != self.module:
+                continue
+            if _ref(a.get("role", ""), "aws_iam_role") != role:
+                continue
+            policy, where = self.resolve(a.get("policy", ""))
+            doc = _ref(policy, "data.aws_iam_policy_document")
+            if doc is None:
+                continue
+            d = self.blocks.get(("data", "aws_iam_policy_document", f"{where}:{doc}"))
+            if d:
+                statements.extend(d[0].get("statement", []))
+        return role, statements
+
+
+def deployed_functions(blocks):
+    """Every function Terraform deploys: each aws_lambda_function outside a module, and one per
+    call of a module that holds one."""
+    calls = {}
+    for key, (attrs, path) in blocks.items():
+        if key[0] == "module" and isinstance(attrs.get("source"), str):
+            target = os.path.normpath(str(path.parent / attrs["source"]))
+            calls.setdefault(target, []).append(key)
+    out = []
+    for key in sorted(k for k in blocks if k[:2] == ("resource", "aws_lambda_function")):
+        callers = calls.get(_directory(key))
+        if callers:
+            out.extend(Function(blocks, key, call) for call in sorted(callers))
+        else:
+            out.append(Function(blocks, key))
+    return out
+
+
+def tfvars_problems(infra, blocks):
+    """Each <env>.tfvars beside a root stack may set only variables the stack declares, must set
+    every variable without a default, and must name its own environment."""
+    problems = []
+    for path in sorted(infra.rglob("*.tfvars")):
+        if ".terraform" in path.parts:
             continue
-        if _ref(a.get("role", ""), "aws_iam_role") != role:
-            continue
-        doc = _ref(a.get("policy", ""), "data.aws_iam_policy_document")
-        if doc is None:
-            continue
-        d = blocks.get(("data", "aws_iam_policy_document", f"{module}:{doc}"))
-        if d:
-            statements.extend(d[0].get("statement", []))
-    return role, statements
+        where = os.path.normpath(str(path.parent))
+        declared = {}
+        for (kind, _, name), (attrs, _) in blocks.items():
+            if kind == "variable" and name.rsplit(":", 1)[0] == where:
+                declared[name.rsplit(":", 1)[1]] = attrs
+        with path.open() as f:
+            values = _norm(hcl2.load(f))
+        shown = path.relative_to(infra)
+        for name in sorted(set(values) - set(declared)):
+            problems.append(f"{shown}: sets {name}, which the root stack does not declare")
+        for name in sorted(n for n, attrs in declared.items() if "default" not in attrs):
+            if name not in values:
+                problems.append(f"{shown}: does not set {name}, which has no default")
+        env = values.get("environment")
+        if env is not None and env != path.stem:
+            problems.append(f"{shown}: sets environment = {env!r}; {path.name} must deploy the environment {path.stem!r}")
+    return problems
 
 
 # ---------------------------------------------------------------- the checks
@@ -397,32 +515,33 @@ def check(root, infra=None, asl=None):
     asl = pathlib.Path(asl) if asl else root / "statemachine" / "pipeline.asl.json"
     problems = []
     blocks, texts = load_hcl(infra)
-    functions = function_resources(blocks)
+    functions = deployed_functions(blocks)
     adapters = adapter_actions(root)
     crates = lambda_crates(root)
 
     by_crate = {}
-    for key, (attrs, _) in functions.items():
-        m = re.search(r"/([\w-]+)/bootstrap\.zip", attrs.get("filename", "") or "")
-        if m:
-            by_crate[m.group(1)] = key
+    for function in functions:
+        crate = function.crate()
+        if crate:
+            by_crate[crate] = function
     for crate in crates:
         if crate not in by_crate:
             problems.append(f"{crate}: no aws_lambda_function with the artifact path {crate}/bootstrap.zip")
-    for crate, key in sorted(by_crate.items()):
+    for crate, function in sorted(by_crate.items()):
         if crate not in crates:
-            problems.append(f"{key[2]}: deploys {crate}/bootstrap.zip, which no Lambda crate builds")
+            problems.append(f"{function.label}: deploys {crate}/bootstrap.zip, which no Lambda crate builds")
             continue
-        attrs, _ = blocks[key]
-        env = _first(attrs.get("environment", [])) or {}
-        set_vars = set((_first(env.get("variables", {})) or {}).keys()) if env else set()
+        set_vars = function.environment()
+        if set_vars is None:
+            problems.append(f"{crate}: its environment variables are not written out as a map, so they cannot be checked")
+            set_vars = set()
         read = env_reads(root, crate)
         for var in sorted(read - set_vars - OPTIONAL_ENV):
             problems.append(f"{crate}: reads environment variable {var}, which Terraform does not set")
         for var in sorted(set_vars - read):
             problems.append(f"{crate}: Terraform sets environment variable {var}, which the function never reads")
 
-        role, statements = role_statements(blocks, key)
+        role, statements = function.role_statements()
         if not statements:
             problems.append(f"{crate}: no inline policy found for its role aws_iam_role.{role}")
             continue
@@ -446,6 +565,8 @@ def check(root, infra=None, asl=None):
             problems.append(f"{crate}: role grants {a}, which the function never calls")
         for a in sorted(granted_platform - PLATFORM_ACTIONS):
             problems.append(f"{crate}: platform statement grants {a}, which is not a platform action")
+
+    problems += tfvars_problems(infra, blocks)
 
     for (kind, rtype, name), (attrs, _) in blocks.items():
         if rtype == "aws_cloudwatch_metric_alarm":

@@ -52,7 +52,11 @@ class Copy:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+STACK = "infrastructure/stack/main.tf"
 FUNCTIONS = "infrastructure/modules/functions/main.tf"
+LAMBDA_FUNCTION = "infrastructure/modules/lambda_function/main.tf"
+DEV_TFVARS = "infrastructure/stack/dev.tfvars"
+PROD_TFVARS = "infrastructure/stack/prod.tfvars"
 ASL = "statemachine/pipeline.asl.json"
 
 
@@ -77,8 +81,26 @@ class ConsistencyTest(unittest.TestCase):
         self.assertEqual(self.copy.problems(), [])
 
     def test_a_lambda_crate_without_a_function_resource_fails(self):
-        self.copy.edit(FUNCTIONS, r"/transformer/bootstrap\.zip", "/transformer-old/bootstrap.zip", count=0)
+        self.copy.edit(FUNCTIONS, r'crate(\s*)= "transformer"', r'crate\1= "transformer-old"')
         self.assertProblem("transformer: no aws_lambda_function with the artifact path transformer/bootstrap.zip")
+        self.assertProblem("module.transformer.aws_lambda_function.this: deploys transformer-old/bootstrap.zip, which no Lambda crate builds")
+
+    def test_a_function_written_out_without_the_lambda_module_is_checked_too(self):
+        for relative, name in ((FUNCTIONS, "old_fetch"), (STACK, "older_fetch")):
+            path = self.copy.dir / relative
+            path.write_text(path.read_text() + f'''
+resource "aws_lambda_function" "{name}" {{
+  function_name = "{name}"
+  role          = "arn:aws:iam::123456789012:role/{name}"
+  filename      = "${{local.artifact_dir}}/{name}/bootstrap.zip"
+}}
+''')
+        self.assertProblem("stack:module.functions.aws_lambda_function.old_fetch: deploys old_fetch/bootstrap.zip, which no Lambda crate builds")
+        self.assertProblem("stack:aws_lambda_function.older_fetch: deploys older_fetch/bootstrap.zip, which no Lambda crate builds")
+
+    def test_a_module_that_adds_environment_variables_of_its_own_fails(self):
+        self.copy.edit(LAMBDA_FUNCTION, r"variables = var\.environment", 'variables = merge(var.environment, { EXTRA = "1" })')
+        self.assertProblem("transformer: its environment variables are not written out as a map, so they cannot be checked")
 
     def test_a_variable_the_function_reads_but_terraform_does_not_set_fails(self):
         self.copy.edit(FUNCTIONS, r"\n\s*LEDGER_TABLE\s*=[^\n]*", "")
@@ -102,6 +124,18 @@ class ConsistencyTest(unittest.TestCase):
         self.copy.edit_block(FUNCTIONS, 'data "aws_iam_policy_document" "report_generator"',
                              r'"sns:Publish"', '"sns:*"')
         self.assertProblem("report-generator: role grants a wildcard action sns:*")
+
+    def test_an_environment_file_setting_a_variable_the_stack_does_not_declare_fails(self):
+        self.copy.edit(PROD_TFVARS, r'(environment = "prod"\n)', r'\1lambda_memmory_mb = {}\n')
+        self.assertProblem("stack/prod.tfvars: sets lambda_memmory_mb, which the root stack does not declare")
+
+    def test_an_environment_file_leaving_out_a_variable_without_default_fails(self):
+        self.copy.edit(DEV_TFVARS, r"\nforce_destroy\s*=[^\n]*", "")
+        self.assertProblem("stack/dev.tfvars: does not set force_destroy, which has no default")
+
+    def test_an_environment_file_naming_another_environment_fails(self):
+        self.copy.edit(PROD_TFVARS, r'environment = "prod"', 'environment = "dev"')
+        self.assertProblem("stack/prod.tfvars: sets environment = 'dev'; prod.tfvars must deploy the environment 'prod'")
 
     def test_a_task_naming_a_function_that_does_not_exist_fails(self):
         self.copy.edit(ASL, r"\$\{report_generator_arn\}", "${report_builder_arn}", count=0)

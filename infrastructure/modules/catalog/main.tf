@@ -101,68 +101,31 @@ resource "aws_athena_workgroup" "analysts" {
   }
 }
 
-# The analyst queries of sql/, one named query per file (the same text `shopflow query` runs).
+# The analyst queries of sql/, one named query per file (the same text `shopflow query` runs):
+# adding a file adds a query. Each is named after its file; its description is the file's
+# opening comment up to the "Reads:" line (what the query answers), then the file's path.
 
-resource "aws_athena_named_query" "average_order_value_by_country" {
-  name        = "average_order_value_by_country"
-  description = "Average order value by the customer's country at the time of the sale (sql/average_order_value_by_country.sql)."
-  workgroup   = aws_athena_workgroup.analysts.id
-  database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/average_order_value_by_country.sql")
+locals {
+  sql_dir   = "${path.module}/../../../sql"
+  sql_files = { for f in fileset(local.sql_dir, "*.sql") : trimsuffix(f, ".sql") => f }
+
+  # Each file's leading comment lines, up to the "Reads:" line.
+  sql_openings = {
+    for name, f in local.sql_files : name => split("-- Reads:", regex("^(?:--.*\n)*", file("${local.sql_dir}/${f}")))[0]
+  }
+
+  # The same text without the comment markers, on one line.
+  sql_summaries = {
+    for name, text in local.sql_openings : name => trimspace(replace(replace(text, "/(?m)^-- ?/", ""), "\n", " "))
+  }
 }
 
-resource "aws_athena_named_query" "best_selling_products_by_category" {
-  name        = "best_selling_products_by_category"
-  description = "The three best-selling products of every category (sql/best_selling_products_by_category.sql)."
-  workgroup   = aws_athena_workgroup.analysts.id
-  database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/best_selling_products_by_category.sql")
-}
+resource "aws_athena_named_query" "sql" {
+  for_each = local.sql_files
 
-resource "aws_athena_named_query" "conversion_funnel" {
-  name        = "conversion_funnel"
-  description = "Clickstream conversion funnel over the last 30 days of data (sql/conversion_funnel.sql)."
+  name        = each.key
+  description = trimspace("${local.sql_summaries[each.key]} (sql/${each.value})")
   workgroup   = aws_athena_workgroup.analysts.id
   database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/conversion_funnel.sql")
-}
-
-resource "aws_athena_named_query" "customer_lifetime_value" {
-  name        = "customer_lifetime_value"
-  description = "Customer lifetime value by RFM segment (sql/customer_lifetime_value.sql)."
-  workgroup   = aws_athena_workgroup.analysts.id
-  database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/customer_lifetime_value.sql")
-}
-
-resource "aws_athena_named_query" "daily_sales_last_30_days" {
-  name        = "daily_sales_last_30_days"
-  description = "Daily sales for the last 30 days of data (sql/daily_sales_last_30_days.sql)."
-  workgroup   = aws_athena_workgroup.analysts.id
-  database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/daily_sales_last_30_days.sql")
-}
-
-resource "aws_athena_named_query" "monthly_revenue_trend" {
-  name        = "monthly_revenue_trend"
-  description = "Revenue per calendar month with the change against the month before (sql/monthly_revenue_trend.sql)."
-  workgroup   = aws_athena_workgroup.analysts.id
-  database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/monthly_revenue_trend.sql")
-}
-
-resource "aws_athena_named_query" "top_10_customers_by_spend" {
-  name        = "top_10_customers_by_spend"
-  description = "Top 10 customers by lifetime spend (sql/top_10_customers_by_spend.sql)."
-  workgroup   = aws_athena_workgroup.analysts.id
-  database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/top_10_customers_by_spend.sql")
-}
-
-resource "aws_athena_named_query" "top_10_products" {
-  name        = "top_10_products"
-  description = "Top 10 products by revenue, all time (sql/top_10_products.sql)."
-  workgroup   = aws_athena_workgroup.analysts.id
-  database    = aws_glue_catalog_database.lake.name
-  query       = file("${path.module}/../../../sql/top_10_products.sql")
+  query       = file("${local.sql_dir}/${each.value}")
 }

@@ -14,15 +14,6 @@ output "table_names" {
 }
 
 output "named_query_ids" {
-  description = "Athena named queries (one per sql/ file)."
-  value = {
-    average_order_value_by_country    = aws_athena_named_query.average_order_value_by_country.id
-    best_selling_products_by_category = aws_athena_named_query.best_selling_products_by_category.id
-    conversion_funnel                 = aws_athena_named_query.conversion_funnel.id
-    customer_lifetime_value           = aws_athena_named_query.customer_lifetime_value.id
-    daily_sales_last_30_days          = aws_athena_named_query.daily_sales_last_30_days.id
-    monthly_revenue_trend             = aws_athena_named_query.monthly_revenue_trend.id
-    top_10_customers_by_spend         = aws_athena_named_query.top_10_customers_by_spend.id
-    top_10_products                   = aws_athena_named_query.top_10_products.id
-  }
+  description = "Athena named queries (one per sql/ file), by name."
+  value       = { for name, query in aws_athena_named_query.sql : name => query.id }
 }

@@ -1,46 +1,32 @@
-# The four Lambda functions, one block each so every function's environment and permissions can
-# be read at a glance (and by the consistency tests). Each function has:
-#   - its own log group (retention, KMS) and JSON logging,
-#   - its own role whose policy lists only the AWS actions the function's code calls, on only the
+# The four Lambda functions. Each is one call of modules/lambda_function (log group, role with one
+# inline policy, function, and for the asynchronously invoked ones the asynchronous-invocation
+# settings); what differs per function stays here, beside its call, so that every function's
+# environment and permissions can be read at a glance (and by the consistency tests):
+#   - its policy document lists only the AWS actions the function's code calls, on only the
 #     resources it touches, plus the platform actions every function needs:
 #       logs:CreateLogStream / logs:PutLogEvents on its own log group,
 #       xray:PutTraceSegments / xray:PutTelemetryRecords (active tracing; these two actions do not
 #       support resource-level permissions, so their resource is "*"),
 #       kms:Decrypt / kms:GenerateDataKey on the stack's key (SSE-KMS on S3, Kinesis, SQS, SNS,
 #       DynamoDB, and the encrypted environment variables);
-#   - exactly the environment variables its code reads (crates/core/src/functions/*.rs and each
-#     crate's src/main.rs). RUST_LOG is read by every function (crates/lambda/src/lib.rs).
-#     SHOPFLOW_S3_FORCE_PATH_STYLE is for emulators only and is not set here.
+#   - its environment is exactly the variables its code reads (crates/core/src/functions/*.rs and
+#     each crate's src/main.rs). RUST_LOG is read by every function (crates/lambda/src/lib.rs).
+#     SHOPFLOW_S3_FORCE_PATH_STYLE is for emulators only and is not set here;
+#   - its checkov skips, each with the reason that holds for that function.
 #
 # Statement ids: "Code*" statements are AWS API calls the function's own code makes; "Platform*"
 # statements are calls Lambda makes with the function's role (logs, X-Ray, KMS, the Kinesis
 # event source mapping, failure destinations).
-
-data "aws_caller_identity" "current" {}
 
 locals {
   lake = var.lake_bucket_arn
 
   product_sources = join(",", [for name, url in var.product_sources : "${name}=${url}"])
 
-  function_names = {
-    ingest_trigger   = "${var.name_prefix}-ingest-trigger"
-    product_fetch    = "${var.name_prefix}-product-fetch"
-    transformer      = "${var.name_prefix}-transformer"
-    report_generator = "${var.name_prefix}-report-generator"
-  }
-}
-
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaAssumesRole"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
+  async_invocation = {
+    max_retry_attempts         = var.async_max_retry_attempts
+    max_event_age_seconds      = var.async_max_event_age_seconds
+    on_failure_destination_arn = aws_sqs_queue.async_dlq.arn
   }
 }
 
@@ -88,17 +74,6 @@ resource "aws_sqs_queue_policy" "async_dlq" {
 # Code calls: kinesis:PutRecords (stream); dynamodb:PutItem, GetItem, UpdateItem (runs table).
 # --------------------------------------------------------------------------------------------
 
-resource "aws_cloudwatch_log_group" "ingest_trigger" {
-  name              = "/aws/lambda/${local.function_names.ingest_trigger}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-}
-
-resource "aws_iam_role" "ingest_trigger" {
-  name               = "${local.function_names.ingest_trigger}-role"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
-
 data "aws_iam_policy_document" "ingest_trigger" {
   statement {
     sid       = "CodeKinesisPutRecords"
@@ -132,7 +107,7 @@ data "aws_iam_policy_document" "ingest_trigger" {
     sid       = "PlatformLogs"
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.ingest_trigger.arn}:*"]
+    resources = ["${module.ingest_trigger.log_group_arn}:*"]
   }
 
   # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
@@ -144,70 +119,41 @@ data "aws_iam_policy_document" "ingest_trigger" {
   }
 }
 
-resource "aws_iam_role_policy" "ingest_trigger" {
-  name   = "${local.function_names.ingest_trigger}-policy"
-  role   = aws_iam_role.ingest_trigger.id
-  policy = data.aws_iam_policy_document.ingest_trigger.json
-}
-
-resource "aws_lambda_function" "ingest_trigger" {
-  #checkov:skip=CKV_AWS_116:Asynchronous failures (the schedule) go to an on-failure destination (aws_lambda_function_event_invoke_config.ingest_trigger → async DLQ), the successor of dead_letter_config; configuring both would deliver each failed event twice.
+module "ingest_trigger" {
+  #checkov:skip=CKV_AWS_116:Asynchronous failures (the schedule) go to an on-failure destination (async_invocation below → async DLQ), the successor of dead_letter_config; configuring both would deliver each failed event twice.
   #checkov:skip=CKV_AWS_117:No VPC: the function calls only regional AWS APIs (Kinesis, DynamoDB) over TLS with IAM; a VPC would add NAT gateways or interface endpoints without protecting any private resource.
   #checkov:skip=CKV_AWS_272:Code signing needs signed artifacts in S3 (AWS Signer); the zips are built by cargo lambda in CI and deployed from the build directory. Recorded as a follow-up in infrastructure/README.md.
-  function_name                  = local.function_names.ingest_trigger
-  description                    = "ShopFlow: POST /ingestions and the daily schedule -> fetch tasks on Kinesis"
-  role                           = aws_iam_role.ingest_trigger.arn
-  runtime                        = "provided.al2023"
-  handler                        = "bootstrap"
-  architectures                  = [var.lambda_architecture]
-  filename                       = "${var.artifact_dir}/ingest-trigger/bootstrap.zip"
-  source_code_hash               = filebase64sha256("${var.artifact_dir}/ingest-trigger/bootstrap.zip")
-  memory_size                    = var.memory_mb["ingest-trigger"]
-  timeout                        = var.timeout_seconds["ingest-trigger"]
-  reserved_concurrent_executions = var.reserved_concurrency["ingest-trigger"]
-  kms_key_arn                    = var.kms_key_arn
+  source = "../lambda_function"
 
-  environment {
-    variables = {
-      STREAM_NAME       = var.stream_name
-      RUNS_TABLE        = var.runs_table_name
-      PRODUCT_SOURCES   = local.product_sources
-      DEFAULT_SOURCE    = var.default_source
-      DEFAULT_PAGE_SIZE = tostring(var.default_page_size)
-      DEFAULT_MAX_ITEMS = tostring(var.default_max_items)
-      RUST_LOG          = var.log_level
-    }
+  name_prefix          = var.name_prefix
+  crate                = "ingest-trigger"
+  description          = "ShopFlow: POST /ingestions and the daily schedule -> fetch tasks on Kinesis"
+  artifact_dir         = var.artifact_dir
+  architecture         = var.lambda_architecture
+  memory_mb            = var.memory_mb["ingest-trigger"]
+  timeout_seconds      = var.timeout_seconds["ingest-trigger"]
+  reserved_concurrency = var.reserved_concurrency["ingest-trigger"]
+  log_retention_days   = var.log_retention_days
+  kms_key_arn          = var.kms_key_arn
+  policy_json          = data.aws_iam_policy_document.ingest_trigger.json
+  async_invocation     = local.async_invocation
+
+  environment = {
+    STREAM_NAME       = var.stream_name
+    RUNS_TABLE        = var.runs_table_name
+    PRODUCT_SOURCES   = local.product_sources
+    DEFAULT_SOURCE    = var.default_source
+    DEFAULT_PAGE_SIZE = tostring(var.default_page_size)
+    DEFAULT_MAX_ITEMS = tostring(var.default_max_items)
+    RUST_LOG          = var.log_level
   }
 
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.ingest_trigger.name
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  lifecycle {
-    precondition {
+  preconditions = [
+    {
       condition     = contains(keys(var.product_sources), var.default_source)
       error_message = "default_source must be one of the product_sources names."
-    }
-  }
-
-  depends_on = [aws_iam_role_policy.ingest_trigger]
-}
-
-resource "aws_lambda_function_event_invoke_config" "ingest_trigger" {
-  function_name                = aws_lambda_function.ingest_trigger.function_name
-  maximum_retry_attempts       = var.async_max_retry_attempts
-  maximum_event_age_in_seconds = var.async_max_event_age_seconds
-
-  destination_config {
-    on_failure {
-      destination = aws_sqs_queue.async_dlq.arn
-    }
-  }
+    },
+  ]
 }
 
 # --------------------------------------------------------------------------------------------
@@ -215,17 +161,6 @@ resource "aws_lambda_function_event_invoke_config" "ingest_trigger" {
 # Code calls: s3:PutObject (landing/products/*); dynamodb:GetItem, PutItem (products table).
 # Platform: the event source mapping reads the stream and sends failed batches to the fetch DLQ.
 # --------------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "product_fetch" {
-  name              = "/aws/lambda/${local.function_names.product_fetch}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-}
-
-resource "aws_iam_role" "product_fetch" {
-  name               = "${local.function_names.product_fetch}-role"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "product_fetch" {
   statement {
@@ -273,7 +208,7 @@ data "aws_iam_policy_document" "product_fetch" {
     sid       = "PlatformLogs"
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.product_fetch.arn}:*"]
+    resources = ["${module.product_fetch.log_group_arn}:*"]
   }
 
   # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
@@ -285,54 +220,36 @@ data "aws_iam_policy_document" "product_fetch" {
   }
 }
 
-resource "aws_iam_role_policy" "product_fetch" {
-  name   = "${local.function_names.product_fetch}-policy"
-  role   = aws_iam_role.product_fetch.id
-  policy = data.aws_iam_policy_document.product_fetch.json
-}
-
-resource "aws_lambda_function" "product_fetch" {
+module "product_fetch" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by the Kinesis event source mapping only; failed batches go to the mapping's on-failure destination (the fetch DLQ). A function DLQ applies to asynchronous invocations and would never receive anything.
   #checkov:skip=CKV_AWS_117:No VPC: the function calls the public product API and regional AWS APIs (S3, DynamoDB); a VPC would need a NAT gateway for the product API without protecting any private resource.
   #checkov:skip=CKV_AWS_272:Code signing needs signed artifacts in S3 (AWS Signer); the zips are built by cargo lambda in CI and deployed from the build directory. Recorded as a follow-up in infrastructure/README.md.
-  function_name    = local.function_names.product_fetch
-  description      = "ShopFlow: Kinesis fetch tasks -> product API pages -> landing/products/ and the products table"
-  role             = aws_iam_role.product_fetch.arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.lambda_architecture]
-  filename         = "${var.artifact_dir}/product-fetch/bootstrap.zip"
-  source_code_hash = filebase64sha256("${var.artifact_dir}/product-fetch/bootstrap.zip")
-  memory_size      = var.memory_mb["product-fetch"]
-  timeout          = var.timeout_seconds["product-fetch"]
+  source = "../lambda_function"
+
+  name_prefix     = var.name_prefix
+  crate           = "product-fetch"
+  description     = "ShopFlow: Kinesis fetch tasks -> product API pages -> landing/products/ and the products table"
+  artifact_dir    = var.artifact_dir
+  architecture    = var.lambda_architecture
+  memory_mb       = var.memory_mb["product-fetch"]
+  timeout_seconds = var.timeout_seconds["product-fetch"]
   # Protects the product API: at most this many pages are fetched at once, whatever the shard
   # count and parallelization factor of the event source mapping.
-  reserved_concurrent_executions = var.reserved_concurrency["product-fetch"]
-  kms_key_arn                    = var.kms_key_arn
+  reserved_concurrency = var.reserved_concurrency["product-fetch"]
+  log_retention_days   = var.log_retention_days
+  kms_key_arn          = var.kms_key_arn
+  policy_json          = data.aws_iam_policy_document.product_fetch.json
 
-  environment {
-    variables = {
-      LAKE_BUCKET     = var.lake_bucket_name
-      PRODUCTS_TABLE  = var.products_table_name
-      PRODUCT_SOURCES = local.product_sources
-      HTTP_TIMEOUT_MS = tostring(var.http_timeout_ms)
-      MAX_ATTEMPTS    = tostring(var.max_attempts)
-      BASE_BACKOFF_MS = tostring(var.base_backoff_ms)
-      MAX_BACKOFF_MS  = tostring(var.max_backoff_ms)
-      RUST_LOG        = var.log_level
-    }
+  environment = {
+    LAKE_BUCKET     = var.lake_bucket_name
+    PRODUCTS_TABLE  = var.products_table_name
+    PRODUCT_SOURCES = local.product_sources
+    HTTP_TIMEOUT_MS = tostring(var.http_timeout_ms)
+    MAX_ATTEMPTS    = tostring(var.max_attempts)
+    BASE_BACKOFF_MS = tostring(var.base_backoff_ms)
+    MAX_BACKOFF_MS  = tostring(var.max_backoff_ms)
+    RUST_LOG        = var.log_level
   }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.product_fetch.name
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  depends_on = [aws_iam_role_policy.product_fetch]
 }
 
 # --------------------------------------------------------------------------------------------
@@ -344,17 +261,6 @@ resource "aws_lambda_function" "product_fetch" {
 # s3:AbortMultipartUpload on the multipart targets; dynamodb:GetItem, PutItem, DeleteItem on
 # the ledger. EMF metrics go to stdout: no CloudWatch API call.
 # --------------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "transformer" {
-  name              = "/aws/lambda/${local.function_names.transformer}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-}
-
-resource "aws_iam_role" "transformer" {
-  name               = "${local.function_names.transformer}-role"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "transformer" {
   statement {
@@ -445,7 +351,7 @@ data "aws_iam_policy_document" "transformer" {
     sid       = "PlatformLogs"
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.transformer.arn}:*"]
+    resources = ["${module.transformer.log_group_arn}:*"]
   }
 
   # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
@@ -457,77 +363,45 @@ data "aws_iam_policy_document" "transformer" {
   }
 }
 
-resource "aws_iam_role_policy" "transformer" {
-  name   = "${local.function_names.transformer}-policy"
-  role   = aws_iam_role.transformer.id
-  policy = data.aws_iam_policy_document.transformer.json
-}
-
-resource "aws_lambda_function" "transformer" {
-  #checkov:skip=CKV_AWS_116:Asynchronous failures (S3 notifications) go to an on-failure destination (aws_lambda_function_event_invoke_config.transformer → async DLQ), the successor of dead_letter_config; configuring both would deliver each failed event twice.
+module "transformer" {
+  #checkov:skip=CKV_AWS_116:Asynchronous failures (S3 notifications) go to an on-failure destination (async_invocation below → async DLQ), the successor of dead_letter_config; configuring both would deliver each failed event twice.
   #checkov:skip=CKV_AWS_117:No VPC: the function calls only regional AWS APIs (S3, DynamoDB) over TLS with IAM; a VPC would add NAT gateways or gateway endpoints without protecting any private resource.
   #checkov:skip=CKV_AWS_272:Code signing needs signed artifacts in S3 (AWS Signer); the zips are built by cargo lambda in CI and deployed from the build directory. Recorded as a follow-up in infrastructure/README.md.
-  function_name    = local.function_names.transformer
-  description      = "ShopFlow: landing/ objects -> bronze, silver, quarantine, manifests"
-  role             = aws_iam_role.transformer.arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.lambda_architecture]
-  filename         = "${var.artifact_dir}/transformer/bootstrap.zip"
-  source_code_hash = filebase64sha256("${var.artifact_dir}/transformer/bootstrap.zip")
-  memory_size      = var.memory_mb["transformer"]
-  timeout          = var.timeout_seconds["transformer"]
+  source = "../lambda_function"
+
+  name_prefix     = var.name_prefix
+  crate           = "transformer"
+  description     = "ShopFlow: landing/ objects -> bronze, silver, quarantine, manifests"
+  artifact_dir    = var.artifact_dir
+  architecture    = var.lambda_architecture
+  memory_mb       = var.memory_mb["transformer"]
+  timeout_seconds = var.timeout_seconds["transformer"]
   # Bounds the write rate on the ledger table and the lake (a burst of landed files, or the
   # state machine's Map, cannot fan out beyond this); throttled S3 events are retried by Lambda
   # for up to async_max_event_age_seconds before they reach the async DLQ.
-  reserved_concurrent_executions = var.reserved_concurrency["transformer"]
-  kms_key_arn                    = var.kms_key_arn
-
+  reserved_concurrency = var.reserved_concurrency["transformer"]
   # The landing object is staged in /tmp: ephemeral storage bounds the largest file.
-  ephemeral_storage {
-    size = var.transformer_ephemeral_storage_mb
+  ephemeral_storage_mb = var.transformer_ephemeral_storage_mb
+  log_retention_days   = var.log_retention_days
+  kms_key_arn          = var.kms_key_arn
+  policy_json          = data.aws_iam_policy_document.transformer.json
+  async_invocation     = local.async_invocation
+
+  environment = {
+    LAKE_BUCKET       = var.lake_bucket_name
+    LEDGER_TABLE      = var.ledger_table_name
+    METRICS_NAMESPACE = var.metrics_namespace
+    BATCH_ROWS        = tostring(var.batch_rows)
+    LEASE_MINUTES     = tostring(var.transformer_lease_minutes)
+    RUST_LOG          = var.log_level
   }
 
-  environment {
-    variables = {
-      LAKE_BUCKET       = var.lake_bucket_name
-      LEDGER_TABLE      = var.ledger_table_name
-      METRICS_NAMESPACE = var.metrics_namespace
-      BATCH_ROWS        = tostring(var.batch_rows)
-      LEASE_MINUTES     = tostring(var.transformer_lease_minutes)
-      RUST_LOG          = var.log_level
-    }
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.transformer.name
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  lifecycle {
-    precondition {
+  preconditions = [
+    {
       condition     = var.transformer_lease_minutes * 60 > var.timeout_seconds["transformer"]
       error_message = "transformer_lease_minutes must be longer than the transformer's timeout, or a running invocation could lose its ledger claim."
-    }
-  }
-
-  depends_on = [aws_iam_role_policy.transformer]
-}
-
-resource "aws_lambda_function_event_invoke_config" "transformer" {
-  function_name                = aws_lambda_function.transformer.function_name
-  maximum_retry_attempts       = var.async_max_retry_attempts
-  maximum_event_age_in_seconds = var.async_max_event_age_seconds
-
-  destination_config {
-    on_failure {
-      destination = aws_sqs_queue.async_dlq.arn
-    }
-  }
+    },
+  ]
 }
 
 # --------------------------------------------------------------------------------------------
@@ -536,17 +410,6 @@ resource "aws_lambda_function_event_invoke_config" "transformer" {
 # s3:ListBucket under those prefixes; s3:PutObject on gold/*, reports/*; s3:DeleteObject on
 # gold/* (a rebuilt day left without rows); sns:Publish on the topic.
 # --------------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "report_generator" {
-  name              = "/aws/lambda/${local.function_names.report_generator}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-}
-
-resource "aws_iam_role" "report_generator" {
-  name               = "${local.function_names.report_generator}-role"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "report_generator" {
   statement {
@@ -630,7 +493,7 @@ data "aws_iam_policy_document" "report_generator" {
     sid       = "PlatformLogs"
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.report_generator.arn}:*"]
+    resources = ["${module.report_generator.log_group_arn}:*"]
   }
 
   # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
@@ -642,50 +505,32 @@ data "aws_iam_policy_document" "report_generator" {
   }
 }
 
-resource "aws_iam_role_policy" "report_generator" {
-  name   = "${local.function_names.report_generator}-policy"
-  role   = aws_iam_role.report_generator.id
-  policy = data.aws_iam_policy_document.report_generator.json
-}
-
-resource "aws_lambda_function" "report_generator" {
+module "report_generator" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by the state machine (lambda:invoke, RequestResponse), whose Retry/Catch and NotifyFailure state handle failures; a function DLQ applies to asynchronous invocations and would never receive anything.
   #checkov:skip=CKV_AWS_117:No VPC: the function calls only regional AWS APIs (S3, SNS) over TLS with IAM; a VPC would add NAT gateways or endpoints without protecting any private resource.
   #checkov:skip=CKV_AWS_272:Code signing needs signed artifacts in S3 (AWS Signer); the zips are built by cargo lambda in CI and deployed from the build directory. Recorded as a follow-up in infrastructure/README.md.
-  function_name    = local.function_names.report_generator
-  description      = "ShopFlow: gold tables, the daily report and SNS summary/alerts for a date"
-  role             = aws_iam_role.report_generator.arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.lambda_architecture]
-  filename         = "${var.artifact_dir}/report-generator/bootstrap.zip"
-  source_code_hash = filebase64sha256("${var.artifact_dir}/report-generator/bootstrap.zip")
-  memory_size      = var.memory_mb["report-generator"]
-  timeout          = var.timeout_seconds["report-generator"]
+  source = "../lambda_function"
+
+  name_prefix     = var.name_prefix
+  crate           = "report-generator"
+  description     = "ShopFlow: gold tables, the daily report and SNS summary/alerts for a date"
+  artifact_dir    = var.artifact_dir
+  architecture    = var.lambda_architecture
+  memory_mb       = var.memory_mb["report-generator"]
+  timeout_seconds = var.timeout_seconds["report-generator"]
   # One build at a time: two concurrent gold rebuilds would overwrite each other's partitions.
-  reserved_concurrent_executions = var.reserved_concurrency["report-generator"]
-  kms_key_arn                    = var.kms_key_arn
+  reserved_concurrency = var.reserved_concurrency["report-generator"]
+  log_retention_days   = var.log_retention_days
+  kms_key_arn          = var.kms_key_arn
+  policy_json          = data.aws_iam_policy_document.report_generator.json
 
-  environment {
-    variables = {
-      LAKE_BUCKET           = var.lake_bucket_name
-      TOPIC_ARN             = var.topic_arn
-      ALERT_REJECTED_PCT    = tostring(var.alert_rejected_pct)
-      ANOMALY_THRESHOLD_PCT = tostring(var.anomaly_threshold_pct)
-      LOOKBACK_DAYS         = tostring(var.lookback_days)
-      METRICS_NAMESPACE     = var.metrics_namespace
-      RUST_LOG              = var.log_level
-    }
+  environment = {
+    LAKE_BUCKET           = var.lake_bucket_name
+    TOPIC_ARN             = var.topic_arn
+    ALERT_REJECTED_PCT    = tostring(var.alert_rejected_pct)
+    ANOMALY_THRESHOLD_PCT = tostring(var.anomaly_threshold_pct)
+    LOOKBACK_DAYS         = tostring(var.lookback_days)
+    METRICS_NAMESPACE     = var.metrics_namespace
+    RUST_LOG              = var.log_level
   }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.report_generator.name
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  depends_on = [aws_iam_role_policy.report_generator]
 }

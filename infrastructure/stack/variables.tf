@@ -1,3 +1,8 @@
+# Every variable of the stack. A variable whose value differs between environments has no
+# default: each <env>.tfvars sets it, so that no environment can be applied with another's values
+# (tests/infra checks that the files set every such variable and nothing undeclared). Every other
+# variable has one default for all environments.
+
 # ---------------------------------------------------------------------------------------------
 # Where and what
 # ---------------------------------------------------------------------------------------------
@@ -9,7 +14,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "First part of every resource name; the environment is appended (shopflow-dev-...)."
+  description = "First part of every resource name; the environment is appended (shopflow-dev-..., shopflow-prod-...)."
   type        = string
   default     = "shopflow"
 
@@ -20,9 +25,8 @@ variable "name_prefix" {
 }
 
 variable "environment" {
-  description = "Environment name, appended to name_prefix."
+  description = "Environment name, appended to name_prefix; set by <env>.tfvars."
   type        = string
-  default     = "dev"
 
   validation {
     condition     = can(regex("^[a-z0-9]{2,10}$", var.environment))
@@ -48,15 +52,13 @@ variable "alert_email" {
 }
 
 variable "force_destroy" {
-  description = "Let terraform destroy delete non-empty buckets and the Athena workgroup's queries."
+  description = "Let terraform destroy delete non-empty buckets and the Athena workgroup's queries; set by <env>.tfvars."
   type        = bool
-  default     = true
 }
 
 variable "kms_deletion_window_days" {
-  description = "Waiting period before the stack's KMS key is deleted after a destroy (7 to 30 days)."
+  description = "Waiting period before the stack's KMS key is deleted after a destroy (7 to 30 days); set by <env>.tfvars."
   type        = number
-  default     = 7
 
   validation {
     condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
@@ -97,14 +99,8 @@ variable "lambda_architecture" {
 }
 
 variable "lambda_memory_mb" {
-  description = "Memory per function (MB), by crate."
+  description = "Memory per function (MB), by crate; set by <env>.tfvars."
   type        = map(number)
-  default = {
-    "ingest-trigger"   = 256
-    "product-fetch"    = 256
-    "transformer"      = 1024
-    "report-generator" = 2048
-  }
 }
 
 variable "lambda_timeout_seconds" {
@@ -130,9 +126,8 @@ variable "lambda_reserved_concurrency" {
 }
 
 variable "transformer_ephemeral_storage_mb" {
-  description = "The transformer's /tmp (MB, 512 to 10240): bounds the largest landing file it can stage."
+  description = "The transformer's /tmp (MB, 512 to 10240): bounds the largest landing file it can stage; set by <env>.tfvars."
   type        = number
-  default     = 2048
 
   validation {
     condition     = var.transformer_ephemeral_storage_mb >= 512 && var.transformer_ephemeral_storage_mb <= 10240
@@ -328,9 +323,9 @@ variable "api_throttling_rate_limit" {
 # ---------------------------------------------------------------------------------------------
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the transformer's EMF metrics (METRICS_NAMESPACE); the alarms and dashboard read it."
+  description = "CloudWatch namespace of the transformer's EMF metrics (METRICS_NAMESPACE); the alarms and dashboard read it. Empty for ShopFlow/<environment>."
   type        = string
-  default     = "ShopFlow/dev"
+  default     = ""
 }
 
 variable "batch_rows" {
@@ -412,9 +407,8 @@ variable "bronze_glacier_days" {
 }
 
 variable "quarantine_expiry_days" {
-  description = "Days before quarantined rows and files expire."
+  description = "Days before quarantined rows and files expire; set by <env>.tfvars."
   type        = number
-  default     = 30
 
   validation {
     condition     = var.quarantine_expiry_days >= 1
@@ -423,9 +417,8 @@ variable "quarantine_expiry_days" {
 }
 
 variable "noncurrent_version_expiry_days" {
-  description = "Days before noncurrent object versions (overwritten or deleted objects) are removed."
+  description = "Days before noncurrent object versions (overwritten or deleted objects) are removed; set by <env>.tfvars."
   type        = number
-  default     = 7
 }
 
 variable "athena_results_expiry_days" {
@@ -441,9 +434,8 @@ variable "access_log_expiry_days" {
 }
 
 variable "dynamodb_deletion_protection" {
-  description = "Protect the DynamoDB tables from deletion (set false, apply, then destroy)."
+  description = "Protect the DynamoDB tables from deletion (set false, apply, then destroy); set by <env>.tfvars."
   type        = bool
-  default     = false
 }
 
 # ---------------------------------------------------------------------------------------------

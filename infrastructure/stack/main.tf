@@ -1,5 +1,8 @@
-# ShopFlow — one environment. dev and prod share this file; they differ in variables.tf
-# defaults, their terraform.tfvars and their state (backend configuration).
+# ShopFlow: the root stack of every environment. An environment is this directory with its own
+# state (backend-<env>.hcl) and its own values (<env>.tfvars, which sets exactly what differs
+# between environments):
+#   terraform init -reconfigure -backend-config=backend-dev.hcl
+#   terraform apply -var-file=dev.tfvars
 
 provider "aws" {
   region = var.region
@@ -23,18 +26,20 @@ locals {
   account_id  = data.aws_caller_identity.current.account_id
 
   # Zips from `cargo lambda build --release --output-format zip`: <dir>/<crate>/bootstrap.zip.
-  artifact_dir = var.artifact_dir != "" ? var.artifact_dir : "${path.root}/../../../target/lambda"
+  artifact_dir = var.artifact_dir != "" ? var.artifact_dir : "${path.root}/../../target/lambda"
 
   # One dataset per default contract (the functions embed contracts/*.toml).
-  datasets = sort([for f in fileset("${path.root}/../../../contracts", "*.toml") : trimsuffix(f, ".toml")])
+  datasets = sort([for f in fileset("${path.root}/../../contracts", "*.toml") : trimsuffix(f, ".toml")])
 
   lake_bucket_name = "${local.name_prefix}-lake-${local.account_id}-${var.region}"
   log_bucket_name  = "${local.name_prefix}-access-logs-${local.account_id}-${var.region}"
   glue_database    = replace(local.name_prefix, "-", "_")
+
+  metrics_namespace = var.metrics_namespace != "" ? var.metrics_namespace : "ShopFlow/${var.environment}"
 }
 
 module "kms" {
-  source = "../../modules/kms"
+  source = "../modules/kms"
 
   alias                   = local.name_prefix
   description             = "ShopFlow ${var.environment}: lake, tables, stream, queues, topic, logs, function environment"
@@ -42,7 +47,7 @@ module "kms" {
 }
 
 module "lake" {
-  source = "../../modules/lake"
+  source = "../modules/lake"
 
   bucket_name                    = local.lake_bucket_name
   log_bucket_name                = local.log_bucket_name
@@ -61,7 +66,7 @@ module "lake" {
 }
 
 module "tables" {
-  source = "../../modules/tables"
+  source = "../modules/tables"
 
   name_prefix         = local.name_prefix
   kms_key_arn         = module.kms.key_arn
@@ -69,7 +74,7 @@ module "tables" {
 }
 
 module "notifications" {
-  source = "../../modules/notifications"
+  source = "../modules/notifications"
 
   topic_name  = "${local.name_prefix}-notifications"
   kms_key_arn = module.kms.key_arn
@@ -77,7 +82,7 @@ module "notifications" {
 }
 
 module "ingestion" {
-  source = "../../modules/ingestion"
+  source = "../modules/ingestion"
 
   name_prefix                  = local.name_prefix
   kms_key_arn                  = module.kms.key_arn
@@ -98,7 +103,7 @@ module "ingestion" {
 }
 
 module "functions" {
-  source = "../../modules/functions"
+  source = "../modules/functions"
 
   name_prefix                      = local.name_prefix
   artifact_dir                     = local.artifact_dir
@@ -130,7 +135,7 @@ module "functions" {
   max_attempts                     = var.max_attempts
   base_backoff_ms                  = var.base_backoff_ms
   max_backoff_ms                   = var.max_backoff_ms
-  metrics_namespace                = var.metrics_namespace
+  metrics_namespace                = local.metrics_namespace
   batch_rows                       = var.batch_rows
   transformer_lease_minutes        = var.transformer_lease_minutes
   alert_rejected_pct               = var.alert_rejected_pct
@@ -141,7 +146,7 @@ module "functions" {
 }
 
 module "orchestration" {
-  source = "../../modules/orchestration"
+  source = "../modules/orchestration"
 
   name_prefix                   = local.name_prefix
   kms_key_arn                   = module.kms.key_arn
@@ -158,7 +163,7 @@ module "orchestration" {
 }
 
 module "monitoring" {
-  source = "../../modules/monitoring"
+  source = "../modules/monitoring"
 
   name_prefix    = local.name_prefix
   topic_arn      = module.notifications.topic_arn
@@ -171,7 +176,7 @@ module "monitoring" {
   state_machine_arn         = module.orchestration.state_machine_arn
   api_id                    = module.ingestion.api_id
   api_stage                 = module.ingestion.api_stage
-  metrics_namespace         = var.metrics_namespace
+  metrics_namespace         = local.metrics_namespace
   datasets                  = local.datasets
   landing_check_datasets    = var.landing_check_datasets
   rejected_pct_threshold    = var.alert_rejected_pct
@@ -180,7 +185,7 @@ module "monitoring" {
 }
 
 module "catalog" {
-  source = "../../modules/catalog"
+  source = "../modules/catalog"
 
   database_name                  = local.glue_database
   workgroup_name                 = local.name_prefix
