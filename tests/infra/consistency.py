@@ -5,10 +5,9 @@ Usage: python3 tests/infra/consistency.py [REPO_ROOT]     (exit 1 and one line p
 
 What the code does is read from the code itself, never declared a second time:
 - Lambda crates: every crates/*/ with src/main.rs whose Cargo.toml depends on lambda_runtime.
-- Environment variables a function reads: the names passed to `config::required/parsed` in its
-  main.rs and its handler module (crates/core/src/functions/<name>.rs), PRODUCT_SOURCES where
-  it calls `product_sources`, RUST_LOG for the shared tracing set-up (crates/lambda), and
-  SHOPFLOW_S3_FORCE_PATH_STYLE (emulators only: may be left unset).
+- Environment variables a function reads: its `Config::VARIABLES` and the shared set-up's
+  (RUST_LOG), as the Rust code writes them to infrastructure/functions.json (a unit test keeps
+  that file current); SHOPFLOW_S3_FORCE_PATH_STYLE is for emulators only and may be left unset.
 - AWS actions a function calls: the adapters its main.rs constructs; for each adapter, the SDK
   operations in that adapter's source, mapped to IAM actions. The object store is narrowed to
   the port methods the function's code reaches (`store.put(`, `store.list(`, …, following
@@ -149,18 +148,15 @@ def handler_module(root, crate):
 
 
 def env_reads(root, crate):
-    sources = [root / "crates" / crate / "src" / "main.rs", handler_module(root, crate)]
-    text = "\n".join(p.read_text() for p in sources if p.exists())
-    names = set(re.findall(r'(?:required|parsed|optional)(?:::<[^>]*>)?\(\s*&?\w*\s*,\s*"([A-Z0-9_]+)"', text))
-    if "product_sources(" in text:
-        names.add("PRODUCT_SOURCES")
-    if "force_path_style_from_env" in text:
-        names.add("SHOPFLOW_S3_FORCE_PATH_STYLE")
-    shared = "\n".join(p.read_text() for p in (root / "crates" / "lambda" / "src").glob("*.rs"))
-    if "shopflow-lambda" in (root / "crates" / crate / "Cargo.toml").read_text() and (
-        "try_from_default_env" in shared
-    ):
-        names.add("RUST_LOG")
+    """The environment variables `crate` reads: its Config::VARIABLES and the shared set-up's,
+    from the manifest the Rust code writes (infrastructure/functions.json, kept current by
+    shopflow-core's unit test `the_committed_deployment_manifest_is_current`)."""
+    manifest = json.loads((root / "infrastructure" / "functions.json").read_text())
+    function = manifest["functions"].get(crate)
+    if function is None:
+        return set()
+    names = {v["name"] for v in function["environment"]}
+    names |= {v["name"] for v in manifest["shared_environment"]}
     return names
 
 

@@ -5,16 +5,17 @@
 
 use lambda_runtime::Diagnostic;
 use shopflow_core::functions::FunctionError;
+use shopflow_core::functions::config::RUST_LOG;
 
 /// Process set-up every function's `main` runs first: the allocator's bound on freed memory
 /// ([`shopflow_core::memory::bound_heap_retention`]), then JSON logs on standard error, level
-/// from `RUST_LOG` (default `info`, with [`shopflow_core::QUIET_DEPENDENCY_LOGS`]).
+/// from [`RUST_LOG`] (default `info`, with [`shopflow_core::QUIET_DEPENDENCY_LOGS`]).
 pub fn init() {
     let retention = shopflow_core::memory::bound_heap_retention();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::try_from_env(RUST_LOG.name).unwrap_or_else(|_| {
                 tracing_subscriber::EnvFilter::new(shopflow_core::default_log_filter("info"))
             }),
         )

@@ -9,8 +9,9 @@
 #       support resource-level permissions, so their resource is "*"),
 #       kms:Decrypt / kms:GenerateDataKey on the stack's key (SSE-KMS on S3, Kinesis, SQS, SNS,
 #       DynamoDB, and the encrypted environment variables);
-#   - its environment is exactly the variables its code reads (crates/core/src/functions/*.rs and
-#     each crate's src/main.rs). RUST_LOG is read by every function (crates/lambda/src/lib.rs).
+#   - its environment is exactly the variables its code reads: each function's Config::VARIABLES
+#     (crates/core/src/functions/*.rs), written out to infrastructure/functions.json. RUST_LOG is
+#     read by every function (crates/lambda/src/lib.rs).
 #     SHOPFLOW_S3_FORCE_PATH_STYLE is for emulators only and is not set here;
 #   - its checkov skips, each with the reason that holds for that function.
 #
@@ -145,6 +146,7 @@ module "ingest_trigger" {
     DEFAULT_SOURCE    = var.default_source
     DEFAULT_PAGE_SIZE = tostring(var.default_page_size)
     DEFAULT_MAX_ITEMS = tostring(var.default_max_items)
+    PUT_ATTEMPTS      = tostring(var.put_attempts)
     RUST_LOG          = var.log_level
   }
 

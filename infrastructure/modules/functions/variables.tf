@@ -148,6 +148,17 @@ variable "default_max_items" {
   type        = number
 }
 
+variable "put_attempts" {
+  description = "PUT_ATTEMPTS: attempts of a Kinesis PutRecords call whose records were throttled, first try included."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.put_attempts >= 1 && var.put_attempts <= 20
+    error_message = "put_attempts must be between 1 and 20."
+  }
+}
+
 variable "http_timeout_ms" {
   description = "HTTP_TIMEOUT_MS: per-request timeout of product-fetch."
   type        = number

@@ -120,6 +120,12 @@ pub const PRODUCT_SOURCES: Var = Var::optional(
     "product APIs as name=base_url,name=base_url (default DummyJSON and FakeStore)",
 );
 
+/// The log filter of every function's JSON logs (read by `shopflow-lambda`'s set-up).
+pub const RUST_LOG: Var = Var::optional(
+    "RUST_LOG",
+    "log filter, tracing's EnvFilter syntax (default info, with the dependencies quieter)",
+);
+
 /// The metrics namespace, `ShopFlow` unless [`METRICS_NAMESPACE`] says otherwise.
 pub fn metrics_namespace(env: &dyn Env) -> Result<String, ConfigError> {
     METRICS_NAMESPACE.parse(env, "ShopFlow".to_string())

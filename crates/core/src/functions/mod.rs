@@ -29,6 +29,27 @@ pub mod transformer;
 
 use serde::Serialize;
 
+/// Where the deployment manifest is kept, from the repository root.
+pub const MANIFEST_PATH: &str = "infrastructure/functions.json";
+
+/// The deployment manifest: for every Lambda function (by crate name), the environment
+/// variables its `Config::from_env` reads, and the variables every function's shared set-up
+/// reads. `tests/infra/consistency.py` reads it (as `infrastructure/functions.json`) and checks
+/// that Terraform sets exactly these; a unit test keeps the committed file equal to this.
+#[cfg(all(feature = "lambda", feature = "analytics"))]
+pub fn manifest() -> serde_json::Value {
+    serde_json::json!({
+        "about": "Generated from the functions' Config::VARIABLES (crates/core/src/functions): do not edit. Regenerate with SHOPFLOW_UPDATE_MANIFEST=1 cargo test --workspace --lib -- the_committed_deployment_manifest_is_current",
+        "shared_environment": [config::RUST_LOG],
+        "functions": {
+            "ingest-trigger": { "environment": ingest_trigger::Config::VARIABLES },
+            "product-fetch": { "environment": product_fetch::Config::VARIABLES },
+            "report-generator": { "environment": report_generator::Config::VARIABLES },
+            "transformer": { "environment": transformer::Config::VARIABLES },
+        },
+    })
+}
+
 /// The class of a function error, stable across releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ErrorKind {
@@ -270,6 +291,25 @@ mod tests {
             let text = error.to_string();
             assert_eq!(FunctionError::from(error).kind, kind, "{text}");
         }
+    }
+
+    #[cfg(all(feature = "lambda", feature = "analytics"))]
+    #[test]
+    fn the_committed_deployment_manifest_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(MANIFEST_PATH);
+        let mut expected = serde_json::to_string_pretty(&manifest()).unwrap();
+        expected.push('\n');
+        if std::env::var_os("SHOPFLOW_UPDATE_MANIFEST").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == expected,
+            "{MANIFEST_PATH} is not what the functions read: regenerate it with \
+             SHOPFLOW_UPDATE_MANIFEST=1 cargo test --workspace --lib -- the_committed_deployment_manifest_is_current"
+        );
     }
 
     #[test]
