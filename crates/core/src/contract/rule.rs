@@ -520,3 +520,393 @@ fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>
             serde::de::Error::custom(format!("expected a date YYYY-MM-DD, got {text:?}: {e}"))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Contract, ContractSet};
+
+    /// A contract with a number, a text, a date and a secret column, for one rule to be added.
+    const BASE: &str = r#"
+dataset = "shop"
+version = 1
+[[columns]]
+name = "qty"
+type = "integer"
+[[columns]]
+name = "code"
+type = "string"
+[[columns]]
+name = "day"
+type = "date"
+formats = ["%Y-%m-%d"]
+[[columns]]
+name = "pin"
+type = "string"
+classification = "secret"
+"#;
+
+    fn with_rule(fields: &str) -> String {
+        format!("{BASE}[[rules]]\nid = \"shop.x.rule\"\nseverity = \"reject\"\n{fields}")
+    }
+
+    /// The problem the rule `fields` describe, after checking that the error names the dataset
+    /// and the rule, in its fields and in its message.
+    fn refused(fields: &str) -> RuleProblem {
+        let err = Contract::from_toml(&with_rule(fields), "t").unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("contract shop: rule shop.x.rule: "),
+            "{message}"
+        );
+        match err {
+            ContractError::Rule {
+                dataset,
+                rule,
+                problem,
+            } => {
+                assert_eq!((dataset.as_str(), rule.as_str()), ("shop", "shop.x.rule"));
+                problem
+            }
+            other => panic!("not a rule error: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_pattern_on_a_range_rule_is_refused_naming_the_field_and_the_rule() {
+        let fields = "column = \"qty\"\nkind = \"range\"\nmin = 0\npattern = \"[0-9]+\"\n";
+        assert_eq!(
+            refused(fields),
+            RuleProblem::ForeignField {
+                field: "pattern",
+                kind: RuleKind::Range
+            }
+        );
+        let message = Contract::from_toml(&with_rule(fields), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.ends_with(
+                "`pattern` does not belong to a `range` rule, which takes `min`, `max`, `min_exclusive`, `max_exclusive`"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn values_on_a_not_null_rule_are_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"code\"\nkind = \"not_null\"\nvalues = [\"a\"]\n"),
+            RuleProblem::ForeignField {
+                field: "values",
+                kind: RuleKind::NotNull
+            }
+        );
+    }
+
+    #[test]
+    fn a_flag_of_another_kind_is_refused_even_when_it_is_false() {
+        assert_eq!(
+            refused(
+                "column = \"code\"\nkind = \"pattern\"\npattern = \"[A-Z]+\"\ncase_insensitive = false\n"
+            ),
+            RuleProblem::ForeignField {
+                field: "case_insensitive",
+                kind: RuleKind::Pattern
+            }
+        );
+    }
+
+    #[test]
+    fn a_pattern_rule_without_a_pattern_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"code\"\nkind = \"pattern\"\n"),
+            RuleProblem::Missing {
+                kind: RuleKind::Pattern,
+                needs: "`pattern`"
+            }
+        );
+    }
+
+    #[test]
+    fn a_range_rule_without_bounds_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"qty\"\nkind = \"range\"\n"),
+            RuleProblem::Missing {
+                kind: RuleKind::Range,
+                needs: "`min` or `max`"
+            }
+        );
+    }
+
+    #[test]
+    fn an_exclusive_flag_without_its_bound_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"qty\"\nkind = \"range\"\nmax = 5\nmin_exclusive = true\n"),
+            RuleProblem::FlagWithoutBound {
+                flag: "min_exclusive",
+                bound: "min"
+            }
+        );
+    }
+
+    #[test]
+    fn a_range_rule_whose_min_is_above_its_max_is_refused_naming_the_rule() {
+        let problem = refused("column = \"qty\"\nkind = \"range\"\nmin = 5\nmax = 1\n");
+        assert_eq!(problem.to_string(), "no number is >= 5 and <= 1");
+    }
+
+    #[test]
+    fn a_range_whose_equal_bounds_exclude_themselves_is_refused_and_one_that_includes_them_loads() {
+        let problem =
+            refused("column = \"qty\"\nkind = \"range\"\nmin = 1\nmax = 1\nmax_exclusive = true\n");
+        assert_eq!(problem.to_string(), "no number is >= 1 and < 1");
+        let exactly_one = with_rule("column = \"qty\"\nkind = \"range\"\nmin = 1\nmax = 1\n");
+        Contract::from_toml(&exactly_one, "t").unwrap();
+    }
+
+    #[test]
+    fn a_range_bound_that_is_not_a_finite_number_is_refused_naming_the_rule() {
+        assert!(matches!(
+            refused("column = \"qty\"\nkind = \"range\"\nmin = nan\n"),
+            RuleProblem::NotFinite { bound: "min", .. }
+        ));
+        assert!(matches!(
+            refused("column = \"qty\"\nkind = \"range\"\nmin = 0\nmax = inf\n"),
+            RuleProblem::NotFinite { bound: "max", .. }
+        ));
+    }
+
+    #[test]
+    fn an_allowed_values_rule_with_an_empty_list_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"code\"\nkind = \"allowed_values\"\nvalues = []\n"),
+            RuleProblem::EmptyValues
+        );
+    }
+
+    #[test]
+    fn an_allowed_values_rule_without_values_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"code\"\nkind = \"allowed_values\"\ncase_insensitive = true\n"),
+            RuleProblem::Missing {
+                kind: RuleKind::AllowedValues,
+                needs: "`values`"
+            }
+        );
+    }
+
+    #[test]
+    fn a_references_rule_without_a_target_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"code\"\nkind = \"references\"\ndataset = \"products\"\n"),
+            RuleProblem::Missing {
+                kind: RuleKind::References,
+                needs: "`dataset` and `target`"
+            }
+        );
+    }
+
+    #[test]
+    fn a_date_range_rule_with_neither_earliest_nor_max_days_ahead_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"day\"\nkind = \"date_range\"\n"),
+            RuleProblem::Missing {
+                kind: RuleKind::DateRange,
+                needs: "`earliest` or `max_days_ahead`"
+            }
+        );
+    }
+
+    #[test]
+    fn a_date_range_rule_on_a_number_column_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"qty\"\nkind = \"date_range\"\nmax_days_ahead = 2\n"),
+            RuleProblem::ColumnType {
+                kind: RuleKind::DateRange,
+                column: "qty".into(),
+                needs: "a date or timestamp"
+            }
+        );
+    }
+
+    #[test]
+    fn a_range_rule_on_a_text_column_is_refused_naming_the_rule() {
+        assert_eq!(
+            refused("column = \"code\"\nkind = \"range\"\nmin = 0\n"),
+            RuleProblem::ColumnType {
+                kind: RuleKind::Range,
+                column: "code".into(),
+                needs: "a numeric"
+            }
+        );
+    }
+
+    #[test]
+    fn a_rule_on_a_secret_or_undeclared_column_is_refused_naming_the_rule() {
+        for column in ["pin", "nope"] {
+            assert_eq!(
+                refused(&format!("column = \"{column}\"\nkind = \"not_null\"\n")),
+                RuleProblem::UnknownColumn {
+                    column: column.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_rule_id_used_twice_is_refused_naming_the_rule() {
+        let rule = "[[rules]]\nid = \"shop.x.rule\"\ncolumn = \"code\"\nkind = \"not_null\"\nseverity = \"warn\"\n";
+        let err = Contract::from_toml(&format!("{BASE}{rule}{rule}"), "t").unwrap_err();
+        assert!(
+            matches!(&err, ContractError::Rule { rule, problem: RuleProblem::DuplicateId, .. } if rule == "shop.x.rule"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_is_refused_naming_the_rule() {
+        let err = Contract::from_toml(
+            &with_rule("column = \"code\"\nkind = \"pattern\"\npattern = \"(\"\n"),
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ContractError::Pattern { dataset, rule, .. } if dataset == "shop" && rule == "shop.x.rule"),
+            "{err}"
+        );
+    }
+
+    /// Writes `files` into a directory and loads it over the built-in contracts.
+    fn load_dir(files: &[(&str, &str)]) -> Result<ContractSet, ContractError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        ContractSet::load_dir(dir.path())
+    }
+
+    #[test]
+    fn a_references_rule_to_a_dataset_without_a_contract_is_refused_naming_the_rule() {
+        let text = with_rule(
+            "column = \"code\"\nkind = \"references\"\ndataset = \"vouchers\"\ntarget = \"code\"\n",
+        );
+        let err = load_dir(&[("shop.toml", &text)]).unwrap_err();
+        match err {
+            ContractError::Rule {
+                dataset,
+                rule,
+                problem: RuleProblem::UnknownDataset { dataset: to, known },
+            } => {
+                assert_eq!((dataset.as_str(), rule.as_str()), ("shop", "shop.x.rule"));
+                assert_eq!(to, "vouchers");
+                assert!(known.contains("products"), "{known}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_references_rule_to_a_column_the_referenced_contract_does_not_keep_is_refused_naming_the_rule()
+     {
+        for target in ["sku", "pin"] {
+            let text = with_rule(&format!(
+                "column = \"code\"\nkind = \"references\"\ndataset = \"shop\"\ntarget = \"{target}\"\n"
+            ));
+            let err = load_dir(&[("shop.toml", &text)]).unwrap_err();
+            assert!(
+                matches!(&err, ContractError::Rule { rule, problem: RuleProblem::UnknownTarget { dataset, column }, .. }
+                    if rule == "shop.x.rule" && dataset == "shop" && column == target),
+                "{err}"
+            );
+        }
+        let to_products = with_rule(
+            "column = \"code\"\nkind = \"references\"\ndataset = \"products\"\ntarget = \"product_id\"\n",
+        );
+        let set = load_dir(&[("shop.toml", &to_products)]).unwrap();
+        assert_eq!(
+            set.get("shop").unwrap().reference_to("products"),
+            Some(("code", "product_id"))
+        );
+    }
+
+    #[test]
+    fn a_contract_that_replaces_a_referenced_one_must_keep_the_referenced_column() {
+        let customers = include_str!("../../../../contracts/customers.toml")
+            .replace("name = \"customer_id\"", "name = \"client_id\"")
+            .replace("\"customer_id\"", "\"client_id\"")
+            .replace("customers.customer_id.", "customers.client_id.");
+        let err = load_dir(&[("customers.toml", &customers)]).unwrap_err();
+        assert!(
+            matches!(&err, ContractError::Rule { problem: RuleProblem::UnknownTarget { dataset, column }, .. }
+                if dataset == "customers" && column == "customer_id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_rules_compile_into_the_checks_their_files_describe() {
+        let set = ContractSet::defaults().unwrap();
+        let rule = |dataset: &str, id: &str| {
+            set.get(dataset)
+                .unwrap()
+                .rules
+                .iter()
+                .find(|r| r.id == id)
+                .unwrap_or_else(|| panic!("{id}"))
+                .clone()
+        };
+        let positive = rule("transactions", "transactions.quantity.positive");
+        assert_eq!(
+            (positive.column.as_str(), positive.severity),
+            ("quantity", Severity::Reject)
+        );
+        assert!(matches!(
+            positive.check,
+            Check::Range {
+                min: Some(Bound {
+                    value: 0.0,
+                    exclusive: true
+                }),
+                max: None
+            }
+        ));
+        assert!(matches!(
+            rule("products", "products.rating.range").check,
+            Check::Range {
+                min: Some(Bound {
+                    value: 0.0,
+                    exclusive: false
+                }),
+                max: Some(Bound {
+                    value: 5.0,
+                    exclusive: false
+                })
+            }
+        ));
+        let Check::AllowedValues(payment) =
+            rule("transactions", "transactions.payment_method.allowed").check
+        else {
+            panic!("not allowed_values");
+        };
+        assert!(payment.case_insensitive());
+        assert_eq!(payment.values().len(), 8);
+        assert_eq!(payment.position("PayPal"), Some(2));
+        let Check::Pattern { regex } = rule("transactions", "transactions.currency.iso_code").check
+        else {
+            panic!("not a pattern");
+        };
+        assert_eq!(regex.as_str(), "^(?:^[A-Z]{3}$)$");
+        assert!(matches!(
+            rule("transactions", "transactions.customer_id.references").check,
+            Check::References { dataset, column } if dataset == "customers" && column == "customer_id"
+        ));
+        let plausible = rule("transactions", "transactions.transaction_date.plausible");
+        assert_eq!(plausible.kind(), RuleKind::DateRange);
+        assert!(matches!(
+            plausible.check,
+            Check::DateRange { earliest: Some(e), max_days_ahead: Some(2) } if e.to_string() == "2000-01-01"
+        ));
+        assert!(plausible.description.is_some());
+    }
+}
