@@ -12,6 +12,10 @@
 //! - `{dataset}.{key}.unique` — implied by `primary_key` (same key, different content);
 //! - `{dataset}.row.malformed` — a record that cannot be read (CSV field count, bad JSON line);
 //! - and every `[[rules]]` entry's own `id`.
+//!
+//! Each `[[rules]]` entry is compiled when its contract loads into a [`Rule`] whose [`Check`]
+//! holds exactly what its kind needs (`rule.rs`); a malformed entry is a load error naming the
+//! dataset and the rule.
 
 mod rule;
 
@@ -70,9 +74,9 @@ pub enum ContractError {
     Rule {
         /// The dataset whose contract holds the rule.
         dataset: String,
-        /// The rule id.
+        /// The rule's `id`, as written.
         rule: String,
-        /// What is wrong.
+        /// What is wrong, naming the field.
         problem: RuleProblem,
     },
     /// No contract is known for the dataset.

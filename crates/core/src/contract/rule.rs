@@ -5,8 +5,9 @@
 //! whose [`Check`] carries exactly what its kind needs, so nothing downstream meets a `range`
 //! without bounds or a `pattern` without a regex. A field of another kind, a missing field, an
 //! empty `values` list or a range no number can pass is a load error
-//! ([`ContractError::Rule`]) naming the dataset and the rule: a rule that silently checked
-//! nothing would let bad rows into silver with nobody told.
+//! ([`ContractError::Rule`]; [`ContractError::Pattern`] for a regex that does not compile)
+//! naming the dataset and the rule: a rule that silently checked nothing would let bad rows
+//! into silver with nobody told.
 
 use std::fmt;
 
@@ -61,7 +62,7 @@ impl RuleKind {
         }
     }
 
-    /// `which takes `a`, `b`` or `which takes no other field`, for messages.
+    /// The end of a [`RuleProblem::ForeignField`] message: the fields this kind does take.
     fn takes(self) -> String {
         match self.fields() {
             [] => "which takes no other field".into(),
@@ -91,17 +92,17 @@ pub enum RuleProblem {
     /// probably meant another kind or another rule.
     #[error("`{field}` does not belong to a `{kind}` rule, {}", .kind.takes())]
     ForeignField {
-        /// The field written.
+        /// The first such field the rule writes.
         field: &'static str,
-        /// The rule's kind.
+        /// The `kind` the rule is written with, whose fields the message lists.
         kind: RuleKind,
     },
     /// A field the kind cannot check without.
     #[error("a `{kind}` rule needs {needs}")]
     Missing {
-        /// The rule's kind.
+        /// The `kind` the rule is written with.
         kind: RuleKind,
-        /// The field or fields, in words (`` `min` or `max` ``).
+        /// What the kind needs, in words: `` `min` or `max` ``, `` `dataset` and `target` ``.
         needs: &'static str,
     },
     /// `values = []`: every value would be refused.
@@ -110,9 +111,9 @@ pub enum RuleProblem {
     /// `min_exclusive` without `min` (or `max_exclusive` without `max`).
     #[error("`{flag}` qualifies `{bound}`, which the rule does not have")]
     FlagWithoutBound {
-        /// `min_exclusive` or `max_exclusive`.
+        /// `min_exclusive` or `max_exclusive`, as written.
         flag: &'static str,
-        /// `min` or `max`.
+        /// `min` or `max`: the bound the flag would make exclusive, absent.
         bound: &'static str,
     },
     /// A bound written as `nan` or `inf`: every comparison with `nan` is false, so the rule
@@ -121,33 +122,33 @@ pub enum RuleProblem {
     NotFinite {
         /// `min` or `max`.
         bound: &'static str,
-        /// The value written.
+        /// `NaN` or an infinity.
         value: f64,
     },
     /// `min` above `max`, or equal to it with either bound exclusive.
     #[error("no number is {} and {}", .min.as_min(), .max.as_max())]
     EmptyRange {
-        /// The lower bound.
+        /// `min` and `min_exclusive`, as written.
         min: Bound,
-        /// The upper bound.
+        /// `max` and `max_exclusive`, as written.
         max: Bound,
     },
     /// The rule's `column` is not a non-secret column of the contract (secret columns are
     /// dropped as the file is read, so there is nothing to check).
     #[error("column {column:?} is not a (non-secret) column of the contract")]
     UnknownColumn {
-        /// The column named.
+        /// The rule's `column`, as written.
         column: String,
     },
     /// A `range` on a column that is not a number, or a `date_range` on one that is not a date
     /// or a timestamp.
     #[error("a `{kind}` rule needs {needs} column, {column:?} is not")]
     ColumnType {
-        /// The rule's kind.
+        /// `range` or `date_range`.
         kind: RuleKind,
-        /// The column named.
+        /// The rule's `column`, whose declared type does not fit.
         column: String,
-        /// What the kind needs, in words (`a numeric`).
+        /// The types the kind takes, in words: `a numeric`, `a date or timestamp`.
         needs: &'static str,
     },
     /// Two rules of the contract have the same id: quarantine rows and metrics could not tell
@@ -158,17 +159,17 @@ pub enum RuleProblem {
     /// to look values up in.
     #[error("`dataset` {dataset:?} has no contract (known: {known})")]
     UnknownDataset {
-        /// The dataset named.
+        /// The rule's `dataset`, as written.
         dataset: String,
-        /// The datasets that have contracts.
+        /// The datasets the set has contracts for, comma-separated, sorted.
         known: String,
     },
     /// A `references` rule's `target` is not a non-secret column of the referenced contract.
     #[error("`target` {column:?} is not a (non-secret) column of the {dataset} contract")]
     UnknownTarget {
-        /// The referenced dataset.
+        /// The rule's `dataset`, which has a contract.
         dataset: String,
-        /// The column named.
+        /// The rule's `target`, as written.
         column: String,
     },
 }
@@ -185,12 +186,12 @@ pub struct Rule {
     pub severity: Severity,
     /// Why the rule exists, as the file says (documentation only).
     pub description: Option<String>,
-    /// The check, with everything it needs.
+    /// What the rule checks, with everything the check needs and nothing it ignores.
     pub check: Check,
 }
 
 impl Rule {
-    /// The kind the rule was written with.
+    /// The `kind` the rule is written with, from its check.
     pub fn kind(&self) -> RuleKind {
         self.check.kind()
     }
@@ -204,15 +205,15 @@ pub enum Check {
     /// Fails when the trimmed text does not match `regex`: the file's `pattern` compiled as
     /// `^(?:pattern)$`, so it must match the whole text.
     Pattern {
-        /// The anchored regular expression.
+        /// `^(?:pattern)$`, compiled: its `as_str()` is what a failure's reason quotes.
         regex: Regex,
     },
     /// Fails when the number (of an integer, decimal or float column) lies outside the bounds.
     /// At least one bound is present, both are finite, and some number passes both.
     Range {
-        /// The lower bound (`min`, `min_exclusive`).
+        /// From `min` and `min_exclusive`; `None`: no number is too small.
         min: Option<Bound>,
-        /// The upper bound (`max`, `max_exclusive`).
+        /// From `max` and `max_exclusive`; `None`: no number is too large.
         max: Option<Bound>,
     },
     /// Fails when the trimmed text is none of a non-empty list.
@@ -221,9 +222,9 @@ pub enum Check {
     /// (the file's `dataset` and `target`; the contract set declares both). Not evaluated
     /// while that dataset has no silver data.
     References {
-        /// The referenced dataset.
+        /// The dataset whose silver values are looked in (`dataset` in the file).
         dataset: String,
-        /// The referenced column (`target` in the file).
+        /// Its column holding them (`target` in the file).
         column: String,
     },
     /// Fails when the day (UTC) of a date or timestamp is before `earliest`, or more than
@@ -238,7 +239,7 @@ pub enum Check {
 }
 
 impl Check {
-    /// The kind this check is written as.
+    /// The `kind` a contract file writes for this check.
     pub fn kind(&self) -> RuleKind {
         match self {
             Self::NotNull => RuleKind::NotNull,
@@ -254,7 +255,7 @@ impl Check {
 /// One end of a range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bound {
-    /// A finite number.
+    /// A finite number, compared with a decimal column's value as an `f64`.
     pub value: f64,
     /// Whether `value` itself fails.
     pub exclusive: bool,
