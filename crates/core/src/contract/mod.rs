@@ -462,8 +462,8 @@ impl FilePolicy {
 }
 
 /// A dataset's contract: its file's fields as written, apart from the rules, which are compiled
-/// into their checks. Only [`Contract::from_toml`] makes one, so every contract has been
-/// checked.
+/// into their checks. Make one with [`Contract::from_toml`], which compiles the rules and checks
+/// the whole; deserializing a `Contract` directly checks nothing and leaves `rules` empty.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contract {

@@ -643,19 +643,20 @@ fn check_rule(
             max_days_ahead,
         } => {
             let day = values.day(i)?;
-            // In i64: `max_days_ahead` may reach past the last day an i32 counts.
-            let latest = max_days_ahead.map(|ahead| i64::from(today) + i64::from(ahead));
             match earliest {
                 Some(e) if day < parse::days_since_epoch(*e) => Some(format!(
                     "{name} {text} is before the earliest plausible date {e}"
                 )),
-                _ => latest.filter(|l| i64::from(day) > *l).map(|l| {
-                    // `l` is below `day`, an i32.
-                    let last = parse::date_from_days(i32::try_from(l).unwrap_or(i32::MAX));
-                    format!(
-                        "{name} {text} is more than {} days in the future (after {last})",
-                        max_days_ahead.unwrap_or_default()
-                    )
+                _ => max_days_ahead.and_then(|ahead| {
+                    // In i64: `max_days_ahead` may reach past the last day an i32 counts.
+                    let latest = i64::from(today) + i64::from(ahead);
+                    (i64::from(day) > latest).then(|| {
+                        // `latest` is below `day`, so it fits in an i32.
+                        let last = parse::date_from_days(i32::try_from(latest).unwrap_or(i32::MAX));
+                        format!(
+                            "{name} {text} is more than {ahead} days in the future (after {last})"
+                        )
+                    })
                 }),
             }
         }

@@ -199,6 +199,62 @@ fn rejects_values_outside_the_allowed_list_and_normalises_case() {
 }
 
 #[test]
+fn a_date_range_rejects_days_before_earliest_and_after_max_days_ahead_from_today() {
+    let c = contract("transactions");
+    let today = chrono::Utc::now().date_naive();
+    let day = |ahead: u64| (today + chrono::Days::new(ahead)).to_string();
+    let o = run(
+        &c,
+        ReferenceSets::default(),
+        &tx(&[
+            "T1,C1,P1,1,1.00,paypal,1999-12-31",
+            "T2,C1,P1,1,1.00,paypal,2000-01-01",
+            &format!("T3,C1,P1,1,1.00,paypal,{}", day(2)),
+            &format!("T4,C1,P1,1,1.00,paypal,{}", day(3)),
+        ]),
+    );
+    let reasons: Vec<(&str, &str)> = o
+        .rejected
+        .iter()
+        .map(|r| (r.rule_id.as_str(), r.reason.as_str()))
+        .collect();
+    let late = format!(
+        "transaction_date {} is more than 2 days in the future (after {})",
+        day(3),
+        day(2)
+    );
+    assert_eq!(
+        reasons,
+        [
+            (
+                "transactions.transaction_date.plausible",
+                "transaction_date 1999-12-31 is before the earliest plausible date 2000-01-01"
+            ),
+            ("transactions.transaction_date.plausible", late.as_str()),
+        ]
+    );
+
+    // Days ahead past what an i32 day count holds: no date is too late.
+    let far = r#"
+dataset = "events"
+version = 1
+[[columns]]
+name = "at"
+type = "date"
+formats = ["%Y-%m-%d"]
+[[rules]]
+id = "events.at.plausible"
+column = "at"
+kind = "date_range"
+max_days_ahead = 4294967295
+severity = "reject"
+"#;
+    let c = Contract::from_toml(far, "test").unwrap();
+    let o = run(&c, ReferenceSets::default(), "at\n9999-12-31\n");
+    assert!(o.rejected.is_empty(), "{:?}", o.rejected);
+}
+
+#[test]
 fn a_user_contract_with_shapes_the_shipped_ones_lack_loads_and_validates() {
     // A case-insensitive list written in mixed case, a range whose upper bound is exclusive
     // and whose lower bound is not, and a date_range with only `earliest`, written as a string.
