@@ -12,13 +12,20 @@
 //! - `{dataset}.{key}.unique` — implied by `primary_key` (same key, different content);
 //! - `{dataset}.row.malformed` — a record that cannot be read (CSV field count, bad JSON line);
 //! - and every `[[rules]]` entry's own `id`.
+//!
+//! Each `[[rules]]` entry is compiled when its contract loads into a [`Rule`] whose [`Check`]
+//! holds exactly what its kind needs (`rule.rs`); a malformed entry is a load error naming the
+//! dataset and the rule.
+
+mod rule;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+use rule::RuleSpec;
+pub use rule::{AllowedValues, Bound, Check, Rule, RuleKind, RuleProblem};
 
 /// Errors raised while loading or checking contract files.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +66,18 @@ pub enum ContractError {
         /// The regex error.
         #[source]
         source: Box<regex::Error>,
+    },
+    /// A `[[rules]]` entry that cannot be checked as written: a field of another kind, a
+    /// missing or empty one, bounds no number passes, a column the contract does not declare,
+    /// a reference to something the contract set does not have.
+    #[error("contract {dataset}: rule {rule}: {problem}")]
+    Rule {
+        /// The dataset whose contract holds the rule.
+        dataset: String,
+        /// The rule's `id`, as written.
+        rule: String,
+        /// What is wrong, naming the field.
+        problem: RuleProblem,
     },
     /// No contract is known for the dataset.
     #[error("no contract for dataset {dataset:?} (known: {known})")]
@@ -364,97 +383,6 @@ impl Column {
     }
 }
 
-/// The kind of check a rule performs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleKind {
-    /// The value is present.
-    NotNull,
-    /// The value matches a regular expression.
-    Pattern,
-    /// A numeric value lies in a range.
-    Range,
-    /// The value is one of a list.
-    AllowedValues,
-    /// The value exists in another dataset's column (silver).
-    References,
-    /// A date or timestamp lies in a plausible window: not before `earliest`, not more than
-    /// `max_days_ahead` days after the time the file is validated.
-    DateRange,
-}
-
-/// One `[[rules]]` entry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    /// Stable id, e.g. `transactions.quantity.positive`.
-    pub id: String,
-    /// The column checked.
-    pub column: String,
-    /// The check.
-    pub kind: RuleKind,
-    /// What a failure does.
-    pub severity: Severity,
-    /// For `pattern`: the regular expression; it must match the whole trimmed value.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// For `range`: lower bound.
-    #[serde(default)]
-    pub min: Option<f64>,
-    /// For `date_range`: the earliest plausible date (`YYYY-MM-DD`, inclusive; a TOML date or
-    /// a string).
-    #[serde(default, deserialize_with = "toml_date")]
-    pub earliest: Option<NaiveDate>,
-    /// For `date_range`: how many days after validation time a value may lie (clock skew,
-    /// time zones, pre-orders).
-    #[serde(default)]
-    pub max_days_ahead: Option<u32>,
-    /// For `range`: upper bound.
-    #[serde(default)]
-    pub max: Option<f64>,
-    /// For `range`: the lower bound itself is not allowed.
-    #[serde(default)]
-    pub min_exclusive: bool,
-    /// For `range`: the upper bound itself is not allowed.
-    #[serde(default)]
-    pub max_exclusive: bool,
-    /// For `allowed_values`: the accepted values.
-    #[serde(default)]
-    pub values: Vec<String>,
-    /// For `allowed_values`: compare ignoring case.
-    #[serde(default)]
-    pub case_insensitive: bool,
-    /// For `references`: the referenced dataset.
-    #[serde(default)]
-    pub dataset: Option<String>,
-    /// For `references`: the referenced column.
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Why the rule exists (shown in docs and reasons).
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-/// A date written as a TOML local date (`2000-01-01`) or as a string.
-fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Text(String),
-        Toml(toml::value::Datetime),
-    }
-    let text = match Option::<Written>::deserialize(d)? {
-        None => return Ok(None),
-        Some(Written::Text(t)) => t,
-        Some(Written::Toml(t)) => t.to_string(),
-    };
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map(Some)
-        .map_err(|e| {
-            serde::de::Error::custom(format!("expected a date YYYY-MM-DD, got {text:?}: {e}"))
-        })
-}
-
 /// File-level policy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -533,8 +461,10 @@ impl FilePolicy {
     }
 }
 
-/// A dataset's contract as written in its file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A dataset's contract: its file's fields as written, apart from the rules, which are compiled
+/// into their checks. Make one with [`Contract::from_toml`], which compiles the rules and checks
+/// the whole; deserializing a `Contract` directly checks nothing and leaves `rules` empty.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contract {
     /// Dataset name (`transactions`, `products`, ...): the lake prefix.
@@ -586,9 +516,13 @@ pub struct Contract {
     pub file: FilePolicy,
     /// Columns.
     pub columns: Vec<Column>,
-    /// Rules beyond those implied by the columns.
-    #[serde(default)]
-    pub rules: Vec<RuleSpec>,
+    /// Rules beyond those implied by the columns, in file order.
+    #[serde(skip)]
+    pub rules: Vec<Rule>,
+    /// The `[[rules]]` entries as written: [`Contract::from_toml`] compiles them into `rules`
+    /// and leaves this empty.
+    #[serde(default, rename = "rules")]
+    written_rules: Vec<RuleSpec>,
 }
 
 /// Normalises a column name for alias matching: lower case, only letters, digits and dots.
@@ -713,10 +647,14 @@ pub fn looks_secret(name: &str) -> bool {
 impl Contract {
     /// Parses a contract from TOML text. `origin` names the source in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ContractError> {
-        let contract: Contract = toml::from_str(text).map_err(|e| ContractError::Parse {
+        let mut contract: Contract = toml::from_str(text).map_err(|e| ContractError::Parse {
             origin: origin.to_string(),
             source: Box::new(e),
         })?;
+        contract.rules = std::mem::take(&mut contract.written_rules)
+            .into_iter()
+            .map(|spec| spec.compile(&contract.dataset))
+            .collect::<Result<_, _>>()?;
         contract.check()?;
         Ok(contract)
     }
@@ -856,63 +794,45 @@ impl Contract {
         }
         let mut rule_ids = std::collections::HashSet::new();
         for rule in &self.rules {
+            let fail = |problem| ContractError::Rule {
+                dataset: self.dataset.clone(),
+                rule: rule.id.clone(),
+                problem,
+            };
             if !rule_ids.insert(rule.id.as_str()) {
-                return Err(self.invalid(format!("rule id {:?} is used twice", rule.id)));
+                return Err(fail(RuleProblem::DuplicateId));
             }
-            if rule.kind == RuleKind::Range
-                && self.column(&rule.column).is_some_and(|c| {
-                    !matches!(
-                        c.column_type,
+            let Some(column) = self
+                .column(&rule.column)
+                .filter(|c| c.classification != Classification::Secret)
+            else {
+                return Err(fail(RuleProblem::UnknownColumn {
+                    column: rule.column.clone(),
+                }));
+            };
+            let t = column.column_type;
+            let needs = match &rule.check {
+                Check::Range { .. }
+                    if !matches!(
+                        t,
                         ColumnType::Integer | ColumnType::Decimal | ColumnType::Float
-                    )
-                })
-            {
-                return Err(self.invalid(format!(
-                    "rule {}: a range needs a numeric column, {:?} is not",
-                    rule.id, rule.column
-                )));
-            }
-            if rule.kind == RuleKind::DateRange
-                && self.column(&rule.column).is_some_and(|c| {
-                    !matches!(c.column_type, ColumnType::Date | ColumnType::Timestamp)
-                })
-            {
-                return Err(self.invalid(format!(
-                    "rule {}: a date_range needs a date or timestamp column, {:?} is not",
-                    rule.id, rule.column
-                )));
-            }
-            if !public(&rule.column) {
-                return Err(self.invalid(format!(
-                    "rule {}: column {:?} is not a (non-secret) column",
-                    rule.id, rule.column
-                )));
-            }
-            match rule.kind {
-                RuleKind::Pattern if rule.pattern.is_none() => {
-                    return Err(self.invalid(format!("rule {}: `pattern` is missing", rule.id)));
+                    ) =>
+                {
+                    Some("a numeric")
                 }
-                RuleKind::Range if rule.min.is_none() && rule.max.is_none() => {
-                    return Err(
-                        self.invalid(format!("rule {}: a range needs `min` or `max`", rule.id))
-                    );
+                Check::DateRange { .. }
+                    if !matches!(t, ColumnType::Date | ColumnType::Timestamp) =>
+                {
+                    Some("a date or timestamp")
                 }
-                RuleKind::DateRange if rule.earliest.is_none() && rule.max_days_ahead.is_none() => {
-                    return Err(self.invalid(format!(
-                        "rule {}: a date_range needs `earliest` or `max_days_ahead`",
-                        rule.id
-                    )));
-                }
-                RuleKind::AllowedValues if rule.values.is_empty() => {
-                    return Err(self.invalid(format!("rule {}: `values` is empty", rule.id)));
-                }
-                RuleKind::References if rule.dataset.is_none() || rule.target.is_none() => {
-                    return Err(self.invalid(format!(
-                        "rule {}: a reference needs `dataset` and `target`",
-                        rule.id
-                    )));
-                }
-                _ => {}
+                _ => None,
+            };
+            if let Some(needs) = needs {
+                return Err(fail(RuleProblem::ColumnType {
+                    kind: rule.kind(),
+                    column: rule.column.clone(),
+                    needs,
+                }));
             }
         }
         if let Some(share) = self.file.max_reject_share
@@ -930,9 +850,6 @@ impl Contract {
                 "`file` limits: max_record_bytes >= 1024, max_columns and max_decompressed_bytes > 0, max_expansion_ratio >= 2"
                     .into(),
             ));
-        }
-        for rule in &self.rules {
-            CompiledRule::compile(self, rule)?;
         }
         Ok(())
     }
@@ -969,15 +886,16 @@ impl Contract {
             }
         }
         for rule in self.rules.iter().filter(|r| {
-            r.kind == RuleKind::AllowedValues
-                && r.column == status.column
-                && matches!(r.severity, Severity::Reject | Severity::FailFile)
+            r.column == status.column && matches!(r.severity, Severity::Reject | Severity::FailFile)
         }) {
+            let Check::AllowedValues(allowed) = &rule.check else {
+                continue;
+            };
             for (value, class) in &seen {
                 // Some spelling of the value passes the rule (a case-sensitive rule may list
                 // `Canceled`; the semantics then meet exactly that spelling).
-                let accepted = rule
-                    .values
+                let accepted = allowed
+                    .values()
                     .iter()
                     .any(|a| a.trim().to_lowercase() == *value);
                 if !accepted {
@@ -1003,10 +921,12 @@ impl Contract {
     /// The column named by a `references` rule pointing at `dataset`, with the referenced
     /// column: the foreign key gold joins on.
     pub fn reference_to(&self, dataset: &str) -> Option<(&str, &str)> {
-        self.rules.iter().find_map(|r| {
-            (r.kind == RuleKind::References && r.dataset.as_deref() == Some(dataset))
-                .then_some(())
-                .and(r.target.as_deref().map(|t| (r.column.as_str(), t)))
+        self.rules.iter().find_map(|r| match &r.check {
+            Check::References {
+                dataset: d,
+                column: target,
+            } if d == dataset => Some((r.column.as_str(), target.as_str())),
+            _ => None,
         })
     }
 
@@ -1110,87 +1030,6 @@ pub fn parse_timezone(tz: Option<&str>) -> Result<chrono::FixedOffset, String> {
     chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
 }
 
-/// A compiled rule, ready to evaluate.
-#[derive(Debug, Clone)]
-pub struct CompiledRule {
-    /// The rule as written.
-    pub spec: RuleSpec,
-    /// The compiled pattern, for `pattern` rules.
-    pub regex: Option<Regex>,
-    /// Allowed values, normalised for comparison, for `allowed_values` rules.
-    pub allowed: Vec<String>,
-    /// For `date_range` rules: the earliest and latest plausible day (days since the epoch),
-    /// the latest fixed when the rule is compiled (once per file).
-    pub date_window: (Option<i32>, Option<i32>),
-}
-
-impl CompiledRule {
-    /// The position in `allowed` (and in `spec.values`) of `text`, an `allowed_values` rule's
-    /// check: compared as written, or ignoring case (Unicode lower case) when the rule says so.
-    /// ASCII text, the usual case, is compared without allocating.
-    pub fn allowed_position(&self, text: &str) -> Option<usize> {
-        if !self.spec.case_insensitive {
-            return self.allowed.iter().position(|a| a == text);
-        }
-        if text.is_ascii() {
-            // `allowed` holds lower-cased values: an ASCII text lower-cases to one of them
-            // exactly when it equals it ignoring ASCII case.
-            return self
-                .allowed
-                .iter()
-                .position(|a| a.eq_ignore_ascii_case(text));
-        }
-        let lower = text.to_lowercase();
-        self.allowed.iter().position(|a| *a == lower)
-    }
-
-    /// Compiles one rule of `contract`.
-    pub fn compile(contract: &Contract, spec: &RuleSpec) -> Result<Self, ContractError> {
-        let regex = match (&spec.kind, &spec.pattern) {
-            (RuleKind::Pattern, Some(p)) => Some(Regex::new(&format!("^(?:{p})$")).map_err(
-                |e| ContractError::Pattern {
-                    dataset: contract.dataset.clone(),
-                    rule: spec.id.clone(),
-                    source: Box::new(e),
-                },
-            )?),
-            _ => None,
-        };
-        let allowed = spec
-            .values
-            .iter()
-            .map(|v| {
-                if spec.case_insensitive {
-                    v.trim().to_lowercase()
-                } else {
-                    v.trim().to_string()
-                }
-            })
-            .collect();
-        let epoch_days = |d: NaiveDate| {
-            i32::try_from(d.signed_duration_since(NaiveDate::default()).num_days()).ok()
-        };
-        let date_window = match spec.kind {
-            RuleKind::DateRange => (
-                spec.earliest.and_then(epoch_days),
-                spec.max_days_ahead.and_then(|ahead| {
-                    chrono::Utc::now()
-                        .date_naive()
-                        .checked_add_days(chrono::Days::new(u64::from(ahead)))
-                        .and_then(epoch_days)
-                }),
-            ),
-            _ => (None, None),
-        };
-        Ok(Self {
-            spec: spec.clone(),
-            regex,
-            allowed,
-            date_window,
-        })
-    }
-}
-
 /// The contracts in force: one per dataset.
 #[derive(Debug, Clone)]
 pub struct ContractSet {
@@ -1205,7 +1044,9 @@ impl ContractSet {
             let contract = Contract::from_toml(text, &format!("builtin:{name}"))?;
             contracts.insert(contract.dataset.clone(), contract);
         }
-        Ok(Self { contracts })
+        let set = Self { contracts };
+        set.check_references()?;
+        Ok(set)
     }
 
     /// The defaults, with every `*.toml` file in `dir` added or replacing the default of the
@@ -1230,7 +1071,42 @@ impl ContractSet {
             let contract = Contract::from_toml(&text, &path.display().to_string())?;
             set.contracts.insert(contract.dataset.clone(), contract);
         }
+        set.check_references()?;
         Ok(set)
+    }
+
+    /// Every `references` rule must point at a non-secret column of a contract in the set: a
+    /// dataset without a contract never has silver data, so the rule would be skipped on every
+    /// file, and a column the referenced contract does not keep would fail every row.
+    fn check_references(&self) -> Result<(), ContractError> {
+        for contract in self.contracts.values() {
+            for rule in &contract.rules {
+                let Check::References { dataset, column } = &rule.check else {
+                    continue;
+                };
+                let fail = |problem| ContractError::Rule {
+                    dataset: contract.dataset.clone(),
+                    rule: rule.id.clone(),
+                    problem,
+                };
+                let Some(referenced) = self.contracts.get(dataset) else {
+                    return Err(fail(RuleProblem::UnknownDataset {
+                        dataset: dataset.clone(),
+                        known: self.names().collect::<Vec<_>>().join(", "),
+                    }));
+                };
+                if !referenced
+                    .column(column)
+                    .is_some_and(|c| c.classification != Classification::Secret)
+                {
+                    return Err(fail(RuleProblem::UnknownTarget {
+                        dataset: dataset.clone(),
+                        column: column.clone(),
+                    }));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The contract of a dataset.
@@ -1268,13 +1144,11 @@ impl ContractSet {
         while !pending.is_empty() {
             let before = pending.len();
             pending.retain(|c| {
-                let ready = c.rules.iter().all(|r| {
-                    r.kind != RuleKind::References
-                        || r.dataset.as_deref().is_none_or(|d| {
-                            d == c.dataset
-                                || order.iter().any(|o| o == d)
-                                || !self.contracts.contains_key(d)
-                        })
+                let ready = c.rules.iter().all(|r| match &r.check {
+                    Check::References { dataset: d, .. } => {
+                        *d == c.dataset || order.iter().any(|o| o == d)
+                    }
+                    _ => true,
                 });
                 if ready {
                     order.push(c.dataset.clone());

@@ -32,7 +32,8 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
 use crate::contract::{
-    Column, ColumnType, CompiledRule, Contract, ContractError, RuleKind, Severity, parse_timezone,
+    AllowedValues, Check, Column, ColumnType, Contract, ContractError, Rule, Severity,
+    parse_timezone,
 };
 use crate::read::{EXTRA_COLUMN, READ_ERROR_COLUMN, ROW_NUMBER_COLUMN};
 
@@ -101,8 +102,10 @@ impl ReferenceSets {
         contract
             .rules
             .iter()
-            .filter(|r| r.kind == RuleKind::References)
-            .filter_map(|r| Some((r.dataset.clone()?, r.target.clone()?)))
+            .filter_map(|r| match &r.check {
+                Check::References { dataset, column } => Some((dataset.clone(), column.clone())),
+                _ => None,
+            })
             .collect()
     }
 }
@@ -210,7 +213,12 @@ impl Values {
 #[derive(Debug)]
 pub struct Validator {
     contract: Contract,
-    rules_by_column: Vec<Vec<CompiledRule>>,
+    /// Each kept column's `[[rules]]`, in file order, without the `references` rules whose
+    /// dataset has no values to look in.
+    rules_by_column: Vec<Vec<Rule>>,
+    /// The day (since the epoch, UTC) the validator was built: `date_range` rules count
+    /// `max_days_ahead` from it, one day for the whole file.
+    today: i32,
     tz: FixedOffset,
     references: ReferenceSets,
     seen_keys: keys::KeySet,
@@ -230,21 +238,17 @@ impl Validator {
         let kept: Vec<Column> = contract.kept_columns().cloned().collect();
         let mut rules_by_column = vec![Vec::new(); kept.len()];
         let mut skipped = Vec::new();
-        for spec in &contract.rules {
-            let Some(idx) = kept.iter().position(|c| c.name == spec.column) else {
+        for rule in &contract.rules {
+            let Some(idx) = kept.iter().position(|c| c.name == rule.column) else {
                 continue;
             };
-            if spec.kind == RuleKind::References {
-                let present = match (&spec.dataset, &spec.target) {
-                    (Some(d), Some(t)) => references.get(d, t).is_some(),
-                    _ => false,
-                };
-                if !present {
-                    skipped.push(spec.id.clone());
-                    continue;
-                }
+            if let Check::References { dataset, column } = &rule.check
+                && references.get(dataset, column).is_none()
+            {
+                skipped.push(rule.id.clone());
+                continue;
             }
-            rules_by_column[idx].push(CompiledRule::compile(contract, spec)?);
+            rules_by_column[idx].push(rule.clone());
         }
         let tz = parse_timezone(contract.timezone.as_deref()).map_err(|problem| {
             ContractError::Invalid {
@@ -278,6 +282,7 @@ impl Validator {
         Ok(Self {
             contract: contract.clone(),
             rules_by_column,
+            today: parse::days_since_epoch(chrono::Utc::now().date_naive()),
             tz,
             references,
             seen_keys: keys::KeySet::new(keys::KeyBudget::default()),
@@ -456,25 +461,32 @@ impl Validator {
                     break 'columns;
                 }
                 for rule in &self.rules_by_column[idx] {
-                    let failure = check_rule(rule, column, values, raw_text, i, &self.references);
+                    let failure = check_rule(
+                        rule,
+                        column,
+                        values,
+                        raw_text,
+                        i,
+                        &self.references,
+                        self.today,
+                    );
                     let Some(reason) = failure else { continue };
-                    match rule.spec.severity {
-                        Severity::Warn => warnings.push(&rule.spec.id),
+                    match rule.severity {
+                        Severity::Warn => warnings.push(&rule.id),
                         Severity::Reject => {
-                            verdict =
-                                Some(reject(rule.spec.id.clone(), Some(&column.name), reason));
+                            verdict = Some(reject(rule.id.clone(), Some(&column.name), reason));
                             break 'columns;
                         }
                         Severity::FailFile => {
                             if self.file_failure.is_none() {
                                 self.file_failure = Some(FileFailure {
-                                    rule_id: rule.spec.id.clone(),
+                                    rule_id: rule.id.clone(),
                                     reason: format!("row {row_number}: {reason}"),
                                 });
                             }
                             verdict = Some(reject_as(
                                 Severity::FailFile,
-                                rule.spec.id.clone(),
+                                rule.id.clone(),
                                 Some(&column.name),
                                 reason,
                             ));
@@ -546,9 +558,12 @@ impl Validator {
             self.kept.iter().zip(parsed).zip(&self.rules_by_column)
         {
             // Case-insensitive allowed values are written in the contract's spelling.
-            let canonical: Vec<&CompiledRule> = rules
+            let canonical: Vec<&AllowedValues> = rules
                 .iter()
-                .filter(|r| r.spec.kind == RuleKind::AllowedValues && r.spec.case_insensitive)
+                .filter_map(|r| match &r.check {
+                    Check::AllowedValues(allowed) if allowed.case_insensitive() => Some(allowed),
+                    _ => None,
+                })
                 .collect();
             arrays.push(build_array(column, values, &keep, &canonical)?);
         }
@@ -583,78 +598,78 @@ fn event_days(array: &ArrayRef) -> Vec<i32> {
     }
 }
 
+/// Why `rule` fails on row `i` of `column`, or `None` when it passes. Only `not_null` looks at a
+/// missing value; every other check passes it.
 fn check_rule(
-    rule: &CompiledRule,
+    rule: &Rule,
     column: &Column,
     values: &Values,
     raw_text: Option<&str>,
     i: usize,
     references: &ReferenceSets,
+    today: i32,
 ) -> Option<String> {
-    let spec = &rule.spec;
     let name = &column.name;
-    if spec.kind == RuleKind::NotNull {
+    if matches!(rule.check, Check::NotNull) {
         return (!values.is_some(i)).then(|| format!("{name} is missing"));
     }
     let text = raw_text?;
-    match spec.kind {
-        RuleKind::NotNull => None,
-        RuleKind::Pattern => {
-            let regex = rule.regex.as_ref()?;
-            (!regex.is_match(text)).then(|| {
-                format!(
-                    "{name} {text:?} does not match the expected pattern {}",
-                    regex.as_str()
-                )
-            })
-        }
-        RuleKind::Range => {
+    match &rule.check {
+        Check::NotNull => None,
+        Check::Pattern { regex } => (!regex.is_match(text)).then(|| {
+            format!(
+                "{name} {text:?} does not match the expected pattern {}",
+                regex.as_str()
+            )
+        }),
+        Check::Range { min, max } => {
             let v = values.number(i, column.decimal_scale())?;
-            let below = spec
-                .min
-                .is_some_and(|m| if spec.min_exclusive { v <= m } else { v < m });
-            let above = spec
-                .max
-                .is_some_and(|m| if spec.max_exclusive { v >= m } else { v > m });
+            let below = min.is_some_and(|b| b.rejects_as_min(v));
+            let above = max.is_some_and(|b| b.rejects_as_max(v));
             (below || above).then(|| {
-                let lower = spec
-                    .min
-                    .map(|m| format!("{} {m}", if spec.min_exclusive { ">" } else { ">=" }));
-                let upper = spec
-                    .max
-                    .map(|m| format!("{} {m}", if spec.max_exclusive { "<" } else { "<=" }));
-                let bounds: Vec<String> = lower.into_iter().chain(upper).collect();
+                let bounds: Vec<String> = min
+                    .map(|b| b.as_min())
+                    .into_iter()
+                    .chain(max.map(|b| b.as_max()))
+                    .collect();
                 format!(
                     "{name} {text} is out of range (must be {})",
                     bounds.join(" and ")
                 )
             })
         }
-        RuleKind::DateRange => {
+        Check::DateRange {
+            earliest,
+            max_days_ahead,
+        } => {
             let day = values.day(i)?;
-            let (earliest, latest) = rule.date_window;
-            let show = |d: i32| parse::date_from_days(d).to_string();
-            if earliest.is_some_and(|e| day < e) {
-                Some(format!(
-                    "{name} {text} is before the earliest plausible date {}",
-                    earliest.map(show).unwrap_or_default()
-                ))
-            } else if latest.is_some_and(|l| day > l) {
-                Some(format!(
-                    "{name} {text} is more than {} days in the future (after {})",
-                    spec.max_days_ahead.unwrap_or_default(),
-                    latest.map(show).unwrap_or_default()
-                ))
-            } else {
-                None
+            match earliest {
+                Some(e) if day < parse::days_since_epoch(*e) => Some(format!(
+                    "{name} {text} is before the earliest plausible date {e}"
+                )),
+                _ => max_days_ahead.and_then(|ahead| {
+                    // In i64: `max_days_ahead` may reach past the last day an i32 counts.
+                    let latest = i64::from(today) + i64::from(ahead);
+                    (i64::from(day) > latest).then(|| {
+                        // `latest` is below `day`, so it fits in an i32.
+                        let last = parse::date_from_days(i32::try_from(latest).unwrap_or(i32::MAX));
+                        format!(
+                            "{name} {text} is more than {ahead} days in the future (after {last})"
+                        )
+                    })
+                }),
             }
         }
-        RuleKind::AllowedValues => rule
-            .allowed_position(text)
-            .is_none()
-            .then(|| format!("{name} {text:?} is not one of: {}", spec.values.join(", "))),
-        RuleKind::References => {
-            let (dataset, target) = (spec.dataset.as_deref()?, spec.target.as_deref()?);
+        Check::AllowedValues(allowed) => allowed.position(text).is_none().then(|| {
+            format!(
+                "{name} {text:?} is not one of: {}",
+                allowed.values().join(", ")
+            )
+        }),
+        Check::References {
+            dataset,
+            column: target,
+        } => {
             let set = references.get(dataset, target)?;
             (!set.contains(text))
                 .then(|| format!("{name} {text:?} is not a known {dataset}.{target}"))
@@ -707,10 +722,10 @@ fn raw_record_json(
     serde_json::Value::Object(map).to_string()
 }
 
-/// The kept rows of a string column: each value trimmed (empty → null) and, for each of
-/// `canonical`'s rules in turn, replaced by the contract's spelling of the allowed value it
-/// matches. A column that needs neither is filtered as it is, without copying a value.
-fn build_strings(raw: &StringArray, keep: &[bool], canonical: &[&CompiledRule]) -> ArrayRef {
+/// The kept rows of a string column: each value trimmed (empty → null) and, for each of the
+/// column's case-insensitive `canonical` lists in turn, replaced by the contract's spelling of
+/// the allowed value it matches. A column that needs neither is filtered as it is, without copying a value.
+fn build_strings(raw: &StringArray, keep: &[bool], canonical: &[&AllowedValues]) -> ArrayRef {
     let untouched = canonical.is_empty()
         && (0..raw.len()).all(|i| {
             raw.is_null(i) || {
@@ -735,9 +750,9 @@ fn build_strings(raw: &StringArray, keep: &[bool], canonical: &[&CompiledRule]) 
             builder.append_null();
             continue;
         };
-        for rule in canonical {
-            if let Some(pos) = rule.allowed_position(value) {
-                value = &rule.spec.values[pos];
+        for allowed in canonical {
+            if let Some(pos) = allowed.position(value) {
+                value = &allowed.values()[pos];
             }
         }
         builder.append_value(value);
@@ -749,7 +764,7 @@ fn build_array(
     column: &Column,
     values: Values,
     keep: &[bool],
-    canonical: &[&CompiledRule],
+    canonical: &[&AllowedValues],
 ) -> Result<ArrayRef, ValidateError> {
     fn pick<T>(v: Vec<Option<T>>, keep: &[bool]) -> impl Iterator<Item = Option<T>> {
         v.into_iter().zip(keep).filter(|(_, k)| **k).map(|(v, _)| v)

@@ -199,6 +199,156 @@ fn rejects_values_outside_the_allowed_list_and_normalises_case() {
 }
 
 #[test]
+fn a_date_range_rejects_days_before_earliest_and_after_max_days_ahead_from_today() {
+    let c = contract("transactions");
+    let today = chrono::Utc::now().date_naive();
+    let day = |ahead: u64| (today + chrono::Days::new(ahead)).to_string();
+    let o = run(
+        &c,
+        ReferenceSets::default(),
+        &tx(&[
+            "T1,C1,P1,1,1.00,paypal,1999-12-31",
+            "T2,C1,P1,1,1.00,paypal,2000-01-01",
+            &format!("T3,C1,P1,1,1.00,paypal,{}", day(2)),
+            &format!("T4,C1,P1,1,1.00,paypal,{}", day(3)),
+        ]),
+    );
+    let reasons: Vec<(&str, &str)> = o
+        .rejected
+        .iter()
+        .map(|r| (r.rule_id.as_str(), r.reason.as_str()))
+        .collect();
+    let late = format!(
+        "transaction_date {} is more than 2 days in the future (after {})",
+        day(3),
+        day(2)
+    );
+    assert_eq!(
+        reasons,
+        [
+            (
+                "transactions.transaction_date.plausible",
+                "transaction_date 1999-12-31 is before the earliest plausible date 2000-01-01"
+            ),
+            ("transactions.transaction_date.plausible", late.as_str()),
+        ]
+    );
+
+    // Days ahead past what an i32 day count holds: no date is too late.
+    let far = r#"
+dataset = "events"
+version = 1
+[[columns]]
+name = "at"
+type = "date"
+formats = ["%Y-%m-%d"]
+[[rules]]
+id = "events.at.plausible"
+column = "at"
+kind = "date_range"
+max_days_ahead = 4294967295
+severity = "reject"
+"#;
+    let c = Contract::from_toml(far, "test").unwrap();
+    let o = run(&c, ReferenceSets::default(), "at\n9999-12-31\n");
+    assert!(o.rejected.is_empty(), "{:?}", o.rejected);
+}
+
+#[test]
+fn a_user_contract_with_shapes_the_shipped_ones_lack_loads_and_validates() {
+    // A case-insensitive list written in mixed case, a range whose upper bound is exclusive
+    // and whose lower bound is not, and a date_range with only `earliest`, written as a string.
+    let text = r#"
+dataset = "loyalty"
+version = 1
+[[columns]]
+name = "member_id"
+type = "string"
+required = true
+[[columns]]
+name = "tier"
+type = "string"
+[[columns]]
+name = "discount"
+type = "decimal"
+[[columns]]
+name = "joined"
+type = "date"
+formats = ["%Y-%m-%d"]
+[[rules]]
+id = "loyalty.tier.allowed"
+column = "tier"
+kind = "allowed_values"
+values = ["Gold", "Silver", "Bronze"]
+case_insensitive = true
+severity = "reject"
+[[rules]]
+id = "loyalty.discount.below_one"
+column = "discount"
+kind = "range"
+min = 0
+max = 1
+max_exclusive = true
+severity = "reject"
+[[rules]]
+id = "loyalty.joined.since_opening"
+column = "joined"
+kind = "date_range"
+earliest = "2010-01-01"
+severity = "warn"
+"#;
+    let c = Contract::from_toml(text, "test").unwrap();
+    let csv = "member_id,tier,discount,joined\n\
+               M1,gold,0.00,2015-01-01\n\
+               M2,SILVER,0.99,2020-05-05\n\
+               M3,Gold,1.00,2020-01-01\n\
+               M4,platinum,0.10,2020-01-01\n\
+               M5,bronze,-0.01,2020-01-01\n\
+               M6,,0.50,2009-12-31\n";
+    let o = run(&c, ReferenceSets::default(), csv);
+    let rejected: Vec<(i64, &str, &str)> = o
+        .rejected
+        .iter()
+        .map(|r| (r.row_number, r.rule_id.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            (
+                3,
+                "loyalty.discount.below_one",
+                "discount 1.00 is out of range (must be >= 0 and < 1)"
+            ),
+            (
+                4,
+                "loyalty.tier.allowed",
+                "tier \"platinum\" is not one of: Gold, Silver, Bronze"
+            ),
+            (
+                5,
+                "loyalty.discount.below_one",
+                "discount -0.01 is out of range (must be >= 0 and < 1)"
+            ),
+        ]
+    );
+    assert_eq!(o.counts.rows_valid, 3);
+    assert_eq!(
+        o.counts.warnings_by_rule["loyalty.joined.since_opening"], 1,
+        "M6 joined before 2010 and is kept"
+    );
+    let tiers = o.valid[0]
+        .column_by_name("tier")
+        .unwrap()
+        .as_string::<i32>();
+    let stored: Vec<Option<&str>> = tiers.iter().collect();
+    assert_eq!(
+        stored,
+        [Some("Gold"), Some("Silver"), None],
+        "the list's spelling"
+    );
+}
+
+#[test]
 fn warns_on_orphan_references_when_the_referenced_dataset_is_present() {
     let c = contract("transactions");
     let mut refs = ReferenceSets::default();
