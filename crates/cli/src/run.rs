@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 
 use shopflow_core::adapters::local::{FileNotifier, FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
-use shopflow_core::functions::{FunctionError, report_generator, transformer};
+use shopflow_core::functions::{FunctionError, config, report_generator, transformer};
 use shopflow_core::ingest::{Ingestor, new_run_id};
 use shopflow_core::ports::{Notification, Notifier, NotifyError};
 use shopflow_core::report::ReportOptions;
@@ -294,8 +294,15 @@ pub async fn run(
         sent: Mutex::new(Vec::new()),
     });
     // The report generator's settings as the deployed function reads them from its
-    // environment, with the lake as its bucket and the command's report options.
-    let env = BTreeMap::from([("LAKE_BUCKET".to_string(), lake.clone())]);
+    // environment: the lake is its bucket, the notifications directory its topic, and the
+    // command's report options replace the defaults.
+    let env = BTreeMap::from([
+        (config::LAKE_BUCKET.name.to_string(), lake.clone()),
+        (
+            report_generator::TOPIC_ARN.name.to_string(),
+            notifications.display().to_string(),
+        ),
+    ]);
     let mut config = report_generator::Config::from_env(&env)?;
     config.report = args.report;
     let runner = LocalRunner {

@@ -209,7 +209,7 @@ mod tests {
             "dataset = \"returns\"\nversion = 1\nprimary_key = [\"return_id\"]\n[[columns]]\nname = \"return_id\"\ntype = \"string\"\nrequired = true\n[[columns]]\nname = \"refund\"\ntype = \"decimal\"\nscale = 2\n",
         )
         .unwrap();
-        let customers = include_str!("../../../contracts/customers.toml").replace(
+        let customers = include_str!("../contracts/customers.toml").replace(
             "[[columns]]\nname = \"city\"",
             "[[columns]]\nname = \"backup_email\"\ntype = \"string\"\nclassification = \"pii\"\nmask = \"email\"\n\n[[columns]]\nname = \"city\"",
         );

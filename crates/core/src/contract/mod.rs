@@ -538,19 +538,13 @@ pub fn normalize_name(name: &str) -> String {
 const BUILTIN: [(&str, &str); 4] = [
     (
         "transactions",
-        include_str!("../../../../contracts/transactions.toml"),
+        include_str!("../../contracts/transactions.toml"),
     ),
-    (
-        "products",
-        include_str!("../../../../contracts/products.toml"),
-    ),
-    (
-        "customers",
-        include_str!("../../../../contracts/customers.toml"),
-    ),
+    ("products", include_str!("../../contracts/products.toml")),
+    ("customers", include_str!("../../contracts/customers.toml")),
     (
         "clickstream",
-        include_str!("../../../../contracts/clickstream.toml"),
+        include_str!("../../contracts/clickstream.toml"),
     ),
 ];
 

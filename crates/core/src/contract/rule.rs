@@ -833,7 +833,7 @@ classification = "secret"
 
     #[test]
     fn a_contract_that_replaces_a_referenced_one_must_keep_the_referenced_column() {
-        let customers = include_str!("../../../../contracts/customers.toml")
+        let customers = include_str!("../../contracts/customers.toml")
             .replace("name = \"customer_id\"", "name = \"client_id\"")
             .replace("\"customer_id\"", "\"client_id\"")
             .replace("customers.customer_id.", "customers.client_id.");

@@ -57,8 +57,8 @@ const LOOKBACK_DAYS: Var = Var::optional(
     "LOOKBACK_DAYS",
     "days before the report date whose gold partitions are rebuilt (default 3)",
 );
-/// The topic.
-const TOPIC_ARN: Var = Var::required("TOPIC_ARN", "the SNS topic of summaries and alerts");
+/// The topic of summaries and alerts (locally: the notifications directory).
+pub const TOPIC_ARN: Var = Var::required("TOPIC_ARN", "the SNS topic of summaries and alerts");
 
 impl Config {
     /// Every variable [`from_env`](Self::from_env) reads.

@@ -506,7 +506,7 @@ fn dim_date_numbers_weekdays_from_monday() {
 /// composite key, the export's column names as aliases, a new `pii` column with a mask and one
 /// without. No code changes.
 fn order_lines_contract() -> String {
-    let builtin = include_str!("../../../../contracts/transactions.toml");
+    let builtin = include_str!("../../contracts/transactions.toml");
     let edited = builtin
         .replace(
             "primary_key = [\"transaction_id\"]",
@@ -649,7 +649,7 @@ async fn customer_names_become_initials_per_the_contract_mask() {
 /// latest ingestion only, so the table's rows are never summed twice.
 #[tokio::test]
 async fn a_sales_contract_that_keeps_versions_counts_the_latest_version_of_each_key_once() {
-    let builtin = include_str!("../../../../contracts/transactions.toml");
+    let builtin = include_str!("../../contracts/transactions.toml");
     let versioned = builtin.replacen(
         "primary_key = [\"transaction_id\"]",
         "primary_key = [\"transaction_id\"]\nkeep_versions = true",

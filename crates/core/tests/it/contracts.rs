@@ -11,7 +11,7 @@ fn a_contract_directory_replaces_and_adds_datasets() {
     )
     .unwrap();
     let products =
-        include_str!("../../../../contracts/products.toml").replace("version = 1", "version = 7");
+        include_str!("../../contracts/products.toml").replace("version = 1", "version = 7");
     std::fs::write(dir.path().join("products.toml"), products).unwrap();
     let set = ContractSet::load_dir(dir.path()).unwrap();
     assert!(set.get("returns").is_ok());
