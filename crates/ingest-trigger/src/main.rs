@@ -1,18 +1,16 @@
 //! ingest-trigger Lambda: API Gateway `POST /ingestions` and the daily EventBridge schedule →
 //! fetch tasks on Kinesis. Wiring only; the logic is `shopflow_core::functions::ingest_trigger`.
 
-use ingest_trigger::handler;
-
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, dynamodb::DynamoRunRegistry, kinesis::KinesisTaskQueue};
 use shopflow_core::functions::config::ProcessEnv;
-use shopflow_core::functions::ingest_trigger::{Config, Deps};
+use shopflow_core::functions::ingest_trigger::{self, Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init();
+    shopflow_lambda::init();
     let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
@@ -28,7 +26,11 @@ async fn main() -> anyhow::Result<()> {
         config,
     };
     let deps = &deps;
-    run(service_fn(move |event| handler::handle(event, deps)))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
+    run(service_fn(move |event| {
+        shopflow_lambda::invoke(event, deps, async |e, _, d| {
+            ingest_trigger::handle(e, d).await
+        })
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
 }

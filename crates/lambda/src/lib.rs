@@ -3,7 +3,8 @@
 //! (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`, `ShopFlow.Internal`) so a state machine's
 //! `Retry` and `Catch` can match on it.
 
-use lambda_runtime::Diagnostic;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
 use shopflow_core::functions::FunctionError;
 use shopflow_core::functions::config::RUST_LOG;
 
@@ -24,6 +25,25 @@ pub fn init() {
         .without_time()
         .init();
     tracing::debug!(?retention, "allocator retention");
+}
+
+/// The run id of an invocation: `lambda-{request id}`, so one invocation is one run (and a
+/// retried invocation, which has a new request id, another).
+pub fn run_id(context: &lambda_runtime::Context) -> String {
+    format!("lambda-{}", context.request_id)
+}
+
+/// One invocation of a function: `handler` (a `shopflow_core::functions::*::handle`) gets the
+/// event's payload, the invocation's [`run_id`] and the function's dependencies; its error is
+/// reported with its stable error type. Every function's `main.rs` serves this, and the
+/// functions' tests call it as the runtime does.
+pub async fn invoke<D>(
+    event: LambdaEvent<Value>,
+    deps: &D,
+    handler: impl AsyncFnOnce(Value, &str, &D) -> Result<Value, FunctionError>,
+) -> Result<Value, HandlerError> {
+    let run_id = run_id(&event.context);
+    Ok(handler(event.payload, &run_id, deps).await?)
 }
 
 /// A function error as the runtime reports it.

@@ -1,8 +1,6 @@
 //! product-fetch Lambda: Kinesis fetch tasks → product API pages → `landing/products/` and the
 //! products table. Wiring only; the logic is `shopflow_core::functions::product_fetch`.
 
-use product_fetch::handler;
-
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn};
@@ -11,11 +9,11 @@ use shopflow_core::adapters::aws::{
 };
 use shopflow_core::contract::ContractSet;
 use shopflow_core::functions::config::ProcessEnv;
-use shopflow_core::functions::product_fetch::{Config, Deps};
+use shopflow_core::functions::product_fetch::{self, Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init();
+    shopflow_lambda::init();
     let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
@@ -32,7 +30,11 @@ async fn main() -> anyhow::Result<()> {
         config,
     };
     let deps = &deps;
-    run(service_fn(move |event| handler::handle(event, deps)))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
+    run(service_fn(move |event| {
+        shopflow_lambda::invoke(event, deps, async |e, _, d| {
+            product_fetch::handle(e, d).await
+        })
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
 }

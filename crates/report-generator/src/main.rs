@@ -2,8 +2,6 @@
 //! summary and data-quality alerts; `{maintain}` → compaction and VACUUM of every lake table. Wiring only; the logic is
 //! `shopflow_core::functions::report_generator`.
 
-use report_generator::handler;
-
 use std::sync::Arc;
 
 use shopflow_core::tables::DeltaLake;
@@ -13,11 +11,11 @@ use shopflow_core::adapters::aws::{self, s3::S3ObjectStore, sns::SnsNotifier};
 use shopflow_core::adapters::emf::EmfMetrics;
 use shopflow_core::contract::ContractSet;
 use shopflow_core::functions::config::ProcessEnv;
-use shopflow_core::functions::report_generator::{Config, Deps};
+use shopflow_core::functions::report_generator::{self, Config, Deps};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init();
+    shopflow_lambda::init();
     let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let deps = Deps {
@@ -35,7 +33,11 @@ async fn main() -> anyhow::Result<()> {
         config,
     };
     let deps = &deps;
-    run(service_fn(move |event| handler::handle(event, deps)))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
+    run(service_fn(move |event| {
+        shopflow_lambda::invoke(event, deps, async |e, _, d| {
+            report_generator::handle(e, d).await
+        })
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
 }

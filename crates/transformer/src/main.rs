@@ -2,8 +2,6 @@
 //! the state machine) → bronze, and the silver and quarantine Delta tables. Wiring only; the logic is
 //! `shopflow_core::functions::transformer` over the core data plane.
 
-use transformer::handler;
-
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn};
@@ -11,13 +9,13 @@ use shopflow_core::adapters::aws::{self, dynamodb::DynamoLedger, s3::S3ObjectSto
 use shopflow_core::adapters::emf::EmfMetrics;
 use shopflow_core::contract::ContractSet;
 use shopflow_core::functions::config::ProcessEnv;
-use shopflow_core::functions::transformer::{Config, Deps};
+use shopflow_core::functions::transformer::{self, Config, Deps};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::tables::DeltaLake;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handler::init();
+    shopflow_lambda::init();
     let config = Config::from_env(&ProcessEnv)?;
     let sdk = aws::sdk_config().await;
     let store = Arc::new(S3ObjectStore::new(
@@ -46,7 +44,11 @@ async fn main() -> anyhow::Result<()> {
         bucket: config.bucket,
     };
     let deps = &deps;
-    run(service_fn(move |event| handler::handle(event, deps)))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
+    run(service_fn(move |event| {
+        shopflow_lambda::invoke(event, deps, async |e, id, d| {
+            transformer::handle(e, id, d).await
+        })
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
 }

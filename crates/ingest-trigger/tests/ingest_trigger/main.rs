@@ -7,14 +7,23 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ingest_trigger::handler::handle;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use shopflow_core::adapters::aws::dynamodb::DynamoRunRegistry;
 use shopflow_core::adapters::aws::kinesis::KinesisTaskQueue;
+use shopflow_core::functions::ingest_trigger;
 use shopflow_core::functions::ingest_trigger::{Config, Deps};
 use shopflow_core::ports::FetchTask;
+use shopflow_lambda::HandlerError;
 use shopflow_testkit::Moto;
+
+/// One invocation, as the runtime makes it (what the function's `main.rs` serves).
+async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
+    shopflow_lambda::invoke(event, deps, async |e, _, d| {
+        ingest_trigger::handle(e, d).await
+    })
+    .await
+}
 
 fn event(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

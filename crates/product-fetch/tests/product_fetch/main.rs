@@ -11,15 +11,24 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use lambda_runtime::{Context, LambdaEvent};
-use product_fetch::handler::handle;
 use serde_json::{Value, json};
 use shopflow_core::adapters::aws::dynamodb::DynamoProductStore;
 use shopflow_core::adapters::aws::http::ReqwestHttp;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::product_fetch;
 use shopflow_core::functions::product_fetch::{Config, Deps};
 use shopflow_core::ports::FetchTask;
+use shopflow_lambda::HandlerError;
 use shopflow_testkit::{Behaviour, Moto, ProductApiStub};
+
+/// One invocation, as the runtime makes it (what the function's `main.rs` serves).
+async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
+    shopflow_lambda::invoke(event, deps, async |e, _, d| {
+        product_fetch::handle(e, d).await
+    })
+    .await
+}
 
 fn sample() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

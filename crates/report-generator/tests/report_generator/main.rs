@@ -8,19 +8,28 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
-use report_generator::handler::handle;
 use serde_json::Value;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::adapters::aws::sns::SnsNotifier;
 use shopflow_core::adapters::local::LogMetrics;
 use shopflow_core::adapters::memory::MemoryLedger;
 use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::report_generator;
 use shopflow_core::functions::report_generator::{Config, Deps};
 use shopflow_core::generate::{self, GenerateConfig};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::report::ReportOptions;
 use shopflow_core::tables::DeltaLake;
+use shopflow_lambda::HandlerError;
 use shopflow_testkit::Moto;
+
+/// One invocation, as the runtime makes it (what the function's `main.rs` serves).
+async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
+    shopflow_lambda::invoke(event, deps, async |e, _, d| {
+        report_generator::handle(e, d).await
+    })
+    .await
+}
 
 fn sample(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -15,14 +15,23 @@ use shopflow_core::adapters::aws::dynamodb::DynamoLedger;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::adapters::local::LogMetrics;
 use shopflow_core::contract::ContractSet;
+use shopflow_core::functions::transformer;
 use shopflow_core::functions::transformer::Deps;
 use shopflow_core::generate::{self, GenerateConfig};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::layer;
 use shopflow_core::ports::{ClaimRequest, Ledger, ObjectStore};
 use shopflow_core::tables::DeltaLake;
+use shopflow_lambda::HandlerError;
 use shopflow_testkit::Moto;
-use transformer::handler::handle;
+
+/// One invocation, as the runtime makes it (what the function's `main.rs` serves).
+async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
+    shopflow_lambda::invoke(event, deps, async |e, id, d| {
+        transformer::handle(e, id, d).await
+    })
+    .await
+}
 
 fn sample(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

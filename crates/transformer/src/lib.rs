@@ -1,5 +1,0 @@
-//! The transformer Lambda function's handler, as a library so tests call it directly with events from
-//! `events/transformer/`. The function's logic lives in `shopflow_core::functions::transformer`; this crate
-//! only adapts the Lambda runtime's types and reports errors with their stable error types.
-
-pub mod handler;
