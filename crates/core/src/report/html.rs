@@ -3,7 +3,7 @@
 //! [`render_html`] is a pure function of the [`DailyReport`]: no clock, no I/O, no randomness,
 //! so the same report always renders to the same bytes. The page loads nothing: no script, no
 //! stylesheet, font or image, and no URL of any kind appears in it, so it opens offline, from a
-//! mail attachment or an S3 download alike. Styles are one inline `<style>` block; charts are
+//! mail attachment or an S3 download alike. Styles are one inline `<style>` block (from `dashboard.css` beside this file); charts are
 //! inline SVG drawn here.
 //!
 //! Every chart is an `<svg data-chart="NAME">` — `revenue-trend`, `top-products`,
@@ -1591,128 +1591,7 @@ fn breakable(s: &str, after: &[char]) -> String {
 /// collapses on narrow screens. SVG text sizes are in viewBox units; on a phone the wide charts
 /// (`.big`, 720 units) and bar charts (`.bars`, 560 units) enlarge them to stay legible, and
 /// drop every other axis label (`.minor`).
-const CSS: &str = r#"
-:root{--bg:#f4f6f9;--card:#fff;--ink:#1c2733;--muted:#5f6b7a;--line:#e3e8ef;--accent:#3d74c4;
---up:#17804a;--up-bg:#e5f4eb;--down:#b93a30;--down-bg:#fbeaea;--warn:#9a5b00;--warn-bg:#fff3df}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);
-font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","Liberation Sans",sans-serif}
-.wrap{max-width:1240px;margin:0 auto;padding:24px}
-h1,h2,h3,p{margin:0}
-.top{display:flex;flex-wrap:wrap;gap:12px 24px;align-items:flex-end;justify-content:space-between;margin:4px 0 20px}
-.brand{display:flex;align-items:center;gap:8px;color:var(--muted);font-size:.8rem;font-weight:600;letter-spacing:.06em;text-transform:uppercase}
-.logo{width:14px;height:14px;border-radius:4px;background:linear-gradient(135deg,#3d74c4,#2a9187)}
-h1{font-size:1.75rem;line-height:1.25;margin:4px 0 2px;letter-spacing:-.01em}
-.meta{color:var(--muted);font-size:.875rem}
-.pills{display:flex;flex-wrap:wrap;gap:8px}
-.pill{display:inline-block;padding:4px 12px;border-radius:999px;font-size:.85rem;font-weight:600;text-decoration:none;border:1px solid transparent}
-.pill.ok{background:var(--up-bg);color:var(--up)}
-.pill.warn{background:var(--warn-bg);color:var(--warn)}
-.pill.bad{background:var(--down-bg);color:var(--down);border-color:#f0c7c3}
-.alerts{background:#fff7f6;border:1px solid #f0c7c3;border-left:5px solid var(--down);border-radius:12px;padding:14px 18px;margin:0 0 20px}
-.alerts h2{font-size:1rem;color:var(--down);margin-bottom:6px}
-.alerts ul{margin:0;padding:0;list-style:none;display:grid;gap:6px}
-.alerts li{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 10px}
-.a-kpi{font-weight:700}.a-val{font-weight:600;font-variant-numeric:tabular-nums}.a-ctx{color:var(--muted);font-size:.875rem}
-.grid{display:grid;grid-template-columns:repeat(12,minmax(0,1fr));gap:16px}
-.card{grid-column:span 6;min-width:0;background:var(--card);border:1px solid var(--line);border-radius:12px;padding:16px 18px;box-shadow:0 1px 2px rgba(16,24,40,.05)}
-.s3{grid-column:span 3}.s4{grid-column:span 4}.s6{grid-column:span 6}.s8{grid-column:span 8}.s12{grid-column:span 12}
-.card-h{margin-bottom:12px}
-.card h2{font-size:1rem;font-weight:650}
-.note{color:var(--muted);font-size:.82rem;margin-top:2px}
-.kpi h2{font-size:.8rem;font-weight:600;color:var(--muted);text-transform:uppercase;letter-spacing:.05em}
-.kpi-main{display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px;margin-top:6px}
-.kpi-value{font-size:1.75rem;font-weight:700;letter-spacing:-.02em;font-variant-numeric:tabular-nums;line-height:1.2}
-.kpi-cmp{color:var(--muted);font-size:.8rem;margin-top:2px}
-.kpi-periods{margin:12px 0 0;padding-top:10px;border-top:1px solid var(--line);display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:8px 12px}
-.kpi-periods dt{color:var(--muted);font-size:.78rem}
-.kpi-periods dd{margin:2px 0 0;display:flex;flex-direction:column;align-items:flex-start;gap:3px}
-.kpi-periods .pv{font-weight:650;font-variant-numeric:tabular-nums;font-size:1rem;white-space:nowrap}
-.kpi-foot{color:var(--muted);font-size:.78rem;margin-top:8px}
-.chg{display:inline-block;padding:1px 8px;border-radius:999px;font-size:.78rem;font-weight:650;white-space:nowrap;font-variant-numeric:tabular-nums}
-.chg.up{color:var(--up);background:var(--up-bg)}
-.chg.down{color:var(--down);background:var(--down-bg)}
-.chg.flat,.chg.none{color:var(--muted);background:#eef1f5}
-svg.chart{display:block;width:100%;height:auto;overflow:visible}
-.chart text{font-size:12px;fill:var(--muted)}
-.chart.bars text{font-size:13px}
-.chart .lbl{fill:var(--ink)}
-.chart .strong{font-weight:650}
-.chart .val{fill:var(--ink);font-weight:600;font-variant-numeric:tabular-nums}
-.chart .val.small{font-size:11px}
-.chart .yr,.chart .sm{font-size:10.5px}
-.chart .grid-l{stroke:#e7ebf1;stroke-width:1}
-.chart .area{fill:#3d74c4;fill-opacity:.1}
-.chart .line{fill:none;stroke:#3d74c4;stroke-width:2.5;stroke-linejoin:round;stroke-linecap:round}
-.chart .pt circle{fill:#3d74c4;stroke:#fff;stroke-width:1.5}
-.chart .pt.last circle{fill:#1b4a84}
-.chart .hit{fill:transparent}
-.chart .pt:hover circle{stroke:#1b4a84;stroke-width:3}
-.chart .track{fill:#eef2f6}
-.chart .bar-row:hover .bar{opacity:.82}
-.chart .col rect{fill:#a9c3e6}
-.chart .col.cur rect{fill:#3d74c4}
-.chart .col:hover rect{fill:#2c5f9e}
-.chart .cell:hover{stroke:#1c2733;stroke-width:1.5}
-.empty{display:flex;flex-direction:column;align-items:center;justify-content:center;gap:2px;min-height:120px;
-border:1px dashed #d5dce5;border-radius:10px;background:#fafbfd;color:var(--muted);text-align:center;padding:16px}
-.empty p{font-weight:600}.empty .hint{font-weight:400;font-size:.82rem}
-.table-wrap{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%;
-background:linear-gradient(to right,#fff 30%,rgba(255,255,255,0)) left/32px 100% no-repeat local,
-linear-gradient(to left,#fff 30%,rgba(255,255,255,0)) right/32px 100% no-repeat local,
-radial-gradient(farthest-side at 0 50%,rgba(28,39,51,.16),rgba(28,39,51,0)) left/10px 100% no-repeat scroll,
-radial-gradient(farthest-side at 100% 50%,rgba(28,39,51,.16),rgba(28,39,51,0)) right/10px 100% no-repeat scroll}
-.table-wrap code{white-space:normal}
-.sub{display:block;color:var(--muted);font-size:.76rem}
-.table-wrap:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
-table{width:100%;border-collapse:collapse;font-size:.86rem;font-variant-numeric:tabular-nums}
-th,td{padding:7px 10px;text-align:left;white-space:nowrap;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:.74rem;font-weight:650;color:var(--muted);text-transform:uppercase;letter-spacing:.04em;background:#f8fafc}
-th:first-child,td:first-child{padding-left:4px}
-tbody tr:last-child td{border-bottom:0}
-tbody tr:hover td{background:#f8fafc}
-.n{text-align:right}
-.wrap-t{white-space:normal;display:inline-block;min-width:12em;max-width:28em;overflow-wrap:anywhere}
-.muted{color:var(--muted)}
-.tag{display:inline-block;padding:0 8px;border-radius:999px;background:#edf2fa;color:#2c5f9e;font-size:.78rem;font-weight:600}
-.pc{font-weight:600}
-code{font:.82rem/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;background:#f1f4f8;padding:1px 5px;border-radius:4px}
-.stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,150px),1fr));gap:10px}
-.stat{border:1px solid var(--line);border-radius:10px;padding:10px 12px;display:flex;flex-direction:column;background:#fbfcfe}
-.stat-l{color:var(--muted);font-size:.78rem;font-weight:600;text-transform:uppercase;letter-spacing:.04em}
-.stat-v{font-size:1.35rem;font-weight:700;font-variant-numeric:tabular-nums}
-.stat-s{color:var(--muted);font-size:.8rem}
-.stat.good .stat-v{color:var(--up)}.stat.bad .stat-v{color:var(--down)}
-.stack{display:flex;height:10px;border-radius:999px;overflow:hidden;background:#eef2f6;margin:14px 0 6px}
-.stack .acc,.sw.acc{background:#3fa672}.stack .rej,.sw.rej{background:#d4574c}.stack .dup,.sw.dup{background:#e3a33b}
-.legend{display:flex;flex-wrap:wrap;gap:4px 16px;color:var(--muted);font-size:.8rem}
-.sw{display:inline-block;width:10px;height:10px;border-radius:3px;margin-right:6px}
-.dq-grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:16px 24px;margin-top:16px}
-.qfiles{list-style:none;margin:0;padding:0;display:grid;gap:8px}
-.qfiles li{border:1px solid #f0d2cf;border-left:4px solid var(--down);border-radius:8px;padding:8px 12px;background:#fffafa}
-.qf-h{display:flex;flex-wrap:wrap;gap:4px 10px;align-items:center}
-.qf-h code{overflow-wrap:anywhere}
-.qfiles p{margin-top:4px;font-size:.86rem}
-.dq-grid>div{min-width:0}
-.dq-grid h3{font-size:.9rem;font-weight:650;margin-bottom:6px}
-.dq-files{grid-column:1/-1}
-.dq-grid .empty{min-height:72px}
-.foot{color:var(--muted);font-size:.8rem;text-align:center;padding:24px 0 8px}
-@media (max-width:1000px){.s4,.s6,.s8{grid-column:span 12}.s3{grid-column:span 6}}
-@media (max-width:760px){.dq-grid{grid-template-columns:minmax(0,1fr)}}
-@media (max-width:640px){
-.wrap{padding:12px}.grid{gap:12px}.card{padding:14px}
-.s3{grid-column:span 12}
-h1{font-size:1.35rem}
-.kpi-value{font-size:1.55rem}
-.chart.big text{font-size:23px}
-.chart.bars text{font-size:20px}
-.chart .minor{display:none}
-table{font-size:.82rem}th,td{padding:6px 7px}th{letter-spacing:0}
-}
-@media print{body{background:#fff}.card{break-inside:avoid;box-shadow:none}}
-"#;
+const CSS: &str = include_str!("dashboard.css");
 
 #[cfg(test)]
 mod tests {
