@@ -849,7 +849,7 @@ impl DeltaLake {
                         .load_or_create(&table, &schema, PARTITION_COLUMN)
                         .await
                         .map_err(|e| DeltaTableError::generic(e.to_string()))?;
-                    let ctx = Self::session();
+                    let ctx = session();
                     let source = silver_source(&ctx, source, &schema, &table)
                         .await
                         .map_err(|e| DeltaTableError::generic(e.to_string()))?;
@@ -1288,10 +1288,9 @@ impl DeltaLake {
         })
     }
 
-    /// A query session that reads Parquet strings as plain `Utf8` (the tables' type).
     /// A query session in which the table `t` (named `table` in errors) is registered as `t`.
     async fn scan_session(t: &DeltaTable, table: &str) -> Result<SessionContext, TableError> {
-        let ctx = Self::session();
+        let ctx = session();
         let provider = t
             .table_provider()
             .build()
@@ -1303,16 +1302,20 @@ impl DeltaLake {
             .map_err(|e| df_error("scan", table, e))?;
         Ok(ctx)
     }
+}
 
-    fn session() -> SessionContext {
-        let mut config = SessionConfig::new();
-        config
-            .options_mut()
-            .execution
-            .parquet
-            .schema_force_view_types = false;
-        SessionContext::new_with_config(config)
-    }
+/// A new DataFusion session as every query over the lake's tables needs one: the tables' scans
+/// here and the SQL engine (`sql::Engine`, feature `analytics`). Parquet strings read
+/// as plain `Utf8` (the tables' type), not as the string views DataFusion prefers, so query
+/// results have the types the tables declare.
+pub(crate) fn session() -> SessionContext {
+    let mut config = SessionConfig::new();
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    SessionContext::new_with_config(config)
 }
 
 /// Where a silver MERGE's rows come from.
@@ -1704,7 +1707,7 @@ impl LakeTables for DeltaLake {
                         ("source_key", write.source_key),
                     ]);
                     let t = if let Some(part) = part {
-                        let ctx = Self::session();
+                        let ctx = session();
                         let source =
                             quarantine_source(&ctx, &part, &schema, write.ingest_date, &table)
                                 .await
