@@ -489,26 +489,14 @@ impl DeltaLake {
             .await
             .map_err(|e| df_error("scan", table, e))?;
         batches
-            .into_iter()
+            .iter()
             .map(|b| {
-                let columns = b
-                    .columns()
-                    .iter()
-                    .map(|c| match c.data_type() {
-                        DataType::Utf8View | DataType::LargeUtf8 => {
-                            arrow::compute::cast(c, &DataType::Utf8)
-                        }
-                        _ => Ok(c.clone()),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let fields: Vec<Field> = b
-                    .schema()
-                    .fields()
-                    .iter()
-                    .zip(&columns)
-                    .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-                    .collect();
-                RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                layer::map_columns(b, |c| match c.data_type() {
+                    DataType::Utf8View | DataType::LargeUtf8 => {
+                        arrow::compute::cast(c, &DataType::Utf8)
+                    }
+                    _ => Ok(c.clone()),
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| df_error("scan", table, e.into()))
