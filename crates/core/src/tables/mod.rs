@@ -1945,15 +1945,11 @@ pub fn emit_maintain_metrics(metrics: &dyn Metrics, r: &MaintainReport) {
     metrics.emit(&MetricSet {
         dimensions: vec![("Table".to_string(), r.table.clone())],
         values: vec![
-            ("FilesBefore".into(), r.files_before as f64, Unit::Count),
-            ("FilesAfter".into(), r.files_after as f64, Unit::Count),
-            ("FilesDeleted".into(), r.files_deleted as f64, Unit::Count),
-            ("BytesDeleted".into(), r.bytes_deleted as f64, Unit::Bytes),
-            (
-                "LogFilesDeleted".into(),
-                r.log_files_deleted as f64,
-                Unit::Count,
-            ),
+            MetricSet::value("FilesBefore", r.files_before, Unit::Count),
+            MetricSet::value("FilesAfter", r.files_after, Unit::Count),
+            MetricSet::value("FilesDeleted", r.files_deleted, Unit::Count),
+            MetricSet::value("BytesDeleted", r.bytes_deleted, Unit::Bytes),
+            MetricSet::value("LogFilesDeleted", r.log_files_deleted, Unit::Count),
         ],
     });
 }
