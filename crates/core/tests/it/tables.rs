@@ -127,6 +127,22 @@ impl Lake {
         out.sort();
         out
     }
+
+    /// An SQL engine holding the gold tables of `day`, built from silver as it is now.
+    async fn gold(&self, day: NaiveDate) -> Engine {
+        let engine = Engine::new();
+        let contracts = self.ingestor.contracts();
+        gold::build(
+            &self.tables,
+            &engine,
+            contracts,
+            day,
+            GoldOptions::default(),
+        )
+        .await
+        .unwrap();
+        engine
+    }
 }
 
 fn cell(b: &RecordBatch, column: &str, i: usize) -> String {
@@ -324,16 +340,7 @@ async fn a_changed_redrop_leaves_only_the_new_versions_rows_in_silver_and_gold()
             .unwrap();
         (cell(&r, "r", 0), cell(&r, "n", 0))
     };
-    let engine = Engine::new();
-    gold::build(
-        &lake.tables,
-        &engine,
-        lake.ingestor.contracts(),
-        day,
-        GoldOptions::default(),
-    )
-    .await
-    .unwrap();
+    let engine = lake.gold(day).await;
     assert_eq!(revenue(engine).await, ("35.0".to_string(), "3".to_string()));
 
     let m = lake.drop_file("transactions", "sales.csv", &v2).await;
@@ -347,16 +354,7 @@ async fn a_changed_redrop_leaves_only_the_new_versions_rows_in_silver_and_gold()
         rows(&[&["T1", "2"], &["T3", "3"]]),
         "T2 is gone, T3 is the new version"
     );
-    let engine = Engine::new();
-    gold::build(
-        &lake.tables,
-        &engine,
-        lake.ingestor.contracts(),
-        day,
-        GoldOptions::default(),
-    )
-    .await
-    .unwrap();
+    let engine = lake.gold(day).await;
     assert_eq!(
         revenue(engine).await,
         ("50.0".to_string(), "2".to_string()),
