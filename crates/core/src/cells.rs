@@ -80,32 +80,18 @@ pub fn neutralize_csv(bytes: &[u8]) -> Result<Vec<u8>, csv::Error> {
 
 /// `batch` with every text value neutralized (other columns untouched), for a CSV writer.
 pub fn neutralize_batch(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|c| -> Result<ArrayRef, arrow::error::ArrowError> {
-            match c.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                    let text = arrow::compute::cast(c, &DataType::Utf8)?;
-                    let strings = text.as_string::<i32>();
-                    let safe: StringArray = strings
-                        .iter()
-                        .map(|v| v.map(|s| neutralize(s).into_owned()))
-                        .collect();
-                    Ok(Arc::new(safe) as ArrayRef)
-                }
-                _ => Ok(c.clone()),
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let fields: Vec<_> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(&columns)
-        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-        .collect();
-    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+    crate::layer::map_columns(batch, |c| match c.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = arrow::compute::cast(c, &DataType::Utf8)?;
+            let strings = text.as_string::<i32>();
+            let safe: StringArray = strings
+                .iter()
+                .map(|v| v.map(|s| neutralize(s).into_owned()))
+                .collect();
+            Ok(Arc::new(safe) as ArrayRef)
+        }
+        _ => Ok(c.clone()),
+    })
 }
 
 #[cfg(test)]

@@ -701,30 +701,14 @@ impl Ingestor {
         self.metrics.emit(&MetricSet {
             dimensions: dims.clone(),
             values: vec![
-                ("RowsIn".into(), m.rows_in as f64, Unit::Count),
-                ("RowsValid".into(), m.rows_silver as f64, Unit::Count),
-                (
-                    "RowsRejected".into(),
-                    m.rows_quarantined as f64,
-                    Unit::Count,
-                ),
-                (
-                    "DuplicatesRemoved".into(),
-                    m.duplicates_removed as f64,
-                    Unit::Count,
-                ),
-                (
-                    "FilesQuarantined".into(),
-                    m.files_quarantined as f64,
-                    Unit::Count,
-                ),
-                ("BytesIn".into(), m.source_bytes as f64, Unit::Bytes),
-                ("BytesWritten".into(), m.bytes_written as f64, Unit::Bytes),
-                (
-                    "DurationMs".into(),
-                    m.duration_ms as f64,
-                    Unit::Milliseconds,
-                ),
+                MetricSet::value("RowsIn", m.rows_in, Unit::Count),
+                MetricSet::value("RowsValid", m.rows_silver, Unit::Count),
+                MetricSet::value("RowsRejected", m.rows_quarantined, Unit::Count),
+                MetricSet::value("DuplicatesRemoved", m.duplicates_removed, Unit::Count),
+                MetricSet::value("FilesQuarantined", m.files_quarantined, Unit::Count),
+                MetricSet::value("BytesIn", m.source_bytes, Unit::Bytes),
+                MetricSet::value("BytesWritten", m.bytes_written, Unit::Bytes),
+                MetricSet::value("DurationMs", m.duration_ms, Unit::Milliseconds),
                 (
                     "RejectedPercent".into(),
                     if m.rows_in == 0 {

@@ -480,6 +480,14 @@ pub struct MetricSet {
     pub values: Vec<(String, f64, Unit)>,
 }
 
+impl MetricSet {
+    /// One of [`MetricSet::values`] from a whole number (a count, bytes, milliseconds), which
+    /// the metric keeps as a float, as CloudWatch does.
+    pub fn value(name: &str, value: u64, unit: Unit) -> (String, f64, Unit) {
+        (name.to_string(), value as f64, unit)
+    }
+}
+
 /// Where counts and durations go.
 pub trait Metrics: Send + Sync + Debug {
     /// Records a set of values.

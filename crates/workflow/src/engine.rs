@@ -144,6 +144,26 @@ fn retrier_for(retry: &[Retrier], failure: &TaskFailure) -> Option<usize> {
     retry.iter().position(|r| failure.matches(&r.error_equals))
 }
 
+/// After a failed attempt: the first retrier whose `ErrorEquals` matches `failure`, if it has
+/// attempts left (`used` counts each retrier's retries so far), counts the retry and notes it in
+/// the trace with its delay, and the state tries again; otherwise the failure comes back.
+fn retry_or_give_up(
+    retry: &[Retrier],
+    used: &mut [u32],
+    failure: TaskFailure,
+    e: &mut TraceEntry,
+) -> Result<(), TaskFailure> {
+    match retrier_for(retry, &failure) {
+        Some(i) if used[i] < retry[i].max_attempts() => {
+            e.retried
+                .push((failure.error, retry[i].delay_seconds(used[i])));
+            used[i] += 1;
+            Ok(())
+        }
+        _ => Err(failure),
+    }
+}
+
 /// After a failure that no retry handles: the first matching catcher, or the failure.
 fn catch_or_fail(
     catch: &[Catcher],
@@ -270,18 +290,14 @@ impl Engine<'_> {
         let mut used = vec![0u32; s.retry.len()];
         let result = loop {
             e.attempts += 1;
-            match self.runner.run(&s.resource, params.clone()).await {
+            let failure = match self.runner.run(&s.resource, params.clone()).await {
                 Ok(v) => break Ok(v),
-                Err(f) => match retrier_for(&s.retry, &f) {
-                    Some(i) if used[i] < s.retry[i].max_attempts() => {
-                        e.retried
-                            .push((f.error.clone(), s.retry[i].delay_seconds(used[i])));
-                        used[i] += 1;
-                        ctx["State"]["RetryCount"] = json!(e.attempts);
-                    }
-                    _ => break Err(f),
-                },
+                Err(f) => f,
+            };
+            if let Err(f) = retry_or_give_up(&s.retry, &mut used, failure, e) {
+                break Err(f);
             }
+            ctx["State"]["RetryCount"] = json!(e.attempts);
         };
         let output = result.and_then(|r| {
             finish(
@@ -429,16 +445,12 @@ impl Engine<'_> {
                 }),
                 _ => Ok(Value::Array(results)),
             };
-            match attempt {
+            let failure = match attempt {
                 Ok(v) => break Ok(v),
-                Err(f) => match retrier_for(&s.retry, &f) {
-                    Some(i) if used[i] < s.retry[i].max_attempts() => {
-                        e.retried
-                            .push((f.error.clone(), s.retry[i].delay_seconds(used[i])));
-                        used[i] += 1;
-                    }
-                    _ => break Err(f),
-                },
+                Err(f) => f,
+            };
+            if let Err(f) = retry_or_give_up(&s.retry, &mut used, failure, e) {
+                break Err(f);
             }
         };
         let output = result.and_then(|r| {

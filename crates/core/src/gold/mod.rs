@@ -601,30 +601,39 @@ GROUP BY dt ORDER BY dt"
 }
 
 fn agg_category_daily_sql(days: &str) -> String {
-    format!(
-        "SELECT COALESCE(p.category, 'unknown') AS category,
-       CAST(COALESCE(SUM(f.revenue), 0) AS DECIMAL(18, 2)) AS revenue,
-       COUNT(DISTINCT f.order_key) AS transactions,
-       SUM(f.quantity) AS units,
-       f.dt
-FROM fact_sales f LEFT JOIN dim_product p ON p.product_sk = f.product_sk
-WHERE f.dt IN ({days})
-GROUP BY f.dt, COALESCE(p.category, 'unknown') ORDER BY f.dt, category"
+    let category = "COALESCE(p.category, 'unknown')";
+    daily_product_sales_sql(
+        &format!("{category} AS category"),
+        category,
+        "category",
+        days,
     )
 }
 
 fn agg_product_daily_sql(days: &str) -> String {
-    format!(
-        "SELECT f.product_id,
+    daily_product_sales_sql(
+        "f.product_id,
        MAX(p.name) AS product_name,
-       MAX(p.category) AS category,
+       MAX(p.category) AS category",
+        "f.product_id",
+        "f.product_id",
+        days,
+    )
+}
+
+/// Each of the `days`' sales per group of products: the `keys` columns (SQL select items over
+/// `fact_sales f` and its product `dim_product p`), revenue, transactions (distinct orders),
+/// units and the day, grouped on `group` within each day, ordered by day and then `order`.
+fn daily_product_sales_sql(keys: &str, group: &str, order: &str, days: &str) -> String {
+    format!(
+        "SELECT {keys},
        CAST(COALESCE(SUM(f.revenue), 0) AS DECIMAL(18, 2)) AS revenue,
        COUNT(DISTINCT f.order_key) AS transactions,
        SUM(f.quantity) AS units,
        f.dt
 FROM fact_sales f LEFT JOIN dim_product p ON p.product_sk = f.product_sk
 WHERE f.dt IN ({days})
-GROUP BY f.dt, f.product_id ORDER BY f.dt, f.product_id"
+GROUP BY f.dt, {group} ORDER BY f.dt, {order}"
     )
 }
 

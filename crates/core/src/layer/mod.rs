@@ -188,6 +188,27 @@ pub fn with_lineage(
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
 }
 
+/// `batch` with each column replaced by what `convert` makes of it: each field keeps its name
+/// and nullability and takes its new column's type (the schema's metadata is dropped).
+pub fn map_columns(
+    batch: &RecordBatch,
+    convert: impl FnMut(&ArrayRef) -> Result<ArrayRef, arrow::error::ArrowError>,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(convert)
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
 /// Bronze: the raw batch (all text, `_extra`, `_row_number`, `_read_error`) plus lineage.
 pub fn bronze_batch(
     raw: &RecordBatch,

@@ -218,7 +218,7 @@ mod tests {
 
     use super::*;
     use crate::read::READ_ERROR_COLUMN;
-    use crate::read::tests::{SEED_A, SEED_B, column, limited, read, read_with};
+    use crate::read::tests::{SEED_A, SEED_B, column, limited, read, read_errors, read_with};
 
     #[test]
     fn reads_both_seed_transaction_headers() {
@@ -315,10 +315,7 @@ mod tests {
         bytes.extend_from_slice(b",P,1,2024-01-01\nT2,C2,P,1,2024-01-01\n");
         let (batches, report) = read("transactions", "t.csv", &bytes).unwrap();
         assert_eq!(report.records, 2);
-        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN)
-            .into_iter()
-            .flatten()
-            .collect();
+        let errors = read_errors(&batches);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("not UTF-8"), "{}", errors[0]);
         assert_eq!(column(&batches, "transaction_id")[1].as_deref(), Some("T2"));
@@ -345,10 +342,7 @@ mod tests {
         }
         let (batches, report) = read("transactions", "t.csv", csv.as_bytes()).unwrap();
         assert_eq!(report.records, 10_001);
-        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN)
-            .into_iter()
-            .flatten()
-            .collect();
+        let errors = read_errors(&batches);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             errors[0].contains("line 2") && errors[0].contains("unclosed quote"),

@@ -58,29 +58,17 @@ pub(super) fn read_json_lines<E>(
         row += 1;
         if too_long {
             // Cut at the limit, possibly inside a character: never decoded, never kept.
-            report.records += 1;
             failed_lines += 1;
-            builder.push(
-                row,
-                &mut placer.values,
-                None,
-                Some(&format!(
-                    "line longer than the contract's max_record_bytes ({max} bytes)"
-                )),
-            )?;
+            let reason = format!("line longer than the contract's max_record_bytes ({max} bytes)");
+            push_malformed(builder, &mut placer, report, row, None, &reason)?;
             continue;
         }
         let text_line = match std::str::from_utf8(trimmed) {
             Ok(t) => t,
             Err(e) => {
-                report.records += 1;
                 failed_lines += 1;
-                builder.push(
-                    row,
-                    &mut placer.values,
-                    None,
-                    Some(&format!("line {row}: not UTF-8 text ({e})")),
-                )?;
+                let reason = format!("line {row}: not UTF-8 text ({e})");
+                push_malformed(builder, &mut placer, report, row, None, &reason)?;
                 if !parsed_any && failed_lines >= 10 {
                     return Err(Unreadable::BadEncoding {
                         detail: format!("the first {failed_lines} lines are not UTF-8 text"),
@@ -96,15 +84,10 @@ pub(super) fn read_json_lines<E>(
                 push_json_value(value, row, mapper, builder, report, &mut placer)?;
             }
             Err(e) => {
-                report.records += 1;
                 failed_lines += 1;
                 let raw = serde_json::json!({ "line": mapper.redact(text_line) }).to_string();
-                builder.push(
-                    row,
-                    &mut placer.values,
-                    Some(&raw),
-                    Some(&format!("not a JSON value: {e}")),
-                )?;
+                let reason = format!("not a JSON value: {e}");
+                push_malformed(builder, &mut placer, report, row, Some(&raw), &reason)?;
             }
         }
         if !parsed_any && failed_lines >= 10 {
@@ -125,10 +108,24 @@ pub(super) fn read_json_lines<E>(
     Ok(())
 }
 
+/// Pushes line `row`, which holds no JSON value, as one malformed record: its raw text in the
+/// extra column when there is any to keep (`raw`), and `reason` as its read error.
+fn push_malformed<E>(
+    builder: &mut BatchBuilder<'_, E>,
+    placer: &mut Placer,
+    report: &mut ReadReport,
+    row: u64,
+    raw: Option<&str>,
+    reason: &str,
+) -> Result<(), ReadFailure<E>> {
+    report.records += 1;
+    builder.push(row, &mut placer.values, raw, Some(reason))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::read::READ_ERROR_COLUMN;
-    use crate::read::tests::{column, limited, read, read_with};
+    use crate::read::tests::{column, limited, read, read_errors, read_with};
 
     #[test]
     fn reads_json_lines_and_flags_a_bad_line() {
@@ -154,10 +151,7 @@ mod tests {
         let text = format!("{good}\n{long}\n{good}\n");
         let (batches, report) = read_with(&contract, "c.jsonl", text.as_bytes()).unwrap();
         assert_eq!(report.records, 3);
-        let errors: Vec<_> = column(&batches, READ_ERROR_COLUMN)
-            .into_iter()
-            .flatten()
-            .collect();
+        let errors = read_errors(&batches);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("max_record_bytes"), "{}", errors[0]);
     }

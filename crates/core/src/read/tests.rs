@@ -48,6 +48,14 @@ pub(super) fn column(batches: &[RecordBatch], name: &str) -> Vec<Option<String>>
         .collect()
 }
 
+/// The read errors of the malformed rows in `batches` (the rows without one left out).
+pub(super) fn read_errors(batches: &[RecordBatch]) -> Vec<String> {
+    column(batches, READ_ERROR_COLUMN)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).unwrap();

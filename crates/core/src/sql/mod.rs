@@ -18,7 +18,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SQLOptions, SessionContext};
 use deltalake_core::DeltaTable;
 
 use crate::contract::{ContractSet, Mask};
@@ -87,14 +87,7 @@ impl Engine {
     /// An engine with no tables, and the masking functions gold applies to `pii` columns
     /// registered as SQL functions ([`mask_function`]).
     pub fn new() -> Self {
-        // Parquet strings read as `Utf8` (the tables' type), not as string views.
-        let mut config = SessionConfig::new();
-        config
-            .options_mut()
-            .execution
-            .parquet
-            .schema_force_view_types = false;
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = crate::tables::session();
         for mask in [Mask::Email, Mask::Initials] {
             if let Some(name) = mask_function(mask) {
                 ctx.register_udf(mask_udf(mask, name));

@@ -489,26 +489,14 @@ impl DeltaLake {
             .await
             .map_err(|e| df_error("scan", table, e))?;
         batches
-            .into_iter()
+            .iter()
             .map(|b| {
-                let columns = b
-                    .columns()
-                    .iter()
-                    .map(|c| match c.data_type() {
-                        DataType::Utf8View | DataType::LargeUtf8 => {
-                            arrow::compute::cast(c, &DataType::Utf8)
-                        }
-                        _ => Ok(c.clone()),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let fields: Vec<Field> = b
-                    .schema()
-                    .fields()
-                    .iter()
-                    .zip(&columns)
-                    .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-                    .collect();
-                RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                layer::map_columns(b, |c| match c.data_type() {
+                    DataType::Utf8View | DataType::LargeUtf8 => {
+                        arrow::compute::cast(c, &DataType::Utf8)
+                    }
+                    _ => Ok(c.clone()),
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| df_error("scan", table, e.into()))
@@ -849,7 +837,7 @@ impl DeltaLake {
                         .load_or_create(&table, &schema, PARTITION_COLUMN)
                         .await
                         .map_err(|e| DeltaTableError::generic(e.to_string()))?;
-                    let ctx = Self::session();
+                    let ctx = session();
                     let source = silver_source(&ctx, source, &schema, &table)
                         .await
                         .map_err(|e| DeltaTableError::generic(e.to_string()))?;
@@ -1288,10 +1276,9 @@ impl DeltaLake {
         })
     }
 
-    /// A query session that reads Parquet strings as plain `Utf8` (the tables' type).
     /// A query session in which the table `t` (named `table` in errors) is registered as `t`.
     async fn scan_session(t: &DeltaTable, table: &str) -> Result<SessionContext, TableError> {
-        let ctx = Self::session();
+        let ctx = session();
         let provider = t
             .table_provider()
             .build()
@@ -1303,16 +1290,20 @@ impl DeltaLake {
             .map_err(|e| df_error("scan", table, e))?;
         Ok(ctx)
     }
+}
 
-    fn session() -> SessionContext {
-        let mut config = SessionConfig::new();
-        config
-            .options_mut()
-            .execution
-            .parquet
-            .schema_force_view_types = false;
-        SessionContext::new_with_config(config)
-    }
+/// A new DataFusion session as every query over the lake's tables needs one: the tables' scans
+/// here and the SQL engine (`sql::Engine`, feature `analytics`). Parquet strings read
+/// as plain `Utf8` (the tables' type), not as the string views DataFusion prefers, so query
+/// results have the types the tables declare.
+pub(crate) fn session() -> SessionContext {
+    let mut config = SessionConfig::new();
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    SessionContext::new_with_config(config)
 }
 
 /// Where a silver MERGE's rows come from.
@@ -1704,7 +1695,7 @@ impl LakeTables for DeltaLake {
                         ("source_key", write.source_key),
                     ]);
                     let t = if let Some(part) = part {
-                        let ctx = Self::session();
+                        let ctx = session();
                         let source =
                             quarantine_source(&ctx, &part, &schema, write.ingest_date, &table)
                                 .await
@@ -1954,15 +1945,11 @@ pub fn emit_maintain_metrics(metrics: &dyn Metrics, r: &MaintainReport) {
     metrics.emit(&MetricSet {
         dimensions: vec![("Table".to_string(), r.table.clone())],
         values: vec![
-            ("FilesBefore".into(), r.files_before as f64, Unit::Count),
-            ("FilesAfter".into(), r.files_after as f64, Unit::Count),
-            ("FilesDeleted".into(), r.files_deleted as f64, Unit::Count),
-            ("BytesDeleted".into(), r.bytes_deleted as f64, Unit::Bytes),
-            (
-                "LogFilesDeleted".into(),
-                r.log_files_deleted as f64,
-                Unit::Count,
-            ),
+            MetricSet::value("FilesBefore", r.files_before, Unit::Count),
+            MetricSet::value("FilesAfter", r.files_after, Unit::Count),
+            MetricSet::value("FilesDeleted", r.files_deleted, Unit::Count),
+            MetricSet::value("BytesDeleted", r.bytes_deleted, Unit::Bytes),
+            MetricSet::value("LogFilesDeleted", r.log_files_deleted, Unit::Count),
         ],
     });
 }

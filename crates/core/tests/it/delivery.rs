@@ -2,8 +2,6 @@
 //! one key arriving newest first, and a file replaced between its claim and its download.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,11 +11,11 @@ use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
 use shopflow_core::contract::ContractSet;
 use shopflow_core::ingest::{EventVersion, IngestError, IngestOptions, IngestOutcome, Ingestor};
 use shopflow_core::ports::{
-    Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, ObjectMeta, ObjectStore, StoreError,
+    Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, ObjectStore, StoreError,
 };
 use shopflow_core::tables::DeltaLake;
 
-use crate::support::{fs_ingestor, table_rows};
+use crate::support::{Call, HookedStore, StoreHook, fs_ingestor, lake_ingestor, table_rows};
 
 const HEADER: &str = "transaction_id,customer_id,product_id,quantity,unit_price,transaction_date\n";
 
@@ -188,49 +186,24 @@ async fn three_versions_delivered_newest_first_leave_the_newest_rows() {
     assert!(matches!(plain, IngestOutcome::Skipped { .. }), "{plain:?}");
 }
 
-/// A store that replaces the object with other bytes once, right before a download: a re-drop
+/// Replaces a landing object with other bytes once, right before its download: a re-drop
 /// that lands between the claim and the read.
 #[derive(Debug)]
 struct RedropOnDownload {
-    inner: Arc<FsObjectStore>,
     redrop: AtomicBool,
     body: Vec<u8>,
 }
 
 #[async_trait]
-impl ObjectStore for RedropOnDownload {
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn download(&self, key: &str, dest: &Path) -> Result<ObjectMeta, StoreError> {
-        if key.starts_with("landing/") && self.redrop.swap(false, Ordering::SeqCst) {
-            self.inner.put(key, self.body.clone()).await?;
+impl StoreHook for RedropOnDownload {
+    async fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
+        if call.operation == "download"
+            && call.key.starts_with("landing/")
+            && self.redrop.swap(false, Ordering::SeqCst)
+        {
+            call.inner.put(call.key, self.body.clone()).await?;
         }
-        self.inner.download(key, dest).await
-    }
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
-        self.inner.put(key, body).await
-    }
-    async fn upload(&self, key: &str, src: &Path) -> Result<ObjectMeta, StoreError> {
-        self.inner.upload(key, src).await
-    }
-    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        self.inner.put_if_absent(key, body).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
-        self.inner.get_range(key, range).await
-    }
-    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.stat(key).await
+        Ok(())
     }
 }
 
@@ -238,22 +211,16 @@ impl ObjectStore for RedropOnDownload {
 async fn bytes_replaced_between_claim_and_download_are_never_recorded_under_the_claimed_version() {
     let dir = tempfile::tempdir().unwrap();
     let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
-    let store = Arc::new(RedropOnDownload {
+    let store = Arc::new(HookedStore {
         inner: inner.clone(),
-        redrop: AtomicBool::new(true),
-        body: file(9, 1).into_bytes(),
-    });
-    let ingestor = Ingestor::new(
-        store.clone(),
-        Arc::new(DeltaLake::new(store.clone())),
-        Arc::new(FsLedger::new(dir.path().join("_state/ledger")).unwrap()),
-        Arc::new(LogMetrics),
-        Arc::new(ContractSet::defaults().unwrap()),
-        IngestOptions {
-            work_dir: Some(dir.path().join(".tmp")),
-            ..IngestOptions::default()
+        hook: RedropOnDownload {
+            redrop: AtomicBool::new(true),
+            body: file(9, 1).into_bytes(),
         },
-    );
+    });
+    let tables = DeltaLake::new(store.clone());
+    let contracts = ContractSet::defaults().unwrap();
+    let ingestor = lake_ingestor(dir.path(), store.clone(), &tables, contracts);
     let key = "landing/transactions/orders.csv";
     let first = inner
         .put(key, file(9, 0).into_bytes())

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use chrono::NaiveDate;
-use shopflow_core::adapters::local::{FsLedger, FsObjectStore, LogMetrics};
+use shopflow_core::adapters::local::FsObjectStore;
 use shopflow_core::contract::ContractSet;
 use shopflow_core::gold::{self, GoldOptions};
-use shopflow_core::ingest::{IngestOptions, Ingestor};
-use shopflow_core::ports::{ObjectMeta, ObjectStore, SilverWrite, StoreError};
+use shopflow_core::ingest::Ingestor;
+use shopflow_core::ports::{ObjectStore, SilverWrite, StoreError};
 use shopflow_core::sql::Engine;
 use shopflow_core::tables::chunks::CommitBounds;
 use shopflow_core::tables::{AsOf, DeltaLake, TableOptions};
@@ -77,17 +77,7 @@ fn lake_with_options(contracts: ContractSet, options: TableOptions) -> Lake {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FsObjectStore::new(dir.path()).unwrap());
     let tables = DeltaLake::with_options(store.clone(), options);
-    let ingestor = Ingestor::new(
-        store.clone(),
-        Arc::new(tables.clone()),
-        Arc::new(FsLedger::new(dir.path().join("_state/ledger")).unwrap()),
-        Arc::new(LogMetrics),
-        Arc::new(contracts),
-        IngestOptions {
-            work_dir: Some(dir.path().join(".tmp")),
-            ..IngestOptions::default()
-        },
-    );
+    let ingestor = lake_ingestor(dir.path(), store.clone(), &tables, contracts);
     Lake {
         _dir: dir,
         store,
@@ -136,6 +126,22 @@ impl Lake {
         }
         out.sort();
         out
+    }
+
+    /// An SQL engine holding the gold tables of `day`, built from silver as it is now.
+    async fn gold(&self, day: NaiveDate) -> Engine {
+        let engine = Engine::new();
+        let contracts = self.ingestor.contracts();
+        gold::build(
+            &self.tables,
+            &engine,
+            contracts,
+            day,
+            GoldOptions::default(),
+        )
+        .await
+        .unwrap();
+        engine
     }
 }
 
@@ -334,16 +340,7 @@ async fn a_changed_redrop_leaves_only_the_new_versions_rows_in_silver_and_gold()
             .unwrap();
         (cell(&r, "r", 0), cell(&r, "n", 0))
     };
-    let engine = Engine::new();
-    gold::build(
-        &lake.tables,
-        &engine,
-        lake.ingestor.contracts(),
-        day,
-        GoldOptions::default(),
-    )
-    .await
-    .unwrap();
+    let engine = lake.gold(day).await;
     assert_eq!(revenue(engine).await, ("35.0".to_string(), "3".to_string()));
 
     let m = lake.drop_file("transactions", "sales.csv", &v2).await;
@@ -357,16 +354,7 @@ async fn a_changed_redrop_leaves_only_the_new_versions_rows_in_silver_and_gold()
         rows(&[&["T1", "2"], &["T3", "3"]]),
         "T2 is gone, T3 is the new version"
     );
-    let engine = Engine::new();
-    gold::build(
-        &lake.tables,
-        &engine,
-        lake.ingestor.contracts(),
-        day,
-        GoldOptions::default(),
-    )
-    .await
-    .unwrap();
+    let engine = lake.gold(day).await;
     assert_eq!(
         revenue(engine).await,
         ("50.0".to_string(), "2".to_string()),
@@ -425,12 +413,7 @@ async fn six_writers_appending_the_same_new_keys_at_once_leave_each_key_once_and
     let mut handles = Vec::new();
     for w in 0..6 {
         let path = staging.path().join(format!("w{w}.parquet"));
-        let store = Arc::new(WatchedStore {
-            inner: lake.store.clone(),
-            watched: "silver/lines/_delta_log/".to_string(),
-            whole: std::sync::atomic::AtomicUsize::new(0),
-            hold: Some((barrier.clone(), std::sync::atomic::AtomicBool::new(false))),
-        });
+        let store = watched_lines_log(lake.store.clone(), Some(barrier.clone()));
         let tables = DeltaLake::new(store);
         let contract = contract.clone();
         handles.push(tokio::spawn(async move {
@@ -868,67 +851,55 @@ async fn a_burst_of_small_files_keeps_each_day_within_the_file_bound_and_every_r
     assert_eq!(cell(&r, "n", 0), "22");
 }
 
-/// A store that watches a table log prefix: it counts the whole listings of it and, with
-/// `hold`, holds its first commit there past the table's creation until every store sharing
-/// the barrier has reached its own.
+/// Watches a table log prefix: counts the whole listings of it and, with `hold`, holds its
+/// first commit there past the table's creation until every store sharing the barrier has
+/// reached its own.
 #[derive(Debug)]
-struct WatchedStore {
-    inner: Arc<FsObjectStore>,
+struct Watch {
     watched: String,
     whole: std::sync::atomic::AtomicUsize,
     hold: Option<(Arc<tokio::sync::Barrier>, std::sync::atomic::AtomicBool)>,
 }
 
+/// A store over `inner` that watches the log of `silver/lines`, holding its first commit at
+/// the barrier of `hold` when there is one.
+fn watched_lines_log(
+    inner: Arc<FsObjectStore>,
+    hold: Option<Arc<tokio::sync::Barrier>>,
+) -> Arc<HookedStore<Watch>> {
+    Arc::new(HookedStore {
+        inner,
+        hook: Watch {
+            watched: "silver/lines/_delta_log/".to_string(),
+            whole: std::sync::atomic::AtomicUsize::new(0),
+            hold: hold.map(|b| (b, std::sync::atomic::AtomicBool::new(false))),
+        },
+    })
+}
+
 #[async_trait::async_trait]
-impl ObjectStore for WatchedStore {
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn download(&self, key: &str, dest: &std::path::Path) -> Result<ObjectMeta, StoreError> {
-        self.inner.download(key, dest).await
-    }
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
-        self.inner.put(key, body).await
-    }
-    async fn upload(&self, key: &str, src: &std::path::Path) -> Result<ObjectMeta, StoreError> {
-        self.inner.upload(key, src).await
-    }
-    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        let commit = key
-            .strip_prefix(&self.watched)
-            .is_some_and(|f| f.ends_with(".json") && f != "00000000000000000000.json");
-        if let Some((barrier, held)) = &self.hold
-            && commit
-            && !held.swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(60), barrier.wait()).await;
+impl StoreHook for Watch {
+    async fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
+        match call.operation {
+            "put_if_absent" => {
+                let commit = call
+                    .key
+                    .strip_prefix(&self.watched)
+                    .is_some_and(|f| f.ends_with(".json") && f != "00000000000000000000.json");
+                if let Some((barrier, held)) = &self.hold
+                    && commit
+                    && !held.swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    let wait = barrier.wait();
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), wait).await;
+                }
+            }
+            "list" if call.key == self.watched => {
+                self.whole.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            _ => {}
         }
-        self.inner.put_if_absent(key, body).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        if prefix == self.watched {
-            self.whole.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        self.inner.list(prefix).await
-    }
-    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list_after(prefix, after).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn get_range(
-        &self,
-        key: &str,
-        range: std::ops::Range<u64>,
-    ) -> Result<Vec<u8>, StoreError> {
-        self.inner.get_range(key, range).await
-    }
-    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.stat(key).await
+        Ok(())
     }
 }
 
@@ -938,24 +909,9 @@ async fn commits_never_list_the_whole_log_and_maintenance_cleans_it() {
     // whole log each time: O(commits) requests per commit on S3.
     let dir = tempfile::tempdir().unwrap();
     let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
-    let store = Arc::new(WatchedStore {
-        inner: inner.clone(),
-        watched: "silver/lines/_delta_log/".to_string(),
-        whole: std::sync::atomic::AtomicUsize::new(0),
-        hold: None,
-    });
+    let store = watched_lines_log(inner.clone(), None);
     let tables = DeltaLake::new(store.clone());
-    let ingestor = Ingestor::new(
-        store.clone(),
-        Arc::new(tables.clone()),
-        Arc::new(FsLedger::new(dir.path().join("_state/ledger")).unwrap()),
-        Arc::new(LogMetrics),
-        Arc::new(lines_contracts()),
-        IngestOptions {
-            work_dir: Some(dir.path().join(".tmp")),
-            ..IngestOptions::default()
-        },
-    );
+    let ingestor = lake_ingestor(dir.path(), store.clone(), &tables, lines_contracts());
     for i in 0..25 {
         let key = format!("landing/lines/l{i:02}.csv");
         let body = format!(
@@ -966,11 +922,14 @@ async fn commits_never_list_the_whole_log_and_maintenance_cleans_it() {
         processed(ingestor.ingest_object(&key, "run").await.unwrap());
         if i == 0 {
             // Creating the table looks for a log once.
-            store.whole.store(0, std::sync::atomic::Ordering::SeqCst);
+            store
+                .hook
+                .whole
+                .store(0, std::sync::atomic::Ordering::SeqCst);
         }
     }
     assert_eq!(
-        store.whole.load(std::sync::atomic::Ordering::SeqCst),
+        store.hook.whole.load(std::sync::atomic::Ordering::SeqCst),
         0,
         "whole listings of the log during 24 commits and 2 checkpoints"
     );
@@ -982,7 +941,7 @@ async fn commits_never_list_the_whole_log_and_maintenance_cleans_it() {
         .await
         .unwrap();
     assert_eq!(report.log_files_deleted, 0);
-    assert!(store.whole.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(store.hook.whole.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     assert_eq!(lake_rows(&tables).await, 50);
 }
 
@@ -996,34 +955,35 @@ async fn lake_rows(tables: &DeltaLake) -> usize {
         .sum()
 }
 
-/// A store that runs `maintain` on the table through another lake handle right before the
-/// next commit of `table` lands: compaction racing a writer that has already read the table.
+/// Runs `maintain` on the table through another lake handle right before the next commit of
+/// `table` lands, once armed: compaction racing a writer that has already read the table.
 #[derive(Debug)]
 struct CompactBeforeCommit {
-    inner: Arc<FsObjectStore>,
     other: DeltaLake,
     table: String,
     armed: std::sync::atomic::AtomicBool,
     fired: std::sync::atomic::AtomicUsize,
 }
 
+/// A store over `inner` that compacts `silver/lines` right before its next commit once armed.
+fn compacting_lines(inner: Arc<FsObjectStore>) -> Arc<HookedStore<CompactBeforeCommit>> {
+    Arc::new(HookedStore {
+        inner: inner.clone(),
+        hook: CompactBeforeCommit {
+            other: DeltaLake::new(inner),
+            table: "silver/lines".to_string(),
+            armed: std::sync::atomic::AtomicBool::new(false),
+            fired: std::sync::atomic::AtomicUsize::new(0),
+        },
+    })
+}
+
 #[async_trait::async_trait]
-impl ObjectStore for CompactBeforeCommit {
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn download(&self, key: &str, dest: &std::path::Path) -> Result<ObjectMeta, StoreError> {
-        self.inner.download(key, dest).await
-    }
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<ObjectMeta, StoreError> {
-        self.inner.put(key, body).await
-    }
-    async fn upload(&self, key: &str, src: &std::path::Path) -> Result<ObjectMeta, StoreError> {
-        self.inner.upload(key, src).await
-    }
-    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        let commit =
-            key.starts_with(&format!("{}/_delta_log/", self.table)) && key.ends_with(".json");
+impl StoreHook for CompactBeforeCommit {
+    async fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
+        let commit = call.operation == "put_if_absent"
+            && call.key.starts_with(&format!("{}/_delta_log/", self.table))
+            && call.key.ends_with(".json");
         if commit && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
             let r = self
                 .other
@@ -1033,29 +993,7 @@ impl ObjectStore for CompactBeforeCommit {
             assert!(r.files_after < r.files_before, "{r:?}");
             self.fired.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        self.inner.put_if_absent(key, body).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list_after(prefix, after).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn get_range(
-        &self,
-        key: &str,
-        range: std::ops::Range<u64>,
-    ) -> Result<Vec<u8>, StoreError> {
-        self.inner.get_range(key, range).await
-    }
-    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.stat(key).await
+        Ok(())
     }
 }
 
@@ -1066,25 +1004,9 @@ async fn a_compaction_that_lands_while_a_merge_rewrites_its_files_never_duplicat
     // version of the rows would both stay. ShopFlow's compaction must make that MERGE retry.
     let dir = tempfile::tempdir().unwrap();
     let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
-    let store = Arc::new(CompactBeforeCommit {
-        inner: inner.clone(),
-        other: DeltaLake::new(inner.clone()),
-        table: "silver/lines".to_string(),
-        armed: std::sync::atomic::AtomicBool::new(false),
-        fired: std::sync::atomic::AtomicUsize::new(0),
-    });
+    let store = compacting_lines(inner.clone());
     let tables = DeltaLake::new(store.clone());
-    let ingestor = Ingestor::new(
-        store.clone(),
-        Arc::new(tables.clone()),
-        Arc::new(FsLedger::new(dir.path().join("_state/ledger")).unwrap()),
-        Arc::new(LogMetrics),
-        Arc::new(lines_contracts()),
-        IngestOptions {
-            work_dir: Some(dir.path().join(".tmp")),
-            ..IngestOptions::default()
-        },
-    );
+    let ingestor = lake_ingestor(dir.path(), store.clone(), &tables, lines_contracts());
     let body = |i: usize, amount: &str| {
         format!(
             "order_id,line_number,amount,transaction_date\n\
@@ -1104,9 +1026,15 @@ async fn a_compaction_that_lands_while_a_merge_rewrites_its_files_never_duplicat
     }
     // The corrected re-drop of o0 rewrites the file holding O0's lines; the other handle
     // compacts the day between the MERGE's read and its commit.
-    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    store
+        .hook
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let m = drop(0, "2.00").await;
-    assert_eq!(store.fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        store.hook.fired.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     assert_eq!((m.rows_silver, m.rows_replaced), (2, 2), "{m:?}");
     let rows = lines_amounts(&tables).await;
     assert_eq!(
@@ -1131,13 +1059,7 @@ async fn two_compactions_of_one_day_at_once_never_duplicate_a_row() {
     // same files: with delta-rs's OPTIMIZE both commit, and the day holds every row twice.
     let dir = tempfile::tempdir().unwrap();
     let inner = Arc::new(FsObjectStore::new(dir.path()).unwrap());
-    let store = Arc::new(CompactBeforeCommit {
-        inner: inner.clone(),
-        other: DeltaLake::new(inner.clone()),
-        table: "silver/lines".to_string(),
-        armed: std::sync::atomic::AtomicBool::new(false),
-        fired: std::sync::atomic::AtomicUsize::new(0),
-    });
+    let store = compacting_lines(inner.clone());
     let lake = lake_with_options(
         lines_contracts(),
         TableOptions {
@@ -1167,12 +1089,18 @@ async fn two_compactions_of_one_day_at_once_never_duplicate_a_row() {
     }
     let tables = DeltaLake::new(store.clone());
     assert_eq!(lines_amounts(&tables).await.len(), 6);
-    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    store
+        .hook
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     tables
         .maintain("silver/lines", chrono::Duration::days(7))
         .await
         .unwrap();
-    assert_eq!(store.fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        store.hook.fired.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     let rows = lines_amounts(&tables).await;
     assert_eq!(rows.len(), 6, "each line once: {rows:?}");
     assert_eq!(tables.data_files("silver/lines").await.unwrap().len(), 1);

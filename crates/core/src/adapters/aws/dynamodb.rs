@@ -7,10 +7,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::classify;
+use super::{OperationError, classify};
 use crate::ports::{
     Claim, ClaimRequest, Ledger, LedgerEntry, LedgerError, LedgerState, ProductRecord,
     ProductStore, ProductStoreError, RegistryError, RunRecord, RunRegistry, UpsertOutcome,
@@ -43,6 +45,46 @@ fn conditional_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
     e.as_service_error()
         .and_then(|s| s.code())
         .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// `GetItem` of the item whose key attribute `key_name` is `key`, strongly consistent: each
+/// read here follows a conditional write that may have just lost to another writer's, and
+/// must see that write.
+async fn get_consistent(
+    client: &Client,
+    table: &str,
+    key_name: &str,
+    key: &str,
+) -> Result<GetItemOutput, SdkErr<GetItemError>> {
+    client
+        .get_item()
+        .table_name(table)
+        .key(key_name, s(key))
+        .consistent_read(true)
+        .send()
+        .await
+}
+
+/// `PutItem` of `item` on the condition that no item with its key (attribute `key_name`)
+/// exists yet: `false` when one did and nothing was written.
+async fn put_new(
+    client: &Client,
+    table: &str,
+    item: Item,
+    key_name: &str,
+) -> Result<bool, SdkErr<PutItemError>> {
+    let put = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(format!("attribute_not_exists({key_name})"))
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(true),
+        Err(e) if conditional_failed(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// How long a completed ledger entry is kept (DynamoDB TTL attribute `expires_at`).
@@ -127,14 +169,7 @@ impl DynamoLedger {
         }
     }
 
-    fn backend<E>(operation: &'static str, e: SdkErr<E>) -> LedgerError
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
-            + std::error::Error
-            + Send
-            + Sync
-            + 'static,
-    {
+    fn backend<E: OperationError>(operation: &'static str, e: SdkErr<E>) -> LedgerError {
         let (retryable, source) = classify(e);
         LedgerError::Backend {
             operation,
@@ -144,13 +179,7 @@ impl DynamoLedger {
     }
 
     async fn read(&self, object_id: &str) -> Result<Option<LedgerEntry>, LedgerError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("object_id", s(object_id))
-            .consistent_read(true)
-            .send()
+        let out = get_consistent(&self.client, &self.table, "object_id", object_id)
             .await
             .map_err(|e| Self::backend("GetItem", e))?;
         out.item()
@@ -196,18 +225,9 @@ impl DynamoLedger {
 impl Ledger for DynamoLedger {
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, LedgerError> {
         let fresh = request.new_entry();
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(ledger_item(&fresh)))
-            .condition_expression("attribute_not_exists(object_id)")
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(Claim::Acquired(fresh)),
-            Err(e) if conditional_failed(&e) => {}
-            Err(e) => return Err(Self::backend("PutItem", e)),
+        let put = put_new(&self.client, &self.table, ledger_item(&fresh), "object_id");
+        if put.await.map_err(|e| Self::backend("PutItem", e))? {
+            return Ok(Claim::Acquired(fresh));
         }
         let Some(existing) = self.read(&request.object_id).await? else {
             return Ok(Claim::Busy(fresh));
@@ -355,14 +375,7 @@ impl DynamoProductStore {
         }
     }
 
-    fn backend<E>(operation: &'static str, e: SdkErr<E>) -> ProductStoreError
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
-            + std::error::Error
-            + Send
-            + Sync
-            + 'static,
-    {
+    fn backend<E: OperationError>(operation: &'static str, e: SdkErr<E>) -> ProductStoreError {
         let (retryable, source) = classify(e);
         ProductStoreError::Backend {
             operation,
@@ -381,34 +394,17 @@ impl ProductStore for DynamoProductStore {
     ) -> Result<UpsertOutcome, ProductStoreError> {
         // Optimistic concurrency on the stored fingerprint; a lost race is retried.
         for _ in 0..5 {
-            let current = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("product_id", s(&product.product_id))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| Self::backend("GetItem", e))?;
+            let current =
+                get_consistent(&self.client, &self.table, "product_id", &product.product_id)
+                    .await
+                    .map_err(|e| Self::backend("GetItem", e))?;
             let Some(item) = current.item() else {
-                let put = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(product_item(
-                        product,
-                        None,
-                        seen_at,
-                        &seen_at.to_rfc3339(),
-                    )))
-                    .condition_expression("attribute_not_exists(product_id)")
-                    .send()
-                    .await;
-                match put {
-                    Ok(_) => return Ok(UpsertOutcome::Inserted),
-                    Err(e) if conditional_failed(&e) => continue,
-                    Err(e) => return Err(Self::backend("PutItem", e)),
+                let fresh = product_item(product, None, seen_at, &seen_at.to_rfc3339());
+                let put = put_new(&self.client, &self.table, fresh, "product_id");
+                if put.await.map_err(|e| Self::backend("PutItem", e))? {
+                    return Ok(UpsertOutcome::Inserted);
                 }
+                continue;
             };
             let fingerprint = get_s(item, "fingerprint").unwrap_or_default();
             if fingerprint == product.fingerprint() {
@@ -478,14 +474,7 @@ impl DynamoRunRegistry {
         }
     }
 
-    fn backend<E>(operation: &'static str, e: SdkErr<E>) -> RegistryError
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
-            + std::error::Error
-            + Send
-            + Sync
-            + 'static,
-    {
+    fn backend<E: OperationError>(operation: &'static str, e: SdkErr<E>) -> RegistryError {
         let (retryable, source) = classify(e);
         RegistryError::Backend {
             operation,
@@ -512,26 +501,11 @@ impl RunRegistry for DynamoRunRegistry {
             "expires_at".into(),
             n((run.created_at + chrono::Duration::hours(IDEMPOTENCY_RETENTION_HOURS)).timestamp()),
         );
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(idempotency_key)")
-            .send()
-            .await
-        {
-            Ok(_) => return Ok((run.clone(), true)),
-            Err(e) if conditional_failed(&e) => {}
-            Err(e) => return Err(Self::backend("PutItem", e)),
+        let put = put_new(&self.client, &self.table, item, "idempotency_key");
+        if put.await.map_err(|e| Self::backend("PutItem", e))? {
+            return Ok((run.clone(), true));
         }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("idempotency_key", s(key))
-            .consistent_read(true)
-            .send()
+        let out = get_consistent(&self.client, &self.table, "idempotency_key", key)
             .await
             .map_err(|e| Self::backend("GetItem", e))?;
         let corrupt = |problem: &str| RegistryError::Corrupt {

@@ -58,12 +58,18 @@ pub fn is_retryable<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> b
     }
 }
 
+/// The error type of one AWS operation (`GetItemError`, `PutObjectError`, ...) inside an
+/// [`SdkError`], with the bounds [`classify`] needs to keep it as a port error's source. Every
+/// SDK operation error has them, so every one is an `OperationError` (blanket implementation).
+pub trait OperationError: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static {}
+
+impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static> OperationError for E {}
+
 /// An SDK error as the two things every port's `Backend` error variant keeps: whether a retry
 /// may pass, and the error itself as its source.
-pub fn classify<E>(e: SdkError<E, HttpResponse>) -> (bool, Box<dyn std::error::Error + Send + Sync>)
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
+pub fn classify<E: OperationError>(
+    e: SdkError<E, HttpResponse>,
+) -> (bool, Box<dyn std::error::Error + Send + Sync>) {
     (is_retryable(&e), Box::new(e))
 }
 

@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 
-use super::{is_retryable, service_status};
+use super::{OperationError, is_retryable, service_status};
 use crate::ports::{ObjectMeta, ObjectStore, StoreError, check_key};
 
 /// Files larger than this are uploaded in parts of this size.
@@ -24,14 +24,11 @@ pub struct S3ObjectStore {
     bucket: String,
 }
 
-fn backend<E>(
+fn backend<E: OperationError>(
     operation: &'static str,
     key: &str,
     e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> StoreError
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
+) -> StoreError {
     StoreError::Backend {
         operation,
         key: key.to_string(),
@@ -53,6 +50,47 @@ fn etag(raw: Option<&str>) -> Option<String> {
 
 fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+/// An object's metadata as S3 answers a listing, a `GetObject` or a `HeadObject`: a size S3
+/// did not give (or gave negative) is 0, the ETag loses its quotes.
+fn answered_meta(
+    key: &str,
+    size: Option<i64>,
+    e_tag: Option<&str>,
+    last_modified: Option<&aws_sdk_s3::primitives::DateTime>,
+) -> ObjectMeta {
+    ObjectMeta {
+        key: key.to_string(),
+        size: size.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+        etag: etag(e_tag),
+        last_modified: time(last_modified),
+    }
+}
+
+/// The metadata of an object this store has just written (`size` bytes): S3's answer to a
+/// write carries no modification time, so it is now.
+fn written_meta(key: &str, size: u64, e_tag: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        key: key.to_string(),
+        size,
+        etag: etag(e_tag),
+        last_modified: Some(Utc::now()),
+    }
+}
+
+/// A failure while reading a response's body, which is always worth another try (the
+/// connection dropped or stalled mid-stream).
+fn body_failed<E>(operation: &'static str, key: &str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Backend {
+        operation,
+        key: key.to_string(),
+        retryable: true,
+        source: Box::new(e),
+    }
 }
 
 impl S3ObjectStore {
@@ -89,27 +127,26 @@ impl S3ObjectStore {
             let page = page.map_err(|e| backend("ListObjectsV2", prefix, e))?;
             for o in page.contents() {
                 let Some(key) = o.key() else { continue };
-                out.push(ObjectMeta {
-                    key: key.to_string(),
-                    size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
-                    etag: etag(o.e_tag()),
-                    last_modified: time(o.last_modified()),
-                });
+                out.push(answered_meta(key, o.size(), o.e_tag(), o.last_modified()));
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 
-    /// `GetObject`, with a missing key as [`StoreError::NotFound`].
+    /// `GetObject` of the whole object, or of `range` (an HTTP `Range` value), with a missing
+    /// key as [`StoreError::NotFound`] and any other failure named `operation`.
     async fn get_object(
         &self,
+        operation: &'static str,
         key: &str,
+        range: Option<String>,
     ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
         self.client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_range(range)
             .send()
             .await
             .map_err(|e| {
@@ -118,7 +155,9 @@ impl S3ObjectStore {
                         key: key.to_string(),
                     }
                 } else {
-                    backend("GetObject", key, e)
+                    // A range that starts at or after the end is answered 416, which
+                    // `is_retryable` counts as final, as it is.
+                    backend(operation, key, e)
                 }
             })
     }
@@ -150,12 +189,7 @@ impl S3ObjectStore {
                     .send()
                     .await
                     .map_err(|e| backend("CompleteMultipartUpload", key, e))?;
-                Ok(ObjectMeta {
-                    key: key.to_string(),
-                    size,
-                    etag: etag(done.e_tag()),
-                    last_modified: Some(Utc::now()),
-                })
+                Ok(written_meta(key, size, done.e_tag()))
             }
             Err(e) => {
                 if let Err(abort) = self
@@ -222,35 +256,25 @@ impl S3ObjectStore {
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let out = self.get_object(key).await?;
-        let bytes = out.body.collect().await.map_err(|e| StoreError::Backend {
-            operation: "GetObject(body)",
-            key: key.to_string(),
-            retryable: true,
-            source: Box::new(e),
-        })?;
+        let out = self.get_object("GetObject", key, None).await?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(body_failed("GetObject(body)", key))?;
         Ok(bytes.into_bytes().to_vec())
     }
 
     async fn download(&self, key: &str, dest: &Path) -> Result<ObjectMeta, StoreError> {
-        let out = self.get_object(key).await?;
-        let meta = ObjectMeta {
-            key: key.to_string(),
-            size: out
-                .content_length()
-                .and_then(|n| u64::try_from(n).ok())
-                .unwrap_or(0),
-            etag: etag(out.e_tag()),
-            last_modified: time(out.last_modified()),
-        };
+        let out = self.get_object("GetObject", key, None).await?;
+        let meta = answered_meta(key, out.content_length(), out.e_tag(), out.last_modified());
         let mut file = std::fs::File::create(dest).map_err(io(dest))?;
         let mut body = out.body;
-        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Backend {
-            operation: "GetObject(body)",
-            key: key.to_string(),
-            retryable: true,
-            source: Box::new(e),
-        })? {
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(body_failed("GetObject(body)", key))?
+        {
             file.write_all(&chunk).map_err(io(dest))?;
         }
         file.flush().map_err(io(dest))?;
@@ -269,12 +293,7 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(|e| backend("PutObject", key, e))?;
-        Ok(ObjectMeta {
-            key: key.to_string(),
-            size,
-            etag: etag(out.e_tag()),
-            last_modified: Some(Utc::now()),
-        })
+        Ok(written_meta(key, size, out.e_tag()))
     }
 
     async fn upload(&self, key: &str, src: &Path) -> Result<ObjectMeta, StoreError> {
@@ -314,15 +333,12 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(ObjectMeta {
-                key: key.to_string(),
-                size: out
-                    .content_length()
-                    .and_then(|n| u64::try_from(n).ok())
-                    .unwrap_or(0),
-                etag: etag(out.e_tag()),
-                last_modified: time(out.last_modified()),
-            })),
+            Ok(out) => Ok(Some(answered_meta(
+                key,
+                out.content_length(),
+                out.e_tag(),
+                out.last_modified(),
+            ))),
             Err(e)
                 if e.as_service_error().is_some_and(|s| s.is_not_found())
                     || service_status(&e) == Some(404) =>
@@ -356,37 +372,15 @@ impl ObjectStore for S3ObjectStore {
         if range.end <= range.start {
             return Ok(Vec::new());
         }
+        let range = format!("bytes={}-{}", range.start, range.end - 1);
         let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
-            .send()
+            .get_object("GetObject(range)", key, Some(range))
+            .await?;
+        let bytes = out
+            .body
+            .collect()
             .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    StoreError::NotFound {
-                        key: key.to_string(),
-                    }
-                } else if service_status(&e) == Some(416) {
-                    // The range starts at or after the end: nothing to return.
-                    StoreError::Backend {
-                        operation: "GetObject(range)",
-                        key: key.to_string(),
-                        retryable: false,
-                        source: Box::new(e),
-                    }
-                } else {
-                    backend("GetObject(range)", key, e)
-                }
-            })?;
-        let bytes = out.body.collect().await.map_err(|e| StoreError::Backend {
-            operation: "GetObject(range body)",
-            key: key.to_string(),
-            retryable: true,
-            source: Box::new(e),
-        })?;
+            .map_err(body_failed("GetObject(range body)", key))?;
         Ok(bytes.into_bytes().to_vec())
     }
 
