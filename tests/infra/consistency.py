@@ -161,16 +161,29 @@ def env_reads(root, crate):
 
 
 def adapter_actions(root):
-    """IAM actions of each AWS adapter struct, from the SDK operations in its source."""
+    """IAM actions of each AWS adapter struct, from the SDK operations in its source: the text
+    from its `pub struct` to the next one, and the module-level functions that text calls
+    (shared helpers such as a consistent GetItem), followed transitively."""
     out = {}
     for path in sorted((root / "crates" / "core" / "src" / "adapters" / "aws").glob("*.rs")):
         text = path.read_text()
+        helpers = {
+            m.group(1): _block(text, m.start())
+            for m in re.finditer(r"^(?:pub(?:\([^)]*\))? )?(?:async )?fn (\w+)", text, re.M)
+        }
+
+        def sdk_ops(body, seen):
+            ops = set(re.findall(r"\.(\w+)\(\)", body))
+            for call in set(re.findall(r"(?<![.\w])(\w+)\(", body)):
+                if call in helpers and call not in seen:
+                    seen.add(call)
+                    ops |= sdk_ops(helpers[call], seen)
+            return ops
+
         starts = [(m.start(), m.group(1)) for m in re.finditer(r"^pub struct (\w+)", text, re.M)]
         for i, (start, name) in enumerate(starts):
             end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
-            ops = set(re.findall(r"\.(\w+)\(\)\s*\n?\s*\.", text[start:end]))
-            ops |= set(re.findall(r"\.(\w+)\(\)", text[start:end]))
-            actions = {SDK_TO_IAM[o] for o in ops if o in SDK_TO_IAM}
+            actions = {SDK_TO_IAM[o] for o in sdk_ops(text[start:end], set()) if o in SDK_TO_IAM}
             if actions:
                 out[name] = actions
     return out
