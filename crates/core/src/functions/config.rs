@@ -165,6 +165,25 @@ pub fn names(vars: &[Var]) -> BTreeSet<String> {
     vars.iter().map(|v| v.name.to_string()).collect()
 }
 
+/// Runs `from_env` over exactly the variables `pairs` sets, checks that it asked for exactly
+/// the names `vars` lists, and returns what it read: the check each function's `Config` test
+/// makes.
+#[cfg(test)]
+pub(crate) fn read_exactly<T>(
+    vars: &[Var],
+    pairs: &[(&str, &str)],
+    from_env: impl Fn(&dyn Env) -> Result<T, ConfigError>,
+) -> T {
+    let set: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let env = Recording::new(&set);
+    let out = from_env(&env).unwrap();
+    assert_eq!(env.asked(), names(vars));
+    out
+}
+
 /// A required variable.
 pub fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     env.var(name).ok_or(ConfigError::Missing { name })

@@ -469,24 +469,22 @@ mod tests {
 
     #[test]
     fn the_config_reads_exactly_the_variables_it_lists() {
-        let set: BTreeMap<String, String> = [
-            (
-                "PRODUCT_SOURCES",
-                "dummyjson=https://dummyjson.com/products",
-            ),
-            ("DEFAULT_SOURCE", "dummyjson"),
-            ("DEFAULT_PAGE_SIZE", "50"),
-            ("DEFAULT_MAX_ITEMS", "100"),
-            ("STREAM_NAME", "tasks"),
-            ("RUNS_TABLE", "runs"),
-            ("PUT_ATTEMPTS", "3"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let env = super::config::Recording::new(&set);
-        let c = Config::from_env(&env).unwrap();
-        assert_eq!(env.asked(), super::config::names(Config::VARIABLES));
+        let c = super::config::read_exactly(
+            Config::VARIABLES,
+            &[
+                (
+                    "PRODUCT_SOURCES",
+                    "dummyjson=https://dummyjson.com/products",
+                ),
+                ("DEFAULT_SOURCE", "dummyjson"),
+                ("DEFAULT_PAGE_SIZE", "50"),
+                ("DEFAULT_MAX_ITEMS", "100"),
+                ("STREAM_NAME", "tasks"),
+                ("RUNS_TABLE", "runs"),
+                ("PUT_ATTEMPTS", "3"),
+            ],
+            Config::from_env,
+        );
         assert_eq!(c.put_attempts, 3);
     }
 

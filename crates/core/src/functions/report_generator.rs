@@ -381,25 +381,22 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Value, FunctionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     #[test]
     fn the_config_reads_exactly_the_variables_it_lists() {
-        let set: BTreeMap<String, String> = [
-            ("LAKE_BUCKET", "lake"),
-            ("ALERT_REJECTED_PCT", "2.5"),
-            ("ANOMALY_THRESHOLD_PCT", "40"),
-            ("LOOKBACK_DAYS", "2"),
-            ("TOPIC_ARN", "arn:aws:sns:eu-west-1:000000000000:reports"),
-            ("METRICS_NAMESPACE", "ShopFlow/test"),
-            ("SHOPFLOW_S3_FORCE_PATH_STYLE", "0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let env = config::Recording::new(&set);
-        let c = Config::from_env(&env).unwrap();
-        assert_eq!(env.asked(), config::names(Config::VARIABLES));
+        let c = super::config::read_exactly(
+            Config::VARIABLES,
+            &[
+                ("LAKE_BUCKET", "lake"),
+                ("ALERT_REJECTED_PCT", "2.5"),
+                ("ANOMALY_THRESHOLD_PCT", "40"),
+                ("LOOKBACK_DAYS", "2"),
+                ("TOPIC_ARN", "arn:aws:sns:eu-west-1:000000000000:reports"),
+                ("METRICS_NAMESPACE", "ShopFlow/test"),
+                ("SHOPFLOW_S3_FORCE_PATH_STYLE", "0"),
+            ],
+            Config::from_env,
+        );
         assert_eq!(c.report.gold.lookback_days, 2);
         assert!(!c.force_path_style);
     }

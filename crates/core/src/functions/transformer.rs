@@ -326,20 +326,18 @@ mod tests {
 
     #[test]
     fn the_config_reads_exactly_the_variables_it_lists() {
-        let set: BTreeMap<String, String> = [
-            ("LAKE_BUCKET", "lake"),
-            ("LEDGER_TABLE", "ledger"),
-            ("METRICS_NAMESPACE", "ShopFlow/test"),
-            ("BATCH_ROWS", "100"),
-            ("LEASE_MINUTES", "5"),
-            ("SHOPFLOW_S3_FORCE_PATH_STYLE", "true"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let env = config::Recording::new(&set);
-        let c = Config::from_env(&env).unwrap();
-        assert_eq!(env.asked(), config::names(Config::VARIABLES));
+        let c = super::config::read_exactly(
+            Config::VARIABLES,
+            &[
+                ("LAKE_BUCKET", "lake"),
+                ("LEDGER_TABLE", "ledger"),
+                ("METRICS_NAMESPACE", "ShopFlow/test"),
+                ("BATCH_ROWS", "100"),
+                ("LEASE_MINUTES", "5"),
+                ("SHOPFLOW_S3_FORCE_PATH_STYLE", "true"),
+            ],
+            Config::from_env,
+        );
         assert_eq!(c.lease, chrono::Duration::minutes(5));
         assert!(c.force_path_style);
         let missing = BTreeMap::from([("LAKE_BUCKET".to_string(), "lake".to_string())]);
