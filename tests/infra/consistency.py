@@ -8,11 +8,10 @@ What the code does is read from the code itself, never declared a second time:
 - Environment variables a function reads: its `Config::VARIABLES` and the shared set-up's
   (RUST_LOG), as the Rust code writes them to infrastructure/functions.json (a unit test keeps
   that file current); SHOPFLOW_S3_FORCE_PATH_STYLE is for emulators only and may be left unset.
-- AWS actions a function calls: the adapters its main.rs constructs; for each adapter, the SDK
-  operations in that adapter's source, mapped to IAM actions. The object store is narrowed to
-  the port methods the function's code reaches (`store.put(`, `store.list(`, …, following
-  `crate::` references from its handler module), each method's actions being the SDK
-  operations of its body and of the adapter's helpers it calls.
+- AWS actions a function calls: its `Config::ACTIONS`, from the same manifest. The Rust tests
+  keep that list true: each function's tests run it against moto with clients that grant only
+  those actions (`shopflow_testkit::Role`: any other call fails as AWS would refuse it), and
+  check that its ordinary path calls every action declared `always`.
 
 What Terraform grants: the statements of each function role's inline policy whose `sid` starts
 with `Code` must grant exactly the actions the code calls; statements whose `sid` starts with
@@ -40,29 +39,6 @@ except ImportError:  # pragma: no cover - the message is the point
         "(the README's test command does this)\n"
     )
     sys.exit(3)
-
-SDK_TO_IAM = {
-    "get_object": "s3:GetObject",
-    "head_object": "s3:GetObject",
-    "put_object": "s3:PutObject",
-    "create_multipart_upload": "s3:PutObject",
-    "upload_part": "s3:PutObject",
-    "complete_multipart_upload": "s3:PutObject",
-    "abort_multipart_upload": "s3:AbortMultipartUpload",
-    "list_objects_v2": "s3:ListBucket",
-    "delete_object": "s3:DeleteObject",
-    "get_item": "dynamodb:GetItem",
-    "put_item": "dynamodb:PutItem",
-    "delete_item": "dynamodb:DeleteItem",
-    "update_item": "dynamodb:UpdateItem",
-    "query": "dynamodb:Query",
-    "put_records": "kinesis:PutRecords",
-    "put_record": "kinesis:PutRecord",
-    "publish": "sns:Publish",
-}
-
-# The object store adapter: its actions are narrowed to the port methods a function reaches.
-OBJECT_STORE = "S3ObjectStore"
 
 PLATFORM_ACTIONS = {
     "logs:CreateLogStream",
@@ -143,15 +119,15 @@ def lambda_crates(root):
     return out
 
 
-def handler_module(root, crate):
-    return root / "crates" / "core" / "src" / "functions" / (crate.replace("-", "_") + ".rs")
+def _manifest(root):
+    """The deployment manifest the Rust code writes (infrastructure/functions.json, kept current
+    by shopflow-core's unit test `the_committed_deployment_manifest_is_current`)."""
+    return json.loads((root / "infrastructure" / "functions.json").read_text())
 
 
 def env_reads(root, crate):
-    """The environment variables `crate` reads: its Config::VARIABLES and the shared set-up's,
-    from the manifest the Rust code writes (infrastructure/functions.json, kept current by
-    shopflow-core's unit test `the_committed_deployment_manifest_is_current`)."""
-    manifest = json.loads((root / "infrastructure" / "functions.json").read_text())
+    """The environment variables `crate` reads: its Config::VARIABLES and the shared set-up's."""
+    manifest = _manifest(root)
     function = manifest["functions"].get(crate)
     if function is None:
         return set()
@@ -160,66 +136,13 @@ def env_reads(root, crate):
     return names
 
 
-def adapter_actions(root):
-    """IAM actions of each AWS adapter struct, from the SDK operations in its source: the text
-    from its `pub struct` to the next one, and the module-level functions that text calls
-    (shared helpers such as a consistent GetItem), followed transitively."""
-    out = {}
-    for path in sorted((root / "crates" / "core" / "src" / "adapters" / "aws").glob("*.rs")):
-        text = path.read_text()
-        helpers = {
-            m.group(1): _block(text, m.start())
-            for m in re.finditer(r"^(?:pub(?:\([^)]*\))? )?(?:async )?fn (\w+)", text, re.M)
-        }
-
-        def sdk_ops(body, seen):
-            ops = set(re.findall(r"\.(\w+)\(\)", body))
-            for call in set(re.findall(r"(?<![.\w])(\w+)\(", body)):
-                if call in helpers and call not in seen:
-                    seen.add(call)
-                    ops |= sdk_ops(helpers[call], seen)
-            return ops
-
-        starts = [(m.start(), m.group(1)) for m in re.finditer(r"^pub struct (\w+)", text, re.M)]
-        for i, (start, name) in enumerate(starts):
-            end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
-            actions = {SDK_TO_IAM[o] for o in sdk_ops(text[start:end], set()) if o in SDK_TO_IAM}
-            if actions:
-                out[name] = actions
-    return out
-
-
-def object_store_methods(root):
-    """IAM actions of each ObjectStore method of the S3 adapter (its body and the helpers it
-    calls on `self`)."""
-    text = (root / "crates" / "core" / "src" / "adapters" / "aws" / "s3.rs").read_text()
-    fns = [(m.start(), m.group(1)) for m in re.finditer(r"^\s*(?:pub )?(?:async )?fn (\w+)", text, re.M)]
-    bodies = {}
-    for i, (start, name) in enumerate(fns):
-        end = fns[i + 1][0] if i + 1 < len(fns) else len(text)
-        bodies[name] = text[start:end]
-
-    def ops(name, seen):
-        if name in seen or name not in bodies:
-            return set()
-        seen.add(name)
-        body = bodies[name]
-        out = {SDK_TO_IAM[o] for o in re.findall(r"\.(\w+)\(\)", body) if o in SDK_TO_IAM}
-        for helper in re.findall(r"self\.(\w+)\(", body):
-            out |= ops(helper, seen)
-        return out
-
-    port = (root / "crates" / "core" / "src" / "ports.rs").read_text()
-    trait = port[port.index("pub trait ObjectStore"):]
-    trait = trait[: trait.index("\n}\n")]
-    methods = re.findall(r"async fn (\w+)\(", trait)
-    return {m: ops(m, set()) for m in methods}
-
-
-def code_only(text):
-    """Rust source without comments and without its `#[cfg(test)]` module (kept last)."""
-    text = text.split("#[cfg(test)]")[0]
-    return re.sub(r"//[^\n]*", "", text)
+def declared_actions(root, crate):
+    """The IAM actions `crate`'s code calls: its Config::ACTIONS (those of the ordinary path and
+    those only a named path takes, such as aborting a failed multipart upload)."""
+    function = _manifest(root)["functions"].get(crate)
+    if function is None:
+        return set()
+    return {a["name"] for a in function["actions"]}
 
 
 def _block(text, start):
@@ -236,99 +159,6 @@ def _block(text, start):
             if depth == 0:
                 return text[start : i + 1]
     return text[start:]
-
-
-def _items(text, names):
-    """The code of the named items of a module: a function's body, a type's impl blocks."""
-    out = []
-    for name in names:
-        if name[:1].isupper():
-            pattern = rf"^\s*impl(?:<[^>]*>)?\s+(?:[\w:<>]+\s+for\s+)?{name}\b"
-        else:
-            pattern = rf"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?fn\s+{name}\b"
-        for m in re.finditer(pattern, text, re.M):
-            out.append(_block(text, m.start()))
-    return "\n".join(out)
-
-
-def reachable_core_text(root, crate):
-    """The code a function's handler module reaches in the core crate: following
-    `use crate::m::{Item, f}` and `crate::m::f(` paths to the named functions' bodies and the
-    named types' impl blocks (a whole module when it is used as a whole), transitively.
-    Comments and tests do not count."""
-    src = root / "crates" / "core" / "src"
-
-    def module_text(module):
-        for candidate in (src / f"{module}.rs", src / module / "mod.rs"):
-            if candidate.exists():
-                parts = [candidate]
-                if candidate.name == "mod.rs":
-                    parts += [p for p in candidate.parent.glob("*.rs") if p.name not in ("mod.rs", "tests.rs")]
-                return "\n".join(code_only(p.read_text()) for p in parts)
-        return ""
-
-    seen = set()
-    texts = []
-    todo = [("functions/" + crate.replace("-", "_"), None)]
-    while todo:
-        module, item = todo.pop()
-        if (module, item) in seen:
-            continue
-        seen.add((module, item))
-        if module.startswith("functions/"):
-            whole = code_only((src / f"{module}.rs").read_text())
-        else:
-            whole = module_text(module)
-        text = whole if item is None else _items(whole, [item])
-        if not text:
-            continue
-        texts.append(text)
-        for m in re.finditer(r"crate::(\w+)(?:::\{([^}]*)\}|::(\w+))?", text):
-            target = m.group(1)
-            if target in ("adapters", "functions"):
-                continue
-            names = []
-            if m.group(2):
-                names = [n.strip().split(" as ")[0] for n in m.group(2).split(",") if n.strip()]
-            elif m.group(3):
-                names = [m.group(3)]
-            if not names or "self" in names:
-                todo.append((target, None))
-            for n in names:
-                if n != "self" and re.fullmatch(r"\w+", n):
-                    todo.append((target, n))
-        # Items of the same module used by the code reached so far.
-        if item is not None:
-            for call in set(re.findall(r"\b([a-z_]\w*)\(", text)) | set(re.findall(r"\b([A-Z]\w*)::", text)):
-                if call != item and re.search(rf"fn\s+{call}\b|impl[^{{]*\b{call}\b", whole):
-                    todo.append((module, call))
-    return "\n".join(texts)
-
-
-def table_store_methods(root):
-    """The ObjectStore port methods the Delta tables' storage bridge calls: delta-rs may use any
-    of them (reads, commits, checkpoints, expired-log clean-up), so a function that opens the
-    lake's tables (`DeltaLake::new` in its main.rs) calls all of them."""
-    text = code_only((root / "crates" / "core" / "src" / "tables" / "store.rs").read_text())
-    return set(re.findall(r"store\s*\.\s*(\w+)\(", text))
-
-
-def code_actions(root, crate, adapters):
-    main = (root / "crates" / crate / "src" / "main.rs").read_text()
-    actions = set()
-    for name, acts in adapters.items():
-        if name != OBJECT_STORE and re.search(rf"\b{name}::new\b", main):
-            actions |= acts
-    if re.search(rf"\b{OBJECT_STORE}::new\b", main):
-        reached = reachable_core_text(root, crate)
-        methods = object_store_methods(root)
-        for method, acts in methods.items():
-            if re.search(rf"store\s*\.\s*{method}\(", reached):
-                actions |= acts
-        if re.search(r"\bDeltaLake::new\b", main):
-            for method in table_store_methods(root):
-                actions |= methods.get(method, set())
-    return actions
 
 
 def emitted_errors(root):
@@ -525,7 +355,6 @@ def check(root, infra=None, asl=None):
     problems = []
     blocks, texts = load_hcl(infra)
     functions = deployed_functions(blocks)
-    adapters = adapter_actions(root)
     crates = lambda_crates(root)
 
     by_crate = {}
@@ -567,7 +396,7 @@ def check(root, infra=None, asl=None):
                 granted_platform |= set(actions)
             else:
                 problems.append(f"{crate}: policy statement {sid or '(no sid)'} is neither Code* nor Platform*")
-        calls = code_actions(root, crate, adapters)
+        calls = declared_actions(root, crate)
         for a in sorted(calls - granted_code):
             problems.append(f"{crate}: calls {a}, which its role does not grant")
         for a in sorted(granted_code - calls):

@@ -166,15 +166,14 @@ class CodeFactsTest(unittest.TestCase):
                         <= consistency.env_reads(ROOT, "transformer"))
         self.assertIn("PRODUCT_SOURCES", consistency.env_reads(ROOT, "ingest-trigger"))
 
-    def test_narrows_the_object_store_to_the_methods_reached(self):
-        adapters = consistency.adapter_actions(ROOT)
-        fetch = consistency.code_actions(ROOT, "product-fetch", adapters)
+    def test_reads_the_actions_each_function_declares(self):
+        fetch = consistency.declared_actions(ROOT, "product-fetch")
         self.assertIn("s3:PutObject", fetch)
         self.assertNotIn("s3:DeleteObject", fetch)
-        report = consistency.code_actions(ROOT, "report-generator", adapters)
-        self.assertIn("s3:DeleteObject", report)  # stale gold partitions are removed
+        report = consistency.declared_actions(ROOT, "report-generator")
+        self.assertIn("s3:DeleteObject", report)  # maintenance vacuums unreferenced files
         self.assertIn("sns:Publish", report)
-
+        self.assertEqual(consistency.declared_actions(ROOT, "no-such-function"), set())
 
 if __name__ == "__main__":
     unittest.main()

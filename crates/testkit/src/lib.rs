@@ -6,6 +6,8 @@
 //!   server mode) on a free loopback port, with ready-made AWS SDK clients pointed at it and
 //!   helpers that create and read back the resources the pipeline uses (S3 buckets, a Kinesis
 //!   stream, DynamoDB tables, an SNS topic with an SQS queue subscribed to it).
+//! - [`Role`]: SDK clients for that server under one function's IAM role: they record the IAM
+//!   action of every call and refuse the actions the role does not grant.
 //! - [`ProductApiStub`]: a small HTTP/1.1 server serving a deterministic, DummyJSON-shaped
 //!   product catalog (and a FakeStore-shaped one), whose pages can be told to fail in chosen
 //!   ways ([`Behaviour`]): 429 with `Retry-After`, 500, slow answers, malformed JSON, dropped
@@ -32,6 +34,8 @@
 
 mod moto;
 mod product_api;
+mod role;
 
 pub use moto::{MOTO_INSTALL_COMMAND, Moto, StreamRecord};
 pub use product_api::{Behaviour, CATEGORIES, ProductApiStub};
+pub use role::{Role, iam_action};

@@ -204,58 +204,27 @@ impl Moto {
 
     /// An S3 client for this server, with path-style addressing.
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(credentials())
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        aws_sdk_s3::Client::from_conf(s3_config(&self.endpoint()).build())
     }
 
     /// A DynamoDB client for this server.
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(credentials())
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        aws_sdk_dynamodb::Client::from_conf(dynamodb_config(&self.endpoint()).build())
     }
 
     /// A Kinesis client for this server.
     pub fn kinesis(&self) -> aws_sdk_kinesis::Client {
-        let config = aws_sdk_kinesis::Config::builder()
-            .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
-            .region(aws_sdk_kinesis::config::Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(credentials())
-            .build();
-        aws_sdk_kinesis::Client::from_conf(config)
+        aws_sdk_kinesis::Client::from_conf(kinesis_config(&self.endpoint()).build())
     }
 
     /// An SNS client for this server.
     pub fn sns(&self) -> aws_sdk_sns::Client {
-        let config = aws_sdk_sns::Config::builder()
-            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-            .region(aws_sdk_sns::config::Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(credentials())
-            .build();
-        aws_sdk_sns::Client::from_conf(config)
+        aws_sdk_sns::Client::from_conf(sns_config(&self.endpoint()).build())
     }
 
     /// An SQS client for this server.
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
-        let config = aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(credentials())
-            .build();
-        aws_sdk_sqs::Client::from_conf(config)
+        aws_sdk_sqs::Client::from_conf(sqs_config(&self.endpoint()).build())
     }
 
     /// Creates an S3 bucket (in `us-east-1`, so without a location constraint).
@@ -759,6 +728,57 @@ fn http_answers(addr: SocketAddr) -> bool {
         }
     }
     head[..read].starts_with(b"HTTP/1.")
+}
+
+/// The S3 service configuration for a server at `endpoint` (region, test credentials, path-style addressing),
+/// left open for a caller to add to (a [`Role`](crate::Role)'s recorder).
+pub(crate) fn s3_config(endpoint: &str) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials())
+        .force_path_style(true)
+}
+
+/// The DynamoDB service configuration for a server at `endpoint` (region, test credentials),
+/// left open for a caller to add to (a [`Role`](crate::Role)'s recorder).
+pub(crate) fn dynamodb_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials())
+}
+
+/// The Kinesis service configuration for a server at `endpoint` (region, test credentials),
+/// left open for a caller to add to (a [`Role`](crate::Role)'s recorder).
+pub(crate) fn kinesis_config(endpoint: &str) -> aws_sdk_kinesis::config::Builder {
+    aws_sdk_kinesis::Config::builder()
+        .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+        .region(aws_sdk_kinesis::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials())
+}
+
+/// The SNS service configuration for a server at `endpoint` (region, test credentials),
+/// left open for a caller to add to (a [`Role`](crate::Role)'s recorder).
+pub(crate) fn sns_config(endpoint: &str) -> aws_sdk_sns::config::Builder {
+    aws_sdk_sns::Config::builder()
+        .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+        .region(aws_sdk_sns::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials())
+}
+
+/// The SQS service configuration for a server at `endpoint` (region, test credentials),
+/// left open for a caller to add to (a [`Role`](crate::Role)'s recorder).
+pub(crate) fn sqs_config(endpoint: &str) -> aws_sdk_sqs::config::Builder {
+    aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials())
 }
 
 #[cfg(test)]

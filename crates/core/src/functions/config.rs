@@ -126,6 +126,21 @@ pub const RUST_LOG: Var = Var::optional(
     "log filter, tracing's EnvFilter syntax (default info, with the dependencies quieter)",
 );
 
+/// The log format Lambda's advanced logging controls give a function, set by the Lambda
+/// service from its `logging_config` (never by Terraform's `environment`, where `AWS_LAMBDA_*`
+/// names are reserved).
+pub const AWS_LAMBDA_LOG_FORMAT: Var = Var::optional(
+    "AWS_LAMBDA_LOG_FORMAT",
+    "set by Lambda from logging_config.log_format: JSON (JSON lines, also the default) or Text",
+);
+
+/// The application log level Lambda's advanced logging controls give a function, set by the
+/// Lambda service from its `logging_config`.
+pub const AWS_LAMBDA_LOG_LEVEL: Var = Var::optional(
+    "AWS_LAMBDA_LOG_LEVEL",
+    "set by Lambda from logging_config.application_log_level (TRACE to FATAL); takes precedence over RUST_LOG, the dependencies staying quieter",
+);
+
 /// The metrics namespace, `ShopFlow` unless [`METRICS_NAMESPACE`] says otherwise.
 pub fn metrics_namespace(env: &dyn Env) -> Result<String, ConfigError> {
     METRICS_NAMESPACE.parse(env, "ShopFlow".to_string())

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::config::{self, ConfigError, Env, Var};
+use super::iam::Action;
 use super::{ErrorKind, FunctionError};
 use crate::ports::{FetchTask, RunRecord, RunRegistry, TaskQueue};
 
@@ -65,6 +66,26 @@ const PUT_ATTEMPTS: Var = Var::optional(
 );
 
 impl Config {
+    /// Every AWS action the handler calls (see [`iam`](super::iam)).
+    pub const ACTIONS: &[Action] = &[
+        Action::always(
+            "kinesis:PutRecords",
+            "fetch tasks onto the stream STREAM_NAME",
+        ),
+        Action::always(
+            "dynamodb:PutItem",
+            "claims a run's idempotency key in RUNS_TABLE",
+        ),
+        Action::always(
+            "dynamodb:GetItem",
+            "reads a claimed run back (a repeated request answers the first run) in RUNS_TABLE",
+        ),
+        Action::always(
+            "dynamodb:UpdateItem",
+            "records the run's queued task count in RUNS_TABLE",
+        ),
+    ];
+
     /// Every variable [`from_env`](Self::from_env) reads.
     pub const VARIABLES: &[Var] = &[
         config::PRODUCT_SOURCES,

@@ -12,6 +12,7 @@
 //! - `product_fetch` (feature `lambda`) — Kinesis fetch tasks → raw pages in
 //!   `landing/products/`, products table.
 //! - [`config`] — typed configuration from the environment.
+//! - [`iam`] — the AWS actions each function's code calls.
 //!
 //! Errors carry a stable [`ErrorKind`] whose name (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`,
 //! `ShopFlow.Internal`) is the Lambda error type a state machine's `Retry`/`Catch` match on.
@@ -19,6 +20,7 @@
 
 pub mod config;
 pub mod daily;
+pub mod iam;
 #[cfg(feature = "lambda")]
 pub mod ingest_trigger;
 #[cfg(feature = "lambda")]
@@ -33,19 +35,35 @@ use serde::Serialize;
 pub const MANIFEST_PATH: &str = "infrastructure/functions.json";
 
 /// The deployment manifest: for every Lambda function (by crate name), the environment
-/// variables its `Config::from_env` reads, and the variables every function's shared set-up
-/// reads. `tests/infra/consistency.py` reads it (as `infrastructure/functions.json`) and checks
-/// that Terraform sets exactly these; a unit test keeps the committed file equal to this.
+/// variables its `Config::from_env` reads and the AWS actions its code calls
+/// (`Config::ACTIONS`), the variables every function's shared set-up reads, and those of them
+/// the Lambda service sets from the function's `logging_config` (`runtime_environment`).
+/// `tests/infra/consistency.py` reads it (as `infrastructure/functions.json`) and checks that
+/// Terraform sets exactly these variables and grants exactly these actions; a unit test keeps
+/// the committed file equal to this.
 #[cfg(all(feature = "lambda", feature = "analytics"))]
 pub fn manifest() -> serde_json::Value {
     serde_json::json!({
-        "about": "Generated from the functions' Config::VARIABLES (crates/core/src/functions): do not edit. Regenerate with SHOPFLOW_UPDATE_MANIFEST=1 cargo test --workspace --lib -- the_committed_deployment_manifest_is_current",
+        "about": "Generated from the functions' Config::VARIABLES and Config::ACTIONS (crates/core/src/functions): do not edit. Regenerate with SHOPFLOW_UPDATE_MANIFEST=1 cargo test --workspace --lib -- the_committed_deployment_manifest_is_current",
         "shared_environment": [config::RUST_LOG],
+        "runtime_environment": [config::AWS_LAMBDA_LOG_FORMAT, config::AWS_LAMBDA_LOG_LEVEL],
         "functions": {
-            "ingest-trigger": { "environment": ingest_trigger::Config::VARIABLES },
-            "product-fetch": { "environment": product_fetch::Config::VARIABLES },
-            "report-generator": { "environment": report_generator::Config::VARIABLES },
-            "transformer": { "environment": transformer::Config::VARIABLES },
+            "ingest-trigger": {
+                "environment": ingest_trigger::Config::VARIABLES,
+                "actions": ingest_trigger::Config::ACTIONS,
+            },
+            "product-fetch": {
+                "environment": product_fetch::Config::VARIABLES,
+                "actions": product_fetch::Config::ACTIONS,
+            },
+            "report-generator": {
+                "environment": report_generator::Config::VARIABLES,
+                "actions": report_generator::Config::ACTIONS,
+            },
+            "transformer": {
+                "environment": transformer::Config::VARIABLES,
+                "actions": transformer::Config::ACTIONS,
+            },
         },
     })
 }

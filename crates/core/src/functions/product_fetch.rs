@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::config::{self, ConfigError, Env, Var};
+use super::iam::Action;
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::ports::{FetchTask, HttpGet, ObjectStore, ProductRecord, ProductStore, UpsertOutcome};
@@ -71,6 +72,22 @@ const PRODUCTS_TABLE: Var =
     Var::required("PRODUCTS_TABLE", "the DynamoDB table of current products");
 
 impl Config {
+    /// Every AWS action the handler calls (see [`iam`](super::iam)).
+    pub const ACTIONS: &[Action] = &[
+        Action::always(
+            "s3:PutObject",
+            "writes each fetched page under landing/products/ in LAKE_BUCKET",
+        ),
+        Action::always(
+            "dynamodb:GetItem",
+            "reads a product's stored version in PRODUCTS_TABLE (unchanged products are skipped)",
+        ),
+        Action::always(
+            "dynamodb:PutItem",
+            "upserts changed products in PRODUCTS_TABLE",
+        ),
+    ];
+
     /// Every variable [`from_env`](Self::from_env) reads.
     pub const VARIABLES: &[Var] = &[
         config::PRODUCT_SOURCES,

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::config::{self, ConfigError, Env, Var};
 use super::daily::DayRequest;
+use super::iam::Action;
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::gold::GoldOptions;
@@ -61,6 +62,33 @@ const LOOKBACK_DAYS: Var = Var::optional(
 pub const TOPIC_ARN: Var = Var::required("TOPIC_ARN", "the SNS topic of summaries and alerts");
 
 impl Config {
+    /// Every AWS action the handler calls (see [`iam`](super::iam)).
+    pub const ACTIONS: &[Action] = &[
+        Action::always(
+            "s3:GetObject",
+            "reads silver, gold and the manifests (GetObject, HeadObject) in LAKE_BUCKET",
+        ),
+        Action::always(
+            "s3:ListBucket",
+            "lists the Delta logs and manifests/ in LAKE_BUCKET",
+        ),
+        Action::always(
+            "s3:PutObject",
+            "writes gold tables, the report and its dashboard in LAKE_BUCKET",
+        ),
+        Action::when(
+            "s3:AbortMultipartUpload",
+            "abandons a failed multipart upload of a large file in LAKE_BUCKET",
+            "a multipart upload fails",
+        ),
+        Action::when(
+            "s3:DeleteObject",
+            "vacuums files the tables no longer reference ({maintain}) in LAKE_BUCKET",
+            "maintenance finds files unreferenced for longer than the retention",
+        ),
+        Action::always("sns:Publish", "the daily summary and alerts to TOPIC_ARN"),
+    ];
+
     /// Every variable [`from_env`](Self::from_env) reads.
     pub const VARIABLES: &[Var] = &[
         config::LAKE_BUCKET,

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::config::{self, ConfigError, Env, Var};
 use super::daily::{self, DayRequest, ObjectResult};
+use super::iam::Action;
 use super::{ErrorKind, FunctionError, decode_s3_key};
 use crate::ingest::{EventVersion, Ingestor};
 use crate::ports::ObjectStore;
@@ -55,6 +56,43 @@ const LEASE_MINUTES: Var = Var::optional(
 );
 
 impl Config {
+    /// Every AWS action the handler calls (see [`iam`](super::iam)).
+    pub const ACTIONS: &[Action] = &[
+        Action::always(
+            "s3:GetObject",
+            "reads landing objects, the Delta logs and the day's manifests in LAKE_BUCKET",
+        ),
+        Action::always(
+            "s3:ListBucket",
+            "lists landing/ for pending objects, the Delta logs and manifests/ in LAKE_BUCKET",
+        ),
+        Action::always(
+            "s3:PutObject",
+            "writes bronze copies, Delta data files and commits, manifests in LAKE_BUCKET",
+        ),
+        Action::when(
+            "s3:AbortMultipartUpload",
+            "abandons a failed multipart upload of a large file in LAKE_BUCKET",
+            "a multipart upload fails",
+        ),
+        Action::when(
+            "s3:DeleteObject",
+            "removes Delta log files past the table's log retention in LAKE_BUCKET",
+            "a checkpoint finds expired log files",
+        ),
+        Action::always("dynamodb:PutItem", "claims an object in LEDGER_TABLE"),
+        Action::when(
+            "dynamodb:GetItem",
+            "reads an object's ledger entry in LEDGER_TABLE, to answer a repeated delivery",
+            "the object's claim is already taken (a repeated or concurrent delivery)",
+        ),
+        Action::when(
+            "dynamodb:DeleteItem",
+            "releases an object's claim in LEDGER_TABLE so that a retry can take it",
+            "processing a claimed object fails",
+        ),
+    ];
+
     /// Every variable [`from_env`](Self::from_env) reads.
     pub const VARIABLES: &[Var] = &[
         config::LAKE_BUCKET,

@@ -11,11 +11,11 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use shopflow_core::adapters::aws::dynamodb::DynamoRunRegistry;
 use shopflow_core::adapters::aws::kinesis::KinesisTaskQueue;
-use shopflow_core::functions::ingest_trigger;
 use shopflow_core::functions::ingest_trigger::{Config, Deps};
+use shopflow_core::functions::{iam, ingest_trigger};
 use shopflow_core::ports::FetchTask;
 use shopflow_lambda::HandlerError;
-use shopflow_testkit::Moto;
+use shopflow_testkit::{Moto, Role};
 
 /// One invocation, as the runtime makes it (what the function's `main.rs` serves).
 async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
@@ -32,7 +32,13 @@ fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
-async fn deps(moto: &Moto) -> Deps {
+/// The function's role on `moto`: exactly the actions it declares.
+fn role(moto: &Moto) -> Role {
+    moto.role(iam::names(Config::ACTIONS))
+}
+
+/// The stream, the runs table and the handler's dependencies on them, under `role`.
+async fn deps(moto: &Moto, role: &Role) -> Deps {
     moto.create_stream("fetch-tasks", 2).await;
     moto.create_table("runs", "idempotency_key").await;
     let env: BTreeMap<String, String> = BTreeMap::from([
@@ -42,11 +48,11 @@ async fn deps(moto: &Moto) -> Deps {
     let config = Config::from_env(&env).unwrap();
     Deps {
         queue: Arc::new(KinesisTaskQueue::new(
-            moto.kinesis(),
+            role.kinesis(),
             &config.stream,
             config.put_attempts,
         )),
-        runs: Arc::new(DynamoRunRegistry::new(moto.dynamodb(), &config.runs_table)),
+        runs: Arc::new(DynamoRunRegistry::new(role.dynamodb(), &config.runs_table)),
         config,
     }
 }
@@ -65,7 +71,8 @@ fn body(resp: &Value) -> Value {
 #[tokio::test]
 async fn api_requests_publish_tasks_once_per_idempotency_key_and_refuse_bad_input() {
     let moto = Moto::start();
-    let deps = deps(&moto).await;
+    let role = role(&moto);
+    let deps = deps(&moto, &role).await;
 
     let resp = call(&deps, event("api-post-ingestions-idempotent.json")).await;
     assert_eq!(resp["statusCode"], 202, "{resp}");
@@ -118,12 +125,16 @@ async fn api_requests_publish_tasks_once_per_idempotency_key_and_refuse_bad_inpu
     let b64 = body(&call(&deps, event("api-post-ingestions-base64.json")).await);
     assert_eq!(b64["tasks"], 1);
     assert_eq!(moto.read_stream("fetch-tasks").await.len(), 8);
+    // The ordinary path called every action the function declares as such (and, the role
+    // refusing the rest, nothing it does not declare).
+    role.assert_called(iam::always(Config::ACTIONS));
 }
 
 #[tokio::test]
 async fn the_schedule_starts_the_default_run() {
     let moto = Moto::start();
-    let deps = deps(&moto).await;
+    let role = role(&moto);
+    let deps = deps(&moto, &role).await;
     let out = call(&deps, event("scheduled-event.json")).await;
     assert_eq!(out["tasks"], 7, "{out}");
     assert_eq!(moto.read_stream("fetch-tasks").await.len(), 7);

@@ -16,11 +16,11 @@ use shopflow_core::adapters::aws::dynamodb::DynamoProductStore;
 use shopflow_core::adapters::aws::http::ReqwestHttp;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::contract::ContractSet;
-use shopflow_core::functions::product_fetch;
 use shopflow_core::functions::product_fetch::{Config, Deps};
+use shopflow_core::functions::{iam, product_fetch};
 use shopflow_core::ports::FetchTask;
 use shopflow_lambda::HandlerError;
-use shopflow_testkit::{Behaviour, Moto, ProductApiStub};
+use shopflow_testkit::{Behaviour, Moto, ProductApiStub, Role};
 
 /// One invocation, as the runtime makes it (what the function's `main.rs` serves).
 async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
@@ -65,7 +65,14 @@ fn task(page: u32) -> FetchTask {
     }
 }
 
-async fn deps(moto: &Moto, api: &ProductApiStub) -> Deps {
+/// The function's role on `moto`: exactly the actions it declares.
+fn role(moto: &Moto) -> Role {
+    moto.role(iam::names(Config::ACTIONS))
+}
+
+/// The bucket, the products table and the handler's dependencies on them and on `api`, under
+/// `role`.
+async fn deps(moto: &Moto, role: &Role, api: &ProductApiStub) -> Deps {
     moto.create_bucket("lake").await;
     moto.create_table("products", "product_id").await;
     let env: BTreeMap<String, String> = BTreeMap::from([
@@ -83,9 +90,9 @@ async fn deps(moto: &Moto, api: &ProductApiStub) -> Deps {
     let config = Config::from_env(&env).unwrap();
     Deps {
         http: Arc::new(ReqwestHttp::new(config.timeout).unwrap()),
-        store: Arc::new(S3ObjectStore::new(moto.s3(), &config.bucket)),
+        store: Arc::new(S3ObjectStore::new(role.s3(), &config.bucket)),
         products: Arc::new(DynamoProductStore::new(
-            moto.dynamodb(),
+            role.dynamodb(),
             &config.products_table,
         )),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
@@ -114,8 +121,9 @@ fn failures(out: &Value) -> Vec<String> {
 #[tokio::test]
 async fn reports_exactly_the_pages_that_failed_for_good() {
     let moto = Moto::start();
+    let role = role(&moto);
     let api = ProductApiStub::start(150).await;
-    let deps = deps(&moto, &api).await;
+    let deps = deps(&moto, &role, &api).await;
     api.fail(
         30,
         Behaviour::TooManyRequests {
@@ -158,8 +166,9 @@ async fn reports_exactly_the_pages_that_failed_for_good() {
 #[tokio::test]
 async fn a_price_change_updates_the_product_and_keeps_the_previous_price() {
     let moto = Moto::start();
+    let role = role(&moto);
     let api = ProductApiStub::start(30).await;
-    let deps = deps(&moto, &api).await;
+    let deps = deps(&moto, &role, &api).await;
     let old_price = api.product(1)["price"].as_f64().unwrap();
     call(&deps, kinesis_event(&[task(1)])).await;
     api.set_price(1, 123.45);
@@ -176,6 +185,9 @@ async fn a_price_change_updates_the_product_and_keeps_the_previous_price() {
         item["previous_price_cents"].as_n().unwrap(),
         &format!("{}", (old_price * 100.0).round() as i64)
     );
+    // The ordinary path called every action the function declares as such (and, the role
+    // refusing the rest, nothing it does not declare).
+    role.assert_called(iam::always(Config::ACTIONS));
 }
 
 #[test]
@@ -204,8 +216,9 @@ fn poisoned_event(tasks: &[FetchTask], poisoned: &[usize]) -> Value {
 async fn a_hundred_records_with_three_poisoned_report_exactly_those_and_redelivery_changes_nothing()
 {
     let moto = Moto::start();
+    let role = role(&moto);
     let api = ProductApiStub::start(90).await;
-    let deps = deps(&moto, &api).await;
+    let deps = deps(&moto, &role, &api).await;
     let tasks: Vec<FetchTask> = (1..=100).map(task).collect();
     let poisoned = [16, 59, 98]; // records 17, 60 and 99
     let out = call(&deps, poisoned_event(&tasks, &poisoned)).await;
@@ -238,8 +251,9 @@ fn assert_no_product_written(out: &Value) {
 #[tokio::test]
 async fn a_batch_that_fails_whole_or_lacks_a_sequence_number_is_an_error_not_a_partial_response() {
     let moto = Moto::start();
+    let role = role(&moto);
     let api = ProductApiStub::start(30).await;
-    let deps = deps(&moto, &api).await;
+    let deps = deps(&moto, &role, &api).await;
     let tasks: Vec<FetchTask> = (1..=3).map(task).collect();
     let all = handle(
         LambdaEvent::new(poisoned_event(&tasks, &[0, 1, 2]), Context::default()),
@@ -278,8 +292,9 @@ async fn a_stream_of_fetch_tasks_at_the_shard_batch_limit_is_fetched_once_each_a
 
     let n = load_records();
     let moto = Moto::start();
+    let role = role(&moto);
     let api = ProductApiStub::start(2 * n).await;
-    let deps = deps(&moto, &api).await;
+    let deps = deps(&moto, &role, &api).await;
     moto.create_stream("tasks", 1).await;
     let tasks: Vec<FetchTask> = (1..=n as u32)
         .map(|page| FetchTask {

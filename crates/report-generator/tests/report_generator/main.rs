@@ -14,14 +14,14 @@ use shopflow_core::adapters::aws::sns::SnsNotifier;
 use shopflow_core::adapters::local::LogMetrics;
 use shopflow_core::adapters::memory::MemoryLedger;
 use shopflow_core::contract::ContractSet;
-use shopflow_core::functions::report_generator;
 use shopflow_core::functions::report_generator::{Config, Deps};
+use shopflow_core::functions::{iam, report_generator};
 use shopflow_core::generate::{self, GenerateConfig};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::report::ReportOptions;
 use shopflow_core::tables::DeltaLake;
 use shopflow_lambda::HandlerError;
-use shopflow_testkit::Moto;
+use shopflow_testkit::{Moto, Role};
 
 /// One invocation, as the runtime makes it (what the function's `main.rs` serves).
 async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
@@ -38,8 +38,15 @@ fn sample(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// A lake in moto S3 with a generated day 2026-11-21 ingested (about 2% defective rows).
-async fn lake(moto: &Moto) -> S3ObjectStore {
+/// The report generator's role on `moto`: exactly the actions it declares.
+fn role(moto: &Moto) -> Role {
+    moto.role(iam::names(Config::ACTIONS))
+}
+
+/// A lake in moto S3 with a generated day 2026-11-21 ingested (about 2% defective rows), as the
+/// transformer leaves it (written with the emulator's unrestricted client, not the report
+/// generator's role).
+async fn lake(moto: &Moto) {
     moto.create_bucket("lake").await;
     let store = S3ObjectStore::new(moto.s3(), "lake");
     let dir = tempfile::tempdir().unwrap();
@@ -67,20 +74,21 @@ async fn lake(moto: &Moto) -> S3ObjectStore {
             .await;
         ingestor.ingest_object(&key, "seed-run").await.unwrap();
     }
-    store
 }
 
 #[tokio::test]
 async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
     let moto = Moto::start();
-    let store = lake(&moto).await;
+    lake(&moto).await;
+    let role = role(&moto);
+    let store = S3ObjectStore::new(role.s3(), "lake");
     let (topic, queue) = moto
         .create_topic_with_queue("reports", "reports-inbox")
         .await;
     let deps_with = |threshold: f64, anomaly_pct: f64| Deps {
         lake: DeltaLake::new(Arc::new(store.clone())),
         metrics: Arc::new(LogMetrics),
-        notifier: Arc::new(SnsNotifier::new(moto.sns(), topic.clone())),
+        notifier: Arc::new(SnsNotifier::new(role.sns(), topic.clone())),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {
             alert_rejected_pct: threshold,
@@ -222,17 +230,21 @@ async fn writes_the_report_and_delivers_the_summary_and_a_quality_alert() {
         subject.contains("7-day average") || subject.contains("moved abnormally"),
         "{subject}"
     );
+    // The report's ordinary path called every action the function declares as such (and, the
+    // role refusing the rest, nothing it does not declare).
+    role.assert_called(iam::always(Config::ACTIONS));
 }
 
 #[tokio::test]
 async fn defaults_to_yesterday_and_refuses_bad_input() {
     let moto = Moto::start();
+    let role = role(&moto);
     moto.create_bucket("lake").await;
     let (topic, _) = moto.create_topic_with_queue("reports", "inbox").await;
     let deps = Deps {
-        lake: DeltaLake::new(Arc::new(S3ObjectStore::new(moto.s3(), "lake"))),
+        lake: DeltaLake::new(Arc::new(S3ObjectStore::new(role.s3(), "lake"))),
         metrics: Arc::new(LogMetrics),
-        notifier: Arc::new(SnsNotifier::new(moto.sns(), topic)),
+        notifier: Arc::new(SnsNotifier::new(role.sns(), topic)),
         contracts: Arc::new(ContractSet::defaults().unwrap()),
         config: Config {
             alert_rejected_pct: 5.0,

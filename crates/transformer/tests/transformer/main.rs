@@ -15,15 +15,15 @@ use shopflow_core::adapters::aws::dynamodb::DynamoLedger;
 use shopflow_core::adapters::aws::s3::S3ObjectStore;
 use shopflow_core::adapters::local::LogMetrics;
 use shopflow_core::contract::ContractSet;
-use shopflow_core::functions::transformer;
 use shopflow_core::functions::transformer::Deps;
+use shopflow_core::functions::{iam, transformer};
 use shopflow_core::generate::{self, GenerateConfig};
 use shopflow_core::ingest::{IngestOptions, Ingestor};
 use shopflow_core::layer;
 use shopflow_core::ports::{ClaimRequest, Ledger, ObjectStore};
 use shopflow_core::tables::DeltaLake;
 use shopflow_lambda::HandlerError;
-use shopflow_testkit::Moto;
+use shopflow_testkit::{Moto, Role};
 
 /// One invocation, as the runtime makes it (what the function's `main.rs` serves).
 async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, HandlerError> {
@@ -69,11 +69,18 @@ fn s3_event_for(key: &str, etag: &str, sequencer: &str) -> Value {
     event
 }
 
-async fn setup(moto: &Moto) -> (Deps, DynamoLedger, S3ObjectStore) {
+/// The transformer's role on `moto`: exactly the actions it declares.
+fn role(moto: &Moto) -> Role {
+    moto.role(iam::names(transformer::Config::ACTIONS))
+}
+
+/// The bucket, the ledger table and the function's dependencies on them, under its role (held
+/// by the caller for the test's length: see [`Role`]).
+async fn setup(moto: &Moto, role: &Role) -> (Deps, DynamoLedger, S3ObjectStore) {
     moto.create_bucket("lake").await;
     moto.create_table("ledger", "object_id").await;
-    let store = S3ObjectStore::new(moto.s3(), "lake");
-    let ledger = DynamoLedger::new(moto.dynamodb(), "ledger");
+    let store = S3ObjectStore::new(role.s3(), "lake");
+    let ledger = DynamoLedger::new(role.dynamodb(), "ledger");
     let ingestor = Ingestor::new(
         Arc::new(store.clone()),
         Arc::new(DeltaLake::new(Arc::new(store.clone()))),
@@ -111,7 +118,8 @@ async fn call(
 #[tokio::test]
 async fn landing_objects_become_bronze_silver_and_quarantine_exactly_once() {
     let moto = Moto::start();
-    let (deps, _, store) = setup(&moto).await;
+    let role = role(&moto);
+    let (deps, _, store) = setup(&moto, &role).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = GenerateConfig::new(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
     config.transactions = 1500;
@@ -266,7 +274,8 @@ async fn landing_objects_become_bronze_silver_and_quarantine_exactly_once() {
 #[tokio::test]
 async fn a_concurrent_duplicate_is_refused_as_retryable_and_test_events_are_ignored() {
     let moto = Moto::start();
-    let (deps, ledger, store) = setup(&moto).await;
+    let role = role(&moto);
+    let (deps, ledger, store) = setup(&moto, &role).await;
     let key = "landing/transactions/transactions_2026-11-21.csv";
     moto.put_object("lake", key, b"transaction_id,customer_id,product_id,quantity,transaction_date\nT1,C1,P1,1,2026-11-21 10:00:00\n".to_vec()).await;
     let etag = store.head(key).await.unwrap().unwrap().etag.unwrap();
@@ -371,7 +380,8 @@ fn a_malformed_request_is_refused_naming_what_was_expected() {
 #[tokio::test]
 async fn the_state_machine_lists_the_days_pending_objects_and_summarizes_their_manifests() {
     let moto = Moto::start();
-    let (deps, _, _) = setup(&moto).await;
+    let role = role(&moto);
+    let (deps, _, _) = setup(&moto, &role).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = GenerateConfig::new(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
     config.transactions = 600;
@@ -498,12 +508,16 @@ async fn the_state_machine_lists_the_days_pending_objects_and_summarizes_their_m
     .unwrap();
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
     assert_eq!(out["date"], json!(yesterday.to_string()));
+    // Its ordinary path called every action it declares as such (and, the role refusing the
+    // rest, nothing it does not declare).
+    role.assert_called(iam::always(transformer::Config::ACTIONS));
 }
 
 #[tokio::test]
 async fn a_bad_date_or_an_unknown_field_is_invalid_input_and_never_retried() {
     let moto = Moto::start();
-    let (deps, _, _) = setup(&moto).await;
+    let role = role(&moto);
+    let (deps, _, _) = setup(&moto, &role).await;
     for event in [
         json!({ "list_pending": { "date": "21/11/2026" } }),
         json!({ "summarize": { "day": "2026-11-21" } }),
@@ -520,7 +534,8 @@ async fn a_bad_date_or_an_unknown_field_is_invalid_input_and_never_retried() {
 #[tokio::test]
 async fn eight_concurrent_invocations_commit_to_one_silver_table_on_s3() {
     let moto = Moto::start();
-    let (_, _, store) = setup(&moto).await;
+    let role = role(&moto);
+    let (_, _, store) = setup(&moto, &role).await;
     let header = "transaction_id,customer_id,product_id,quantity,unit_price,transaction_date\n";
     let mut keys = Vec::new();
     for w in 0..8 {
@@ -537,8 +552,8 @@ async fn eight_concurrent_invocations_commit_to_one_silver_table_on_s3() {
     }
     let mut handles = Vec::new();
     for (w, key) in keys.into_iter().enumerate() {
-        let store = S3ObjectStore::new(moto.s3(), "lake");
-        let ledger = DynamoLedger::new(moto.dynamodb(), "ledger");
+        let store = S3ObjectStore::new(role.s3(), "lake");
+        let ledger = DynamoLedger::new(role.dynamodb(), "ledger");
         let ingestor = Ingestor::new(
             Arc::new(store.clone()),
             Arc::new(DeltaLake::new(Arc::new(store.clone()))),
@@ -616,7 +631,8 @@ async fn eight_concurrent_invocations_commit_to_one_silver_table_on_s3() {
 #[tokio::test]
 async fn fifty_objects_delivered_three_times_and_in_concurrent_pairs_run_fifty_times_on_s3() {
     let moto = Moto::start();
-    let (deps, _, store) = setup(&moto).await;
+    let role = role(&moto);
+    let (deps, _, store) = setup(&moto, &role).await;
     let deps = Arc::new(deps);
     let header = "transaction_id,customer_id,product_id,quantity,unit_price,transaction_date\n";
     let mut objects = Vec::new();
@@ -816,7 +832,8 @@ async fn a_load_of_landing_objects_of_mixed_sizes_is_processed_once_each_with_ev
     let n = load_objects();
     let workers = 4;
     let moto = Moto::start();
-    let (deps, _, store) = setup(&moto).await;
+    let role = role(&moto);
+    let (deps, _, store) = setup(&moto, &role).await;
     let deps = Arc::new(deps);
     let mut draw = 0x9e37_79b9_7f4a_7c15u64;
     let mut objects = Vec::with_capacity(n);
@@ -987,8 +1004,9 @@ async fn a_load_of_landing_objects_of_mixed_sizes_is_processed_once_each_with_ev
 async fn a_ledger_request_repeated_after_it_succeeded_reports_what_the_first_did() {
     use shopflow_core::ports::{Claim, LedgerError, LedgerState};
     let moto = Moto::start();
+    let role = role(&moto);
     moto.create_table("ledger", "object_id").await;
-    let ledger = DynamoLedger::new(moto.dynamodb(), "ledger");
+    let ledger = DynamoLedger::new(role.dynamodb(), "ledger");
     let request = |run: &str| ClaimRequest {
         object_id: layer::object_id("landing/transactions/a.csv", "e1"),
         key: "landing/transactions/a.csv".into(),
@@ -1046,8 +1064,9 @@ async fn a_ledger_request_repeated_after_it_succeeded_reports_what_the_first_did
 async fn the_s3_store_refuses_to_write_a_key_no_store_writes() {
     use shopflow_core::ports::StoreError;
     let moto = Moto::start();
+    let role = role(&moto);
     moto.create_bucket("lake").await;
-    let store = S3ObjectStore::new(moto.s3(), "lake");
+    let store = S3ObjectStore::new(role.s3(), "lake");
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), b"x").unwrap();
     for key in [
