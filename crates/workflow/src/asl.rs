@@ -25,7 +25,7 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct StateMachine {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// The first state.
@@ -35,7 +35,7 @@ pub struct StateMachine {
     /// The execution's time limit (not enforced locally).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
-    /// The ASL version.
+    /// `Version` of the ASL the definition is written in (`1.0`): read, not checked.
     #[serde(default)]
     pub version: Option<String>,
     /// `JSONPath` (the default); `JSONata` is refused.
@@ -47,7 +47,7 @@ pub struct StateMachine {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Processor {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// `INLINE` (default) or `DISTRIBUTED`, and the child execution type.
@@ -107,7 +107,7 @@ impl State {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct TaskState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// What to call (`arn:aws:states:::lambda:invoke`, `arn:aws:states:::sns:publish`, …).
@@ -151,7 +151,7 @@ pub struct TaskState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MapState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// Where the item array is in the effective input (default `$`).
@@ -243,7 +243,7 @@ impl MapState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ChoiceState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// The rules, in order.
@@ -263,7 +263,7 @@ pub struct ChoiceState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct PassState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// A fixed result (replaces the effective input).
@@ -293,7 +293,7 @@ pub struct PassState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SucceedState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// Selects the effective input (`null`: `{}`).
@@ -308,16 +308,17 @@ pub struct SucceedState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct FailState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
-    /// The error name.
+    /// `Error`: the name of the failure the execution ends with; it wins over `ErrorPath`
+    /// (neither: an empty name).
     #[serde(default)]
     pub error: Option<String>,
     /// The error name, read from the input.
     #[serde(default)]
     pub error_path: Option<String>,
-    /// The cause.
+    /// `Cause`: the failure's description; it wins over `CausePath` (neither: empty).
     #[serde(default)]
     pub cause: Option<String>,
     /// The cause, read from the input.
@@ -329,7 +330,7 @@ pub struct FailState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Retrier {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// The errors it applies to.
@@ -373,7 +374,7 @@ impl Retrier {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Catcher {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// The errors it applies to.
