@@ -41,7 +41,7 @@ pub enum CatalogError {
         table: String,
         /// The column's name in the table's schema.
         column: String,
-        /// Its Arrow type.
+        /// Its Arrow type, which [`glue_type`] cannot map.
         data_type: DataType,
     },
 }

@@ -189,9 +189,10 @@ pub struct SilverCommit {
 /// One landing object's rejected rows for its dataset's quarantine table.
 #[derive(Debug, Clone)]
 pub struct QuarantineWrite<'a> {
-    /// The dataset.
+    /// The dataset: the commit goes to `quarantine/{dataset}`.
     pub dataset: &'a str,
-    /// The landing key.
+    /// The landing key the rows came from; with `source_etag`, it names the rows the
+    /// commit replaces.
     pub source_key: &'a str,
     /// The landing object version: quarantine rows are keyed by (key, version, row), so a
     /// replay replaces them instead of adding them again.
@@ -213,7 +214,7 @@ pub struct TableCommit {
     pub version: Option<u64>,
     /// Rows written.
     pub rows: u64,
-    /// Commit attempts.
+    /// Commit attempts (more than 1 when concurrent writers conflicted).
     pub attempts: u32,
     /// Small data files that auto-compaction re-packed after the write.
     #[serde(default)]
@@ -311,7 +312,7 @@ pub struct LedgerEntry {
     pub object_id: String,
     /// The landing key of the object (`landing/{dataset}/...`).
     pub key: String,
-    /// The object version processed.
+    /// The object version processed: the ETag the claim was made for.
     pub etag: String,
     /// The run that claimed it.
     pub run_id: String,
@@ -699,7 +700,7 @@ pub trait ProductStore: Send + Sync + Debug {
 pub struct RunRecord {
     /// The run that owns the key (an id from [`crate::ingest::new_run_id`]).
     pub run_id: String,
-    /// Tasks planned for it.
+    /// Fetch tasks planned for it: one per page of the request.
     pub tasks: u32,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
@@ -748,7 +749,7 @@ pub trait RunRegistry: Send + Sync + Debug {
 /// One HTTP response, as the product fetcher needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
-    /// Status code.
+    /// HTTP status code: any status comes back as a response; the caller judges it.
     pub status: u16,
     /// `Retry-After`, in seconds, when the server sent one.
     pub retry_after_secs: Option<u64>,

@@ -66,7 +66,7 @@ pub enum TransformOutput {
         bronze: Option<StagedPart>,
         /// Valid rows, their event date in the `dt` column (`None`: no valid row).
         silver: Option<StagedPart>,
-        /// Rejected rows.
+        /// Rejected rows in the [`crate::layer::quarantine_schema`] (`None`: no row rejected).
         quarantine: Option<StagedPart>,
         /// Rows read, valid, rejected and removed as duplicates, with the tallies by rule.
         counts: ValidationCounts,

@@ -28,9 +28,9 @@ pub struct StateMachine {
     /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
-    /// The first state.
+    /// `StartAt`: the name of the state the execution begins with (one of `states`).
     pub start_at: String,
-    /// The states by name.
+    /// `States`: every state, by the name that `StartAt`, `Next` and `Default` use.
     pub states: BTreeMap<String, State>,
     /// The execution's time limit (not enforced locally).
     #[serde(default)]
@@ -90,7 +90,8 @@ pub enum State {
 }
 
 impl State {
-    /// The ASL type name.
+    /// The ASL type name (`Task`, `Map`, ...): what a [`TraceEntry`](crate::TraceEntry)
+    /// records as its `state_type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Task(_) => "Task",
@@ -139,7 +140,7 @@ pub struct TaskState {
     /// Fallbacks, first match wins.
     #[serde(default)]
     pub catch: Vec<Catcher>,
-    /// The next state.
+    /// `Next`: the state to go to; a state has it or `End: true`, never both.
     #[serde(default)]
     pub next: Option<String>,
     /// Whether the state ends its state machine.
@@ -208,7 +209,7 @@ pub struct MapState {
     /// Fallbacks for the whole Map.
     #[serde(default)]
     pub catch: Vec<Catcher>,
-    /// The next state.
+    /// `Next`: the state to go to; a state has it or `End: true`, never both.
     #[serde(default)]
     pub next: Option<String>,
     /// Whether the state ends its state machine.
@@ -281,7 +282,7 @@ pub struct PassState {
     /// Selects the output (`null`: `{}`).
     #[serde(default, deserialize_with = "nullable")]
     pub output_path: Option<Option<String>>,
-    /// The next state.
+    /// `Next`: the state to go to; a state has it or `End: true`, never both.
     #[serde(default)]
     pub next: Option<String>,
     /// Whether the state ends its state machine.
@@ -390,7 +391,8 @@ pub struct Catcher {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "Value")]
 pub struct ChoiceRule {
-    /// The condition.
+    /// The rule's condition: a comparison, or `And` / `Or` / `Not` over nested ones (which
+    /// have no `Next` of their own).
     pub condition: Condition,
     /// The state to go to.
     pub next: String,
@@ -409,7 +411,8 @@ pub enum Condition {
     Compare {
         /// The path of the value compared.
         variable: String,
-        /// The operator.
+        /// The operator, read from the rule's key: `NumericGreaterThanEquals` is
+        /// `GreaterThanEquals(Numeric)`; with a `Path` suffix, `operand` is a path.
         op: Comparison,
         /// What it is compared with.
         operand: Operand,

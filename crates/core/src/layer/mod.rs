@@ -219,7 +219,9 @@ pub fn bronze_batch(
     with_lineage(raw, lineage)
 }
 
-/// The quarantine rows schema.
+/// The schema of a quarantine table's rows: where the row came from (key, version, row
+/// number), the rule with its severity and reason, the raw record as JSON, and the run's
+/// lineage. The table adds the `ingest_date` partition column to it.
 pub fn quarantine_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("_source_key", DataType::Utf8, false),
