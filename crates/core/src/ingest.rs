@@ -209,7 +209,7 @@ pub struct Manifest {
     /// How the file's fields met the contract: format, mapping, unknown and dropped fields
     /// (empty when the file was unreadable).
     pub schema: SchemaReport,
-    /// The bronze object, the table commits and the quarantined file this object produced.
+    /// The bronze object, the table commits, or the quarantined file and its reason.
     pub outputs: Outputs,
     /// Bytes handed to the lake: bronze and quarantined objects, and the Parquet staged for
     /// the silver and quarantine commits.

@@ -312,8 +312,8 @@ pub struct FailState {
     /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
-    /// `Error`: the name of the failure the execution ends with; it wins over `ErrorPath`
-    /// (neither: an empty name).
+    /// `Error`: the name of the failure the state raises; it wins over `ErrorPath` (neither:
+    /// an empty name).
     #[serde(default)]
     pub error: Option<String>,
     /// The error name, read from the input.
