@@ -82,12 +82,13 @@ impl Lake {
         self.ingestor.contracts()
     }
 
-    /// The lake's object store.
+    /// The lake directory as an object store: a key is a path under the lake's root.
     pub fn store(&self) -> &FsObjectStore {
         &self.store
     }
 
-    /// The lake's Delta tables.
+    /// The lake's silver, quarantine and gold tables, on the same store, with the table
+    /// options of the command's limits.
     pub fn tables(&self) -> &DeltaLake {
         &self.tables
     }
@@ -271,7 +272,8 @@ impl Lake {
             .context("maintaining the lake's tables")
     }
 
-    /// Builds gold and the report.
+    /// Builds gold and the report for `date` (default: the latest day silver has sales
+    /// for), written as JSON, CSV and HTML under `reports/daily/date=D/`.
     pub async fn report(
         &self,
         date: Option<chrono::NaiveDate>,
@@ -313,7 +315,8 @@ fn config(sizes: &SizeArgs) -> GenerateConfig {
     }
 }
 
-/// `shopflow generate`.
+/// `shopflow generate`: writes the landing files of `sizes` into `out`, with a spinner
+/// while it runs.
 pub fn generate(out: &Path, sizes: &SizeArgs) -> anyhow::Result<GenerationReport> {
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("generating {} transactions", sizes.transactions));
@@ -324,7 +327,8 @@ pub fn generate(out: &Path, sizes: &SizeArgs) -> anyhow::Result<GenerationReport
     report
 }
 
-/// `shopflow demo`.
+/// `shopflow demo`: generates data into a scratch directory, ingests it into the lake at
+/// `root`, builds gold and the report for the latest day with sales, and prints a summary.
 pub async fn demo(
     root: &Path,
     contracts: ContractSet,
@@ -378,7 +382,9 @@ pub async fn layer_counts(store: &FsObjectStore) -> anyhow::Result<BTreeMap<Stri
     Ok(out)
 }
 
-/// `shopflow validate`.
+/// `shopflow validate`: checks `file` against `dataset`'s contract, with the lake's
+/// silver values for reference rules when `lake` is given. With `strict`, a rejected row,
+/// an unreadable file or a whole-file verdict makes the exit status 1.
 pub async fn validate(
     contracts: &ContractSet,
     dataset: &str,

@@ -122,7 +122,7 @@ struct SizeArgs {
 enum Command {
     /// Generate realistic data, ingest it, build gold and the report, print a summary.
     Demo {
-        /// The lake directory.
+        /// The lake directory (created when missing).
         #[arg(long, default_value = "shopflow-lake")]
         lake: PathBuf,
         #[command(flatten)]
@@ -130,7 +130,8 @@ enum Command {
     },
     /// Write realistic landing files (with recorded defects) into a directory.
     Generate {
-        /// Output directory.
+        /// Output directory (created when missing): the landing files and
+        /// `generation_report.json` go there.
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -138,7 +139,7 @@ enum Command {
     },
     /// Copy files into the lake's landing/ and process them, as a drop into S3 would.
     Ingest {
-        /// The lake directory.
+        /// The lake directory (created when missing).
         #[arg(long, default_value = "shopflow-lake")]
         lake: PathBuf,
         /// The dataset of every file given (default: from each file's name).
@@ -150,7 +151,7 @@ enum Command {
     },
     /// Process a landing object again, even if the ledger says it was done.
     Replay {
-        /// The lake directory.
+        /// The lake directory (created when missing).
         #[arg(long, default_value = "shopflow-lake")]
         lake: PathBuf,
         /// Landing keys (landing/{dataset}/{file}).
@@ -171,12 +172,12 @@ enum Command {
         /// Exit with status 1 when any row is rejected or the file is unreadable.
         #[arg(long)]
         strict: bool,
-        /// The file.
+        /// The file to check: CSV, JSON or JSON lines, gzipped or not.
         file: PathBuf,
     },
     /// Build gold and the daily report for a date (default: the latest day with sales).
     Report {
-        /// The lake directory.
+        /// The lake directory (created when missing).
         #[arg(long, default_value = "shopflow-lake")]
         lake: PathBuf,
         /// The day to report on.
@@ -194,7 +195,7 @@ enum Command {
     /// fact_sales, agg_*, funnel_daily, customer_ltv) is registered by name; `dt` is the
     /// partition date.
     Query {
-        /// The lake directory.
+        /// The lake directory (created when missing).
         #[arg(long, default_value = "shopflow-lake")]
         lake: PathBuf,
         /// Output format.
@@ -210,7 +211,7 @@ enum Command {
     /// Compact the lake's tables (OPTIMIZE small files into files of the target size) and
     /// delete the data files no version within the retention still references (VACUUM).
     Maintain {
-        /// The lake directory.
+        /// The lake directory (created when missing).
         #[arg(long, default_value = "shopflow-lake")]
         lake: PathBuf,
         /// Only this dataset's silver and quarantine tables (default: every table).
@@ -239,7 +240,7 @@ enum Command {
     /// gate → report → notification (files in <lake>/_notifications/). Exit status 1 when the
     /// workflow ends in failure.
     Run {
-        /// The lake directory.
+        /// The lake directory (created when missing).
         #[arg(long, default_value = "shopflow-lake")]
         lake: PathBuf,
         /// The day (default: yesterday, UTC). Its landing files are those last modified on it.

@@ -51,7 +51,8 @@ pub struct RunArgs {
     pub date: Option<NaiveDate>,
     /// The quality gate's threshold, percent (`None`: the definition's default).
     pub max_rejected_pct: Option<f64>,
-    /// Another definition to run.
+    /// An ASL definition file to run instead of [`PIPELINE`] (`None`: the built-in one);
+    /// its `${lake_bucket}` is replaced with the lake directory, as for the built-in one.
     pub definition: Option<PathBuf>,
     /// How the report step builds gold and the report.
     pub report: ReportOptions,
@@ -262,7 +263,9 @@ pub fn load_definition(path: Option<&Path>, lake: &str) -> anyhow::Result<(State
     }
 }
 
-/// `shopflow run`.
+/// `shopflow run`: runs the definition on the lake at `root`, with the transformer and
+/// the report generator called in-process and notifications written to
+/// `<lake>/_notifications/`.
 pub async fn run(
     root: &Path,
     contracts: ContractSet,

@@ -37,11 +37,11 @@ pub enum CatalogError {
     /// A column has an Arrow type with no Glue equivalent here.
     #[error("table {table}: column {column} has type {data_type}, which has no Glue type")]
     Type {
-        /// The table.
+        /// The table's name in the catalog: its dataset (silver) or its gold table name.
         table: String,
-        /// The column.
+        /// The column's name in the table's schema.
         column: String,
-        /// Its Arrow type.
+        /// Its Arrow type, which [`glue_type`] cannot map.
         data_type: DataType,
     },
 }
@@ -64,7 +64,7 @@ pub struct Table {
 pub struct Catalog {
     /// How the document was made (a reminder for whoever opens the file).
     pub generated_by: &'static str,
-    /// Every table, by name.
+    /// Every silver table (named by its dataset) and every gold table, sorted by name.
     pub tables: BTreeMap<String, Table>,
 }
 

@@ -29,7 +29,7 @@ pub enum IngestError {
     /// The key is not `landing/{dataset}/…`.
     #[error("{key:?} is not a landing key (expected landing/{{dataset}}/{{file}})")]
     NotLanding {
-        /// The key.
+        /// The key as given, which has no `landing/{dataset}/` prefix or no file name.
         key: String,
     },
     /// No contract for the dataset, or the contract is broken.
@@ -38,17 +38,17 @@ pub enum IngestError {
     /// The landing object does not exist.
     #[error("landing object {key} does not exist")]
     NotFound {
-        /// The key.
+        /// The landing key asked for: the store has no object there.
         key: String,
     },
     /// Another run holds a live claim on the object.
     #[error("{key} is being processed by run {run_id}; claim held until {lease_until}")]
     Busy {
-        /// The key.
+        /// The landing key of the claimed object.
         key: String,
-        /// The run holding it.
+        /// The run whose claim is live.
         run_id: String,
-        /// When the claim expires.
+        /// When the claim's lease ends (RFC 3339): a retry after it may take it over.
         lease_until: String,
     },
     /// Object store failure.
@@ -66,7 +66,8 @@ pub enum IngestError {
     /// A manifest could not be encoded or decoded.
     #[error("manifest {key} cannot be encoded or decoded")]
     Manifest {
-        /// The manifest key.
+        /// The key the document was for: the manifest (`manifests/...`) or a whole-file
+        /// quarantine's `reason.json`.
         key: String,
         /// The JSON error.
         #[source]
@@ -79,11 +80,11 @@ pub enum IngestError {
     /// retry processes the current version.
     #[error("{key} changed while being claimed (claimed version {claimed}, delivered {delivered})")]
     Changed {
-        /// The key.
+        /// The landing key whose object changed.
         key: String,
-        /// The version claimed.
+        /// The ETag the ledger entry was claimed for.
         claimed: String,
-        /// The version delivered.
+        /// The ETag of the bytes the download delivered.
         delivered: String,
     },
 }
@@ -115,9 +116,9 @@ pub enum ManifestStatus {
 /// Source fields mapped, unknown, dropped: schema drift as seen in this file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SchemaReport {
-    /// Detected format.
+    /// Detected format (`csv`, `json`, `json_lines`), told by the reader.
     pub format: Option<String>,
-    /// Detected compression.
+    /// Detected compression (`none`, `gzip`), told by the file's first bytes.
     pub compression: Option<String>,
     /// Source field → canonical column.
     pub mapping: BTreeMap<String, String>,
@@ -151,33 +152,35 @@ pub struct Outputs {
 /// table holds a newer version of their key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The run.
+    /// The run that processed the object (the ledger claim's run).
     pub run_id: String,
-    /// The dataset.
+    /// The dataset: the `{dataset}` of the landing key, naming the contract applied.
     pub dataset: String,
-    /// Contract version applied.
+    /// The applied contract's `version`.
     pub contract_version: u32,
-    /// Landing key.
+    /// Landing key (`landing/{dataset}/{file}`).
     pub source_key: String,
-    /// Landing object version.
+    /// Landing object version: its ETag (`size-{bytes}` when the store gives none).
     pub source_etag: String,
-    /// Landing object size.
+    /// Landing object size, in bytes.
     pub source_bytes: u64,
-    /// Deterministic id naming every output.
+    /// Deterministic id of (key, ETag) ([`layer::object_id`]): it names the bronze
+    /// object, the manifest and the quarantined file.
     pub object_id: String,
     /// Ingest date (partition of bronze and quarantine).
     pub ingest_date: NaiveDate,
-    /// First ingestion time.
+    /// First ingestion time of the object version (kept by replays), in UTC.
     pub ingested_at: DateTime<Utc>,
     /// Processing time of this attempt, milliseconds.
     pub duration_ms: u64,
-    /// Outcome.
+    /// `processed` (rows went to silver and quarantine) or `file_quarantined`.
     pub status: ManifestStatus,
     /// Why the file was quarantined whole.
     pub file_quarantine_reason: Option<String>,
     /// The rule that quarantined the file, if one did.
     pub file_quarantine_rule: Option<String>,
-    /// Rows read.
+    /// Records the reader produced from the file: for a file quarantined whole, those read
+    /// before the decision (0 when it is unreadable).
     pub rows_in: u64,
     /// Rows written to silver.
     pub rows_silver: u64,
@@ -203,9 +206,10 @@ pub struct Manifest {
     pub warnings_by_rule: BTreeMap<String, u64>,
     /// Reference rules not evaluated (referenced dataset absent).
     pub skipped_rules: Vec<String>,
-    /// Schema drift.
+    /// How the file's fields met the contract: format, mapping, unknown and dropped fields
+    /// (empty when the file was unreadable).
     pub schema: SchemaReport,
-    /// Keys written.
+    /// The bronze object, the table commits, or the quarantined file and its reason.
     pub outputs: Outputs,
     /// Bytes handed to the lake: bronze and quarantined objects, and the Parquet staged for
     /// the silver and quarantine commits.
@@ -226,15 +230,15 @@ pub enum IngestOutcome {
     Processed(Box<Manifest>),
     /// Already processed earlier: nothing written.
     Skipped {
-        /// The key.
+        /// The landing key, which the ledger records as completed.
         key: String,
-        /// The earlier manifest.
+        /// Key of the manifest of the run that completed the object.
         manifest_key: String,
     },
     /// The event names a version of the key that has since been replaced: nothing written;
     /// the newer version's own event processes it.
     Superseded {
-        /// The key.
+        /// The landing key, which now holds `current_etag`.
         key: String,
         /// The version the event named.
         event_etag: String,
@@ -255,9 +259,10 @@ pub struct EventVersion<'a> {
 /// Settings of an [`Ingestor`].
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Records per batch.
+    /// Records per batch handed from the reader to validation (default
+    /// [`crate::read::DEFAULT_BATCH_ROWS`], 8,192).
     pub batch_rows: usize,
-    /// How long a claim is protected against takeover.
+    /// How long a claim is protected against takeover (default 15 minutes).
     pub lease: chrono::Duration,
     /// Where to stage files (default: the system temp dir).
     pub work_dir: Option<PathBuf>,
@@ -342,7 +347,8 @@ impl Ingestor {
             .map_err(IngestError::WorkDir)
     }
 
-    /// The contracts in force.
+    /// The contracts the ingestor was made with: the one named by a landing key's
+    /// `{dataset}` is applied to it.
     pub fn contracts(&self) -> &ContractSet {
         &self.contracts
     }

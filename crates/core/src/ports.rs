@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// What a store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
-    /// The object's key.
+    /// The object's full key from the store's root (a listing gives full keys, not keys
+    /// relative to its prefix).
     pub key: String,
     /// Size in bytes.
     pub size: u64,
@@ -32,21 +33,22 @@ pub enum StoreError {
     /// No object at that key.
     #[error("object {key} not found")]
     NotFound {
-        /// The key.
+        /// The key that was asked for: no object has it.
         key: String,
     },
     /// The key is not acceptable (empty segment, `..`, absolute, ...).
     #[error("invalid object key {key:?}: {reason}")]
     InvalidKey {
-        /// The key.
+        /// The refused key, as the caller gave it.
         key: String,
-        /// What is wrong with it.
+        /// Which of [`check_key`]'s rules it breaks (`empty path segment`, ...).
         reason: &'static str,
     },
     /// Local I/O failed.
     #[error("I/O error on {path}")]
     Io {
-        /// The file.
+        /// The local file or directory the operation failed on (the directory store's file,
+        /// its `.tmp/` staging directory, or a download's destination).
         path: PathBuf,
         /// The underlying error.
         #[source]
@@ -57,7 +59,7 @@ pub enum StoreError {
     Backend {
         /// The operation (`GetObject`, ...).
         operation: &'static str,
-        /// The key.
+        /// The object key the operation was on.
         key: String,
         /// Whether trying again may succeed.
         retryable: bool,
@@ -187,9 +189,10 @@ pub struct SilverCommit {
 /// One landing object's rejected rows for its dataset's quarantine table.
 #[derive(Debug, Clone)]
 pub struct QuarantineWrite<'a> {
-    /// The dataset.
+    /// The dataset: the commit goes to `quarantine/{dataset}`.
     pub dataset: &'a str,
-    /// The landing key.
+    /// The landing key the rows came from; with `source_etag`, it names the rows the
+    /// commit replaces.
     pub source_key: &'a str,
     /// The landing object version: quarantine rows are keyed by (key, version, row), so a
     /// replay replaces them instead of adding them again.
@@ -211,7 +214,7 @@ pub struct TableCommit {
     pub version: Option<u64>,
     /// Rows written.
     pub rows: u64,
-    /// Commit attempts.
+    /// Commit attempts (more than 1 when concurrent writers conflicted).
     pub attempts: u32,
     /// Small data files that auto-compaction re-packed after the write.
     #[serde(default)]
@@ -224,7 +227,7 @@ pub enum TableError {
     /// Concurrent writers kept winning: the commit was retried `attempts` times.
     #[error("table {table}: commit still conflicting after {attempts} attempts")]
     Conflict {
-        /// The table.
+        /// The table's key prefix (`silver/transactions`, `gold/fact_sales`, ...).
         table: String,
         /// Attempts made.
         attempts: u32,
@@ -232,7 +235,7 @@ pub enum TableError {
     /// A staged file could not be read.
     #[error("cannot read the staged file {path}")]
     Staged {
-        /// The file.
+        /// The staged Parquet file on local disk that could not be opened or decoded.
         path: PathBuf,
         /// The error.
         #[source]
@@ -243,7 +246,8 @@ pub enum TableError {
     Backend {
         /// The operation (`merge`, `write`, `load`, ...).
         operation: &'static str,
-        /// The table.
+        /// The table's key prefix (`silver/transactions`, `gold/fact_sales`, ...), or the
+        /// layer's (`silver/`) when listing the tables failed.
         table: String,
         /// Whether trying again may succeed.
         retryable: bool,
@@ -295,7 +299,8 @@ pub enum LedgerState {
     },
     /// Done; the manifest says what was written.
     Completed {
-        /// The manifest's key.
+        /// Key of the manifest the completing run wrote (`manifests/...`): where a
+        /// skipped duplicate points.
         manifest_key: String,
     },
 }
@@ -305,9 +310,9 @@ pub enum LedgerState {
 pub struct LedgerEntry {
     /// Deterministic id of (key, etag): also names every output of the object.
     pub object_id: String,
-    /// The object's key.
+    /// The landing key of the object (`landing/{dataset}/...`).
     pub key: String,
-    /// The object version processed.
+    /// The object version processed: the ETag the claim was made for.
     pub etag: String,
     /// The run that claimed it.
     pub run_id: String,
@@ -322,7 +327,8 @@ pub struct LedgerEntry {
     /// replays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<String>,
-    /// Current state.
+    /// In progress (with its lease) or completed (with its manifest): flattened into the
+    /// entry's JSON as a `state` tag.
     #[serde(flatten)]
     pub state: LedgerState,
 }
@@ -344,7 +350,7 @@ pub enum LedgerError {
     /// Local I/O failed.
     #[error("ledger I/O error on {path}")]
     Io {
-        /// The file.
+        /// The ledger file (`{object_id}.json`), its `.lock` file or the ledger directory.
         path: PathBuf,
         /// The underlying error.
         #[source]
@@ -353,7 +359,7 @@ pub enum LedgerError {
     /// A stored entry could not be decoded.
     #[error("ledger entry {object_id} is corrupt")]
     Corrupt {
-        /// The entry.
+        /// The [`LedgerEntry::object_id`] of the entry whose JSON could not be decoded.
         object_id: String,
         /// The decoding error.
         #[source]
@@ -362,7 +368,7 @@ pub enum LedgerError {
     /// The backend (DynamoDB, ...) failed.
     #[error("ledger {operation} failed")]
     Backend {
-        /// The operation.
+        /// The backend call that failed (DynamoDB's `GetItem`, `PutItem`, `DeleteItem`).
         operation: &'static str,
         /// Whether trying again may succeed.
         retryable: bool,
@@ -373,9 +379,10 @@ pub enum LedgerError {
     /// `complete`/`release` by a run that does not hold the claim.
     #[error("ledger entry {object_id} is not held by run {run_id}")]
     NotHeld {
-        /// The entry.
+        /// The [`LedgerEntry::object_id`] the run tried to complete or release.
         object_id: String,
-        /// The run.
+        /// The run that asked; the entry is not in progress under it (another run took it
+        /// over, or it is completed or gone).
         run_id: String,
     },
 }
@@ -383,15 +390,17 @@ pub enum LedgerError {
 /// A claim request: which object, by whom, for how long.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
-    /// Deterministic id of (key, etag).
+    /// Deterministic id of (key, etag) ([`crate::layer::object_id`]): the ledger
+    /// entry's key.
     pub object_id: String,
-    /// The object's key.
+    /// The landing key of the object (`landing/{dataset}/...`).
     pub key: String,
-    /// Its version.
+    /// The object version to process: the ETag the store reports for it.
     pub etag: String,
-    /// The claiming run.
+    /// The run that will hold the claim (an id from [`crate::ingest::new_run_id`]).
     pub run_id: String,
-    /// Now.
+    /// The claim's clock: the ingest date and time of a fresh entry, and the start of its
+    /// lease; an in-progress entry whose lease ends after it is busy.
     pub now: DateTime<Utc>,
     /// How long the claim is protected if the run crashes.
     pub lease: chrono::Duration,
@@ -461,13 +470,13 @@ impl ClaimRequest {
 /// A metric's unit (CloudWatch names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Unit {
-    /// A count.
+    /// A number of things (`Count`): rows, files.
     Count,
     /// Bytes.
     Bytes,
     /// Milliseconds.
     Milliseconds,
-    /// A percentage.
+    /// A percentage, 0 to 100 (`Percent`).
     Percent,
 }
 
@@ -490,7 +499,8 @@ impl MetricSet {
 
 /// Where counts and durations go.
 pub trait Metrics: Send + Sync + Debug {
-    /// Records a set of values.
+    /// Records a set of values. Never fails: a metric that cannot be recorded is lost,
+    /// not an error of the caller.
     fn emit(&self, set: &MetricSet);
 }
 
@@ -500,7 +510,7 @@ pub enum NotifyError {
     /// Local I/O failed.
     #[error("notification I/O error on {path}")]
     Io {
-        /// The file.
+        /// The message's JSON file in the notifier's directory, or that directory.
         path: PathBuf,
         /// The underlying error.
         #[source]
@@ -522,7 +532,8 @@ pub enum NotifyError {
 pub struct Notification {
     /// One line saying what happened (an e-mail subject).
     pub subject: String,
-    /// The message.
+    /// The text of the message: plain text, one fact per line, with the lake keys to look
+    /// at (an e-mail body).
     pub body: String,
     /// `summary` or `alert`.
     pub kind: String,
@@ -538,7 +549,7 @@ pub trait Notifier: Send + Sync + Debug {
 /// A unit of product-fetch work: one page of one source, for one run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchTask {
-    /// The ingestion run.
+    /// The ingestion run the page belongs to: with `page`, the task's partition key.
     pub run_id: String,
     /// The product API (`dummyjson`, `fakestore`).
     pub source: String,
@@ -600,17 +611,17 @@ pub trait TaskQueue: Send + Sync + Debug {
 pub struct ProductRecord {
     /// Product id (as text).
     pub product_id: String,
-    /// Name.
+    /// The products contract's `name` column (a source's `title`, `product_name`, ...).
     pub name: Option<String>,
-    /// Category.
+    /// The products contract's `category` column.
     pub category: Option<String>,
     /// Price in cents.
     pub price_cents: Option<i64>,
     /// Units in stock.
     pub stock: Option<i64>,
-    /// Brand.
+    /// The products contract's `brand` column (a source's `manufacturer`).
     pub brand: Option<String>,
-    /// Stock-keeping unit.
+    /// Stock-keeping unit: the products contract's `sku` column.
     pub sku: Option<String>,
 }
 
@@ -642,7 +653,7 @@ pub enum ProductStoreError {
     /// The backend (DynamoDB) failed.
     #[error("product store {operation} failed")]
     Backend {
-        /// The operation.
+        /// The DynamoDB call that failed (`GetItem`, `PutItem`).
         operation: &'static str,
         /// Whether trying again may succeed.
         retryable: bool,
@@ -653,7 +664,7 @@ pub enum ProductStoreError {
     /// A stored item could not be decoded.
     #[error("stored product {product_id} is malformed: {problem}")]
     Corrupt {
-        /// The product.
+        /// The `product_id` of the stored item.
         product_id: String,
         /// What is wrong.
         problem: String,
@@ -687,9 +698,9 @@ pub trait ProductStore: Send + Sync + Debug {
 /// An ingestion run as registered under its idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// The run.
+    /// The run that owns the key (an id from [`crate::ingest::new_run_id`]).
     pub run_id: String,
-    /// Tasks planned for it.
+    /// Fetch tasks planned for it: one per page of the request.
     pub tasks: u32,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
@@ -703,7 +714,7 @@ pub enum RegistryError {
     /// The backend (DynamoDB) failed.
     #[error("run registry {operation} failed")]
     Backend {
-        /// The operation.
+        /// The DynamoDB call that failed (`GetItem`, `PutItem`, `UpdateItem`).
         operation: &'static str,
         /// Whether trying again may succeed.
         retryable: bool,
@@ -738,11 +749,11 @@ pub trait RunRegistry: Send + Sync + Debug {
 /// One HTTP response, as the product fetcher needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
-    /// Status code.
+    /// HTTP status code: any status comes back as a response; the caller judges it.
     pub status: u16,
     /// `Retry-After`, in seconds, when the server sent one.
     pub retry_after_secs: Option<u64>,
-    /// The body.
+    /// The whole response body, read into memory, whatever the status.
     pub body: Vec<u8>,
 }
 
@@ -750,7 +761,7 @@ pub struct HttpResponse {
 #[derive(Debug, thiserror::Error)]
 #[error("GET {url} failed{}", if *.timed_out { " (timed out)" } else { "" })]
 pub struct TransportError {
-    /// The URL.
+    /// The URL of the GET.
     pub url: String,
     /// Whether it was a timeout.
     pub timed_out: bool,
@@ -762,6 +773,6 @@ pub struct TransportError {
 /// An HTTP GET with a timeout.
 #[async_trait]
 pub trait HttpGet: Send + Sync + Debug {
-    /// Fetches `url`.
+    /// Fetches `url`. A response of any status is `Ok`; `Err` only when none arrived.
     async fn get(&self, url: &str) -> Result<HttpResponse, TransportError>;
 }

@@ -34,7 +34,7 @@ pub enum TransformError {
     /// The staged input could not be opened.
     #[error("cannot open the staged input {path}")]
     Open {
-        /// The file.
+        /// The local copy of the landing object that was to be read.
         path: PathBuf,
         /// The underlying error.
         #[source]
@@ -66,9 +66,9 @@ pub enum TransformOutput {
         bronze: Option<StagedPart>,
         /// Valid rows, their event date in the `dt` column (`None`: no valid row).
         silver: Option<StagedPart>,
-        /// Rejected rows.
+        /// Rejected rows in the [`crate::layer::quarantine_schema`] (`None`: no row rejected).
         quarantine: Option<StagedPart>,
-        /// Counts.
+        /// Rows read, valid, rejected and removed as duplicates, with the tallies by rule.
         counts: ValidationCounts,
         /// Format, mapping, schema drift.
         read: ReadReport,
@@ -77,7 +77,8 @@ pub enum TransformOutput {
     FileQuarantined {
         /// The rule, when a rule decided it.
         rule_id: Option<String>,
-        /// Why.
+        /// Why, for people: `unreadable: ` and the reader's error chain, the file rule's
+        /// reason, or the rejected share against the contract's `max_reject_share`.
         reason: String,
         /// Rows read before the decision (0 when the file is unreadable).
         rows_read: u64,
@@ -89,7 +90,7 @@ pub enum TransformOutput {
 /// Settings of the stage.
 #[derive(Debug, Clone)]
 pub struct TransformSettings {
-    /// Records per batch.
+    /// Records per batch handed from the reader to validation.
     pub batch_rows: usize,
     /// Partition date for datasets without an event time.
     pub ingest_date: NaiveDate,
@@ -383,15 +384,15 @@ fn top_rules(by_rule: &BTreeMap<String, u64>) -> String {
 /// A data-quality check of one file against its contract, with nothing written.
 #[derive(Debug, Clone, Serialize)]
 pub struct QualityReport {
-    /// The file checked.
+    /// The name the file was checked under (the command line passes the file's name).
     pub file: String,
-    /// The dataset.
+    /// The dataset of the contract the file was checked against.
     pub dataset: String,
     /// Format, mapping, schema drift (absent when the file is unreadable).
     pub read: Option<ReadReport>,
     /// Why the file cannot be read, if it cannot.
     pub unreadable: Option<String>,
-    /// Counts.
+    /// Rows read, valid, rejected and removed as duplicates, with the tallies by rule.
     pub counts: ValidationCounts,
     /// Up to `examples_per_rule` rejected rows per rule.
     pub examples: BTreeMap<String, Vec<crate::validate::RejectedRow>>,

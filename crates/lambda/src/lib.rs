@@ -90,7 +90,9 @@ pub async fn invoke<D>(
     Ok(handler(event.payload, &run_id, deps).await?)
 }
 
-/// A function error as the runtime reports it.
+/// A function error as the runtime reports it: its [`Diagnostic`] carries the error's
+/// stable type (`ShopFlow.Retryable`, ...), which the state machine's `Retry` and `Catch`
+/// match, and its message.
 #[derive(Debug)]
 pub struct HandlerError(pub FunctionError);
 

@@ -25,17 +25,17 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct StateMachine {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
-    /// The first state.
+    /// `StartAt`: the name of the state the execution begins with (one of `states`).
     pub start_at: String,
-    /// The states by name.
+    /// `States`: every state, by the name that `StartAt`, `Next` and `Default` use.
     pub states: BTreeMap<String, State>,
     /// The execution's time limit (not enforced locally).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
-    /// The ASL version.
+    /// `Version` of the ASL the definition is written in (`1.0`): read, not checked.
     #[serde(default)]
     pub version: Option<String>,
     /// `JSONPath` (the default); `JSONata` is refused.
@@ -47,7 +47,7 @@ pub struct StateMachine {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Processor {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// `INLINE` (default) or `DISTRIBUTED`, and the child execution type.
@@ -90,7 +90,8 @@ pub enum State {
 }
 
 impl State {
-    /// The ASL type name.
+    /// The ASL type name (`Task`, `Map`, ...): what a [`TraceEntry`](crate::TraceEntry)
+    /// records as its `state_type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Task(_) => "Task",
@@ -107,7 +108,7 @@ impl State {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct TaskState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// What to call (`arn:aws:states:::lambda:invoke`, `arn:aws:states:::sns:publish`, …).
@@ -139,7 +140,7 @@ pub struct TaskState {
     /// Fallbacks, first match wins.
     #[serde(default)]
     pub catch: Vec<Catcher>,
-    /// The next state.
+    /// `Next`: the state to go to; a state has it or `End: true`, never both.
     #[serde(default)]
     pub next: Option<String>,
     /// Whether the state ends its state machine.
@@ -151,7 +152,7 @@ pub struct TaskState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MapState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// Where the item array is in the effective input (default `$`).
@@ -208,7 +209,7 @@ pub struct MapState {
     /// Fallbacks for the whole Map.
     #[serde(default)]
     pub catch: Vec<Catcher>,
-    /// The next state.
+    /// `Next`: the state to go to; a state has it or `End: true`, never both.
     #[serde(default)]
     pub next: Option<String>,
     /// Whether the state ends its state machine.
@@ -243,7 +244,7 @@ impl MapState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ChoiceState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// The rules, in order.
@@ -263,7 +264,7 @@ pub struct ChoiceState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct PassState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// A fixed result (replaces the effective input).
@@ -281,7 +282,7 @@ pub struct PassState {
     /// Selects the output (`null`: `{}`).
     #[serde(default, deserialize_with = "nullable")]
     pub output_path: Option<Option<String>>,
-    /// The next state.
+    /// `Next`: the state to go to; a state has it or `End: true`, never both.
     #[serde(default)]
     pub next: Option<String>,
     /// Whether the state ends its state machine.
@@ -293,7 +294,7 @@ pub struct PassState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SucceedState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// Selects the effective input (`null`: `{}`).
@@ -308,16 +309,17 @@ pub struct SucceedState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct FailState {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
-    /// The error name.
+    /// `Error`: the name of the failure the state raises; it wins over `ErrorPath` (neither:
+    /// an empty name).
     #[serde(default)]
     pub error: Option<String>,
     /// The error name, read from the input.
     #[serde(default)]
     pub error_path: Option<String>,
-    /// The cause.
+    /// `Cause`: the failure's description; it wins over `CausePath` (neither: empty).
     #[serde(default)]
     pub cause: Option<String>,
     /// The cause, read from the input.
@@ -329,7 +331,7 @@ pub struct FailState {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Retrier {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// The errors it applies to.
@@ -373,7 +375,7 @@ impl Retrier {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Catcher {
-    /// Free text.
+    /// `Comment`: free text, which the interpreter ignores.
     #[serde(default)]
     pub comment: Option<String>,
     /// The errors it applies to.
@@ -389,7 +391,8 @@ pub struct Catcher {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "Value")]
 pub struct ChoiceRule {
-    /// The condition.
+    /// The rule's condition: a comparison, or `And` / `Or` / `Not` over nested ones (which
+    /// have no `Next` of their own).
     pub condition: Condition,
     /// The state to go to.
     pub next: String,
@@ -408,7 +411,8 @@ pub enum Condition {
     Compare {
         /// The path of the value compared.
         variable: String,
-        /// The operator.
+        /// The operator, read from the rule's key: `NumericGreaterThanEquals` is
+        /// `GreaterThanEquals(Numeric)`; with a `Path` suffix, `operand` is a path.
         op: Comparison,
         /// What it is compared with.
         operand: Operand,

@@ -58,7 +58,7 @@ pub enum WorkflowError {
     /// The execution did not end within the transition limit (a loop).
     #[error("the execution did not end within {limit} state transitions")]
     TooManyTransitions {
-        /// The limit.
+        /// The limit that was passed: [`Options::max_transitions`] (default 25,000).
         limit: usize,
     },
 }
@@ -69,7 +69,7 @@ pub enum WorkflowError {
 pub struct TaskFailure {
     /// The error name (`ShopFlow.Retryable`, `Lambda.ServiceException`, `States.Runtime`, …).
     pub error: String,
-    /// What happened.
+    /// What happened, for people (`Cause`); `ErrorEquals` never looks at it.
     pub cause: String,
 }
 
@@ -130,7 +130,8 @@ pub enum Target<'a> {
         /// `FunctionName` (as written in the definition, e.g. `${transformer_arn}`) or the
         /// function ARN of a plain Lambda resource.
         function: &'a str,
-        /// The event.
+        /// The event the function gets: an optimised call's `Payload` (`null` when absent),
+        /// else the whole `Parameters`.
         payload: &'a Value,
         /// Through `arn:aws:states:::lambda:invoke` (the result is wrapped in `Payload`).
         optimized: bool,
@@ -228,16 +229,17 @@ pub enum Outcome {
     Succeeded,
     /// It failed and a `Catch` sent the execution on.
     Caught {
-        /// The error.
+        /// The name of the failure the `Catch` matched.
         error: String,
-        /// Its cause.
+        /// The failure's `Cause`, which the `Catch` put at its `ResultPath` with the name.
         cause: String,
     },
     /// It failed, ending its state machine (or it is a `Fail` state).
     Failed {
-        /// The error.
+        /// The name of the failure that ended the state.
         error: String,
-        /// Its cause.
+        /// The failure's `Cause`: what the task or the interpreter reported, or a `Fail` state's
+        /// `Cause`.
         cause: String,
     },
 }
@@ -266,7 +268,7 @@ pub struct TraceEntry {
 /// One iteration of a Map.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Iteration {
-    /// The item's index.
+    /// The item's position in the Map's item array, from 0 (`$$.Map.Item.Index`).
     pub index: usize,
     /// The item's input (after `ItemSelector`).
     pub input: Value,

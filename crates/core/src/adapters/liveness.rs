@@ -13,14 +13,15 @@ use serde::{Deserialize, Serialize};
 /// A running process's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessId {
-    /// The pid.
+    /// The process id the system gave it (reused by later processes: `start` tells them
+    /// apart).
     pub pid: u32,
     /// Its start time in clock ticks since boot (0 where unknown).
     pub start: u64,
 }
 
 impl ProcessId {
-    /// This process.
+    /// This process: its pid and its start time (0 where `/proc` is absent).
     pub fn current() -> Self {
         let pid = std::process::id();
         Self {

@@ -43,12 +43,13 @@ impl FsObjectStore {
         Ok(Self { root })
     }
 
-    /// The directory.
+    /// The lake's directory: a key is a file path relative to it.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// The file holding `key`.
+    /// The file holding `key`: the key as a path under the root, once [`check_key`]
+    /// accepts it (the file need not exist).
     pub fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
         Ok(self.root.join(key))

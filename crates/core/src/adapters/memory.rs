@@ -48,7 +48,7 @@ pub struct MemoryObjectStore {
 }
 
 impl MemoryObjectStore {
-    /// An empty store.
+    /// An empty store. Nothing touches the disk: the objects go when it is dropped.
     pub fn new() -> Self {
         Self::default()
     }
@@ -154,7 +154,7 @@ pub struct MemoryLedger {
 }
 
 impl MemoryLedger {
-    /// An empty ledger.
+    /// An empty ledger. Nothing touches the disk: the entries go when it is dropped.
     pub fn new() -> Self {
         Self::default()
     }
@@ -233,7 +233,7 @@ impl MemoryNotifier {
         Self::default()
     }
 
-    /// Messages published so far.
+    /// Copies of the messages published so far, oldest first.
     pub fn sent(&self) -> Vec<Notification> {
         lock(&self.sent).clone()
     }
@@ -285,7 +285,8 @@ impl MemoryProductStore {
         Self::default()
     }
 
-    /// The stored product and its previous price.
+    /// The stored product and its previous price (`None` until a price changed), or
+    /// `None` for a product never stored.
     pub fn get(&self, product_id: &str) -> Option<(ProductRecord, Option<i64>)> {
         lock(&self.products).get(product_id).cloned()
     }

@@ -66,7 +66,7 @@ pub enum GoldError {
     /// Splitting a result by day failed.
     #[error("gold table {table} cannot be split by day")]
     Split {
-        /// The table.
+        /// The gold table whose query result it was (`dim_date` for the date dimension).
         table: String,
         /// The error.
         #[source]
@@ -93,7 +93,8 @@ impl Default for GoldOptions {
 /// What a build did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GoldBuild {
-    /// The build date.
+    /// The date [`build`] was called for: its partitions and the `lookback_days` before it
+    /// were rebuilt (`None` only in a default value).
     pub date: Option<NaiveDate>,
     /// Sale days whose partitions were rebuilt.
     pub sale_days: Vec<NaiveDate>,
@@ -917,7 +918,7 @@ impl Writer<'_> {
 /// (`None`: the table is rewritten whole).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GoldStatement {
-    /// The gold table.
+    /// The gold table it writes: one of [`TABLES`], the prefix under `gold/`.
     pub table: &'static str,
     /// The query whose rows the table (or its days) becomes. It reads the silver datasets by
     /// name (`transactions`, `products`, …) and the gold tables written before it.
@@ -960,7 +961,8 @@ pub struct GoldSource {
 /// in code after the statements, over the days the facts span.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GoldPlan {
-    /// The build date.
+    /// The date the plan is for: its partitions and the `lookback_days` before it are
+    /// rebuilt.
     pub date: NaiveDate,
     /// Sale days whose partitions are rebuilt: the date and its look-back, and every day
     /// silver has that gold does not.

@@ -106,13 +106,14 @@ pub mod keys {
 /// Where a batch of rows came from.
 #[derive(Debug, Clone)]
 pub struct Lineage {
-    /// Landing key.
+    /// The landing key (`landing/{dataset}/{file}`): the rows' `_source_key` column.
     pub source_key: String,
-    /// Landing object version.
+    /// The landing object version, its ETag: the rows' `_source_etag` column.
     pub source_etag: String,
-    /// When the object was first ingested.
+    /// When the object was first ingested (kept by replays): the rows' `_ingested_at`
+    /// column, in microseconds, UTC.
     pub ingested_at: DateTime<Utc>,
-    /// The run that processed it.
+    /// The run that processed it: the rows' `_run_id` column.
     pub run_id: String,
     /// The object's place in the order of landing objects ([`SEQUENCE_COLUMN`]): fixed-width
     /// text that compares in that order ([`sequence_of`]).
@@ -218,7 +219,9 @@ pub fn bronze_batch(
     with_lineage(raw, lineage)
 }
 
-/// The quarantine rows schema.
+/// The schema of a quarantine table's rows: where the row came from (key, version, row
+/// number), the rule with its severity and reason, the raw record as JSON, and the run's
+/// lineage. The table adds the `ingest_date` partition column to it.
 pub fn quarantine_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("_source_key", DataType::Utf8, false),
@@ -310,7 +313,7 @@ pub enum EncodeError {
     /// Creating the file failed.
     #[error("cannot create {path}")]
     Io {
-        /// The file.
+        /// The local file that could not be created.
         path: std::path::PathBuf,
         /// The underlying error.
         #[source]
@@ -371,7 +374,8 @@ impl ParquetFile {
         Ok(Self { writer, rows: 0 })
     }
 
-    /// Appends a batch.
+    /// Appends a batch of the file's schema; the file is only readable once
+    /// [`ParquetFile::finish`] has written its footer.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {
         self.rows += batch.num_rows() as u64;
         self.writer.write(batch)?;
@@ -383,7 +387,7 @@ impl ParquetFile {
         self.rows
     }
 
-    /// Finishes the file.
+    /// Writes the footer and closes the file; returns the rows written.
     pub fn finish(self) -> Result<u64, EncodeError> {
         self.writer.close()?;
         Ok(self.rows)

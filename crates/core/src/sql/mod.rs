@@ -50,7 +50,7 @@ pub enum EngineError {
 pub struct QueryResult {
     /// Its schema (also when there are no rows).
     pub schema: SchemaRef,
-    /// Its rows.
+    /// Its rows, split into batches as the engine produced them.
     pub batches: Vec<RecordBatch>,
 }
 

@@ -46,7 +46,8 @@ pub struct CommitBounds {
 /// Which chunk each event day's rows go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkPlan {
-    /// Chunks in commit order (by date).
+    /// How many chunks there are, numbered from 0 in date order (the order they are
+    /// committed in); [`ChunkPlan::new`] keeps it within [`MAX_CHUNKS`].
     pub chunks: usize,
     /// Per day (days since the epoch): its first chunk and how many of its rows go to each
     /// chunk from there on (the day's n-th row goes to `first + n / per_chunk`).
@@ -143,7 +144,8 @@ impl ChunkPlan {
         }
     }
 
-    /// The event days chunk `chunk` writes.
+    /// The event days (days since the epoch) chunk `chunk` writes; empty past the last
+    /// chunk.
     pub fn days_of(&self, chunk: usize) -> std::collections::BTreeSet<i32> {
         self.chunk_days.get(chunk).cloned().unwrap_or_default()
     }

@@ -58,7 +58,8 @@ pub struct TableOptions {
     pub max_attempts: u32,
     /// The first pause between two attempts (doubled each time, with jitter, up to 2 s).
     pub retry_base: StdDuration,
-    /// The data file size OPTIMIZE compacts to.
+    /// The data file size a compaction writes, in bytes (default 128 MiB): `maintain`
+    /// rewrites a partition holding two or more files under half of it.
     pub target_file_size: NonZeroU64,
     /// How large one silver MERGE may be: a landing object with more event days or rows is
     /// committed in several MERGEs ([`chunks`]), which bounds memory whatever the file.
@@ -279,7 +280,8 @@ impl DeltaLake {
         Self::with_options(store, TableOptions::default())
     }
 
-    /// The tables of the lake behind `store`.
+    /// The tables of the lake behind `store`, with `options`. Each lake has a host name
+    /// of its own in delta-rs's table URLs, so two lakes in one process never share a table.
     pub fn with_options(store: Arc<dyn ObjectStore>, options: TableOptions) -> Self {
         // A host name of its own per instance: delta-rs registers each table's storage in a
         // query session under a URL derived from the table's, so two lakes in one process
@@ -294,7 +296,8 @@ impl DeltaLake {
         }
     }
 
-    /// The store under the tables.
+    /// The object store the tables read and write through: the whole lake, so callers
+    /// also reach the objects that are not tables (manifests, bronze, reports).
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }

@@ -53,7 +53,8 @@ impl fmt::Display for PortStore {
 }
 
 impl PortStore {
-    /// Adapts `store`.
+    /// Wraps `store`: an `object_store` path is used as the port key of the same text, and
+    /// a listed key comes back as the path of the same text.
     pub fn new(store: Arc<dyn ports::ObjectStore>) -> Self {
         Self { store }
     }

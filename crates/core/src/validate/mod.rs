@@ -115,9 +115,11 @@ impl ReferenceSets {
 pub struct RejectedRow {
     /// 1-based position in the source file.
     pub row_number: i64,
-    /// The rule that failed.
+    /// The id of the rule that failed (`transactions.quantity.positive`), including the
+    /// built-in ones (`{dataset}.row.malformed`, `{dataset}.{column}.not_null`, ...).
     pub rule_id: String,
-    /// Its severity.
+    /// `reject`, or `fail_file` for a row a `fail_file` rule fired on; never `warn` (a
+    /// warning keeps the row).
     pub severity: Severity,
     /// The column checked, if the rule is about one.
     pub column: Option<String>,
@@ -130,7 +132,7 @@ pub struct RejectedRow {
 /// A `fail_file` rule that fired.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileFailure {
-    /// The rule.
+    /// The id of the `fail_file` rule (the first one that fired in the file).
     pub rule_id: String,
     /// Why, naming the first offending row.
     pub reason: String,
@@ -139,9 +141,9 @@ pub struct FileFailure {
 /// Counts accumulated over all batches of one file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ValidationCounts {
-    /// Rows seen.
+    /// Records read: `rows_valid + rows_rejected + duplicates_removed`.
     pub rows_in: u64,
-    /// Rows that passed.
+    /// Rows kept for silver (warnings included, duplicates not).
     pub rows_valid: u64,
     /// Rows rejected (quarantined).
     pub rows_rejected: u64,
@@ -162,7 +164,7 @@ pub struct ValidatedBatch {
     pub valid: RecordBatch,
     /// Each valid row's event date (days since epoch), when the contract has an event time.
     pub event_days: Option<Vec<i32>>,
-    /// Rejected rows.
+    /// The batch's rejected rows, one per row: the first rule it failed.
     pub rejected: Vec<RejectedRow>,
 }
 
@@ -306,7 +308,7 @@ impl Validator {
         self
     }
 
-    /// Counts so far.
+    /// Counts over every batch validated so far (the whole file once the last one is in).
     pub fn counts(&self) -> &ValidationCounts {
         &self.counts
     }
@@ -379,7 +381,9 @@ impl Validator {
         (values, failed)
     }
 
-    /// Validates one raw batch.
+    /// Validates one raw batch, of the contract's raw schema (else
+    /// [`ValidateError::MissingRawColumn`]); a row's primary key is compared with those of the
+    /// file's earlier rows, in this batch and the ones before.
     pub fn validate(&mut self, raw: &RecordBatch) -> Result<ValidatedBatch, ValidateError> {
         let n = raw.num_rows();
         let get = |name: &str| {
