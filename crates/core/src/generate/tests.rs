@@ -539,3 +539,29 @@ fn helpers_format_and_apportion_exactly() {
     assert_eq!(counts, vec![2, 1, 1]);
     assert_eq!(defect_counts(100, 0.01, &[3.0, 1.0]), vec![1, 1]);
 }
+
+/// The generator's writers are one per dataset (each dataset's semantics are its own), but what
+/// a file *is* comes from the contract set: every generated file's name routes, by the
+/// built-in contracts' `file_patterns`, to the dataset the generator reports it as, and the
+/// generator writes every built-in dataset. A renamed file or a new built-in contract without a
+/// writer fails here.
+#[test]
+fn every_generated_file_is_the_dataset_the_contract_set_routes_it_to() {
+    let contracts = ContractSet::defaults().unwrap();
+    let mut config = config();
+    config.customers = 50;
+    config.products = 20;
+    config.transactions = 200;
+    let (_dir, report) = run(&config);
+    for file in &report.files {
+        assert_eq!(
+            contracts.dataset_for_file(&file.file_name),
+            Some(file.dataset.as_str()),
+            "{}",
+            file.file_name
+        );
+    }
+    let generated: BTreeSet<&str> = report.files.iter().map(|f| f.dataset.as_str()).collect();
+    let built_in: BTreeSet<&str> = contracts.names().collect();
+    assert_eq!(generated, built_in);
+}
