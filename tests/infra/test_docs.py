@@ -1,6 +1,8 @@
 """The docs' dataset tables against the contract set they describe: a dataset added, renamed or
 given other file name prefixes in its contract (crates/core/contracts/*.toml) makes this fail
-until docs/data-layers-and-contracts.md says the same.
+until docs/data-layers-and-contracts.md says the same. The silver schema and rule-id tables of
+the same page are checked from the compiled contracts by shopflow-core's integration test
+`docs` (crates/core/tests/it/docs.rs).
 
     python3 -m unittest discover -s tests/infra
 """

@@ -5,6 +5,7 @@
 mod contracts;
 mod corruption;
 mod delivery;
+mod docs;
 mod drift;
 mod ingest;
 mod malformed;
