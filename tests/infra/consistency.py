@@ -5,9 +5,11 @@ Usage: python3 tests/infra/consistency.py [REPO_ROOT]     (exit 1 and one line p
 
 What the code does is read from the code itself, never declared a second time:
 - Lambda crates: every crates/*/ with src/main.rs whose Cargo.toml depends on lambda_runtime.
-- Environment variables a function reads: its `Config::VARIABLES` and the shared set-up's
-  (RUST_LOG), as the Rust code writes them to infrastructure/functions.json (a unit test keeps
-  that file current); SHOPFLOW_S3_FORCE_PATH_STYLE is for emulators only and may be left unset.
+- Environment variables a function reads: its `Config::VARIABLES` and the shared set-up's (its
+  logs), as the Rust code writes them to infrastructure/functions.json (a unit test keeps that
+  file current), each with who sets it in AWS: the deployment (Terraform must set exactly
+  these), the Lambda service (AWS_LAMBDA_LOG_FORMAT/LEVEL, from the module's logging_config),
+  or nobody (overrides for emulators and debugging: RUST_LOG, SHOPFLOW_S3_FORCE_PATH_STYLE).
 - AWS actions a function calls: its `Config::ACTIONS`, from the same manifest. The Rust tests
   keep that list true: each function's tests run it against moto with clients that grant only
   those actions (`shopflow_testkit::Role`: any other call fails as AWS would refuse it), and
@@ -58,8 +60,6 @@ PLATFORM_ACTIONS = {
     "kinesis:ListStreams",
     "kinesis:SubscribeToShard",
 }
-
-OPTIONAL_ENV = {"SHOPFLOW_S3_FORCE_PATH_STYLE"}
 
 STATES_ERRORS = {
     "States.ALL",
@@ -125,15 +125,21 @@ def _manifest(root):
     return json.loads((root / "infrastructure" / "functions.json").read_text())
 
 
-def env_reads(root, crate):
-    """The environment variables `crate` reads: its Config::VARIABLES and the shared set-up's."""
+def environment(root, crate):
+    """{variable: who sets it} for the variables `crate` reads: its Config::VARIABLES and the
+    shared set-up's. `deployment`: Terraform's environment must set it; `lambda_service`: Lambda
+    sets it from the function's logging_config (AWS_LAMBDA_* names are reserved); `override`:
+    for emulators and debugging, left unset in AWS."""
     manifest = _manifest(root)
     function = manifest["functions"].get(crate)
     if function is None:
-        return set()
-    names = {v["name"] for v in function["environment"]}
-    names |= {v["name"] for v in manifest["shared_environment"]}
-    return names
+        return {}
+    return {v["name"]: v["set_by"] for v in function["environment"] + manifest["shared_environment"]}
+
+
+def env_reads(root, crate):
+    """The environment variables `crate` reads that the deployment sets."""
+    return {name for name, by in environment(root, crate).items() if by == "deployment"}
 
 
 def declared_actions(root, crate):
@@ -373,11 +379,15 @@ def check(root, infra=None, asl=None):
         if set_vars is None:
             problems.append(f"{crate}: its environment variables are not written out as a map, so they cannot be checked")
             set_vars = set()
+        reads = environment(root, crate)
         read = env_reads(root, crate)
-        for var in sorted(read - set_vars - OPTIONAL_ENV):
+        for var in sorted(read - set_vars):
             problems.append(f"{crate}: reads environment variable {var}, which Terraform does not set")
         for var in sorted(set_vars - read):
-            problems.append(f"{crate}: Terraform sets environment variable {var}, which the function never reads")
+            if var in reads:
+                problems.append(f"{crate}: Terraform sets environment variable {var}, which is set by {reads[var]}, not the deployment")
+            else:
+                problems.append(f"{crate}: Terraform sets environment variable {var}, which the function never reads")
 
         role, statements = function.role_statements()
         if not statements:

@@ -162,8 +162,12 @@ class CodeFactsTest(unittest.TestCase):
         )
 
     def test_reads_required_and_optional_variables(self):
-        self.assertTrue({"LAKE_BUCKET", "LEDGER_TABLE", "BATCH_ROWS", "RUST_LOG"}
+        self.assertTrue({"LAKE_BUCKET", "LEDGER_TABLE", "BATCH_ROWS"}
                         <= consistency.env_reads(ROOT, "transformer"))
+        # Set by Lambda from logging_config, or overrides for emulators: never by Terraform.
+        self.assertEqual(consistency.environment(ROOT, "transformer")["AWS_LAMBDA_LOG_LEVEL"], "lambda_service")
+        self.assertEqual(consistency.environment(ROOT, "transformer")["RUST_LOG"], "override")
+        self.assertNotIn("SHOPFLOW_S3_FORCE_PATH_STYLE", consistency.env_reads(ROOT, "transformer"))
         self.assertIn("PRODUCT_SOURCES", consistency.env_reads(ROOT, "ingest-trigger"))
 
     def test_reads_the_actions_each_function_declares(self):

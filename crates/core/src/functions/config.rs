@@ -58,25 +58,54 @@ pub struct Var {
     pub name: &'static str,
     /// Whether the function refuses to start without it (else it has a default).
     pub required: bool,
+    /// Who sets it in a deployed function: what `tests/infra` expects of the Terraform
+    /// environment.
+    pub set_by: SetBy,
     /// What it sets, and its default when it has one.
     pub about: &'static str,
 }
 
+/// Who sets a variable in a deployed function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetBy {
+    /// The deployment: the function's Terraform `environment` sets it (exactly these).
+    Deployment,
+    /// The Lambda service (from the function's `logging_config`); `AWS_LAMBDA_*` names are
+    /// reserved, so Terraform cannot set them.
+    LambdaService,
+    /// Nobody in AWS: an override for emulators and local debugging (`cargo lambda watch`),
+    /// which Terraform must leave unset.
+    Override,
+}
+
 impl Var {
-    /// A variable the function cannot start without.
+    /// A variable the function cannot start without, set by the deployment.
     pub const fn required(name: &'static str, about: &'static str) -> Self {
         Self {
             name,
             required: true,
+            set_by: SetBy::Deployment,
             about,
         }
     }
 
-    /// A variable with a default.
+    /// A variable with a default, set by the deployment.
     pub const fn optional(name: &'static str, about: &'static str) -> Self {
         Self {
             name,
             required: false,
+            set_by: SetBy::Deployment,
+            about,
+        }
+    }
+
+    /// A variable with a default that the deployment leaves to `set_by`.
+    pub const fn set_by(name: &'static str, set_by: SetBy, about: &'static str) -> Self {
+        Self {
+            name,
+            required: false,
+            set_by,
             about,
         }
     }
@@ -110,8 +139,9 @@ pub const METRICS_NAMESPACE: Var = Var::optional(
     "CloudWatch namespace of the EMF metrics (default ShopFlow)",
 );
 /// Path-style S3 addressing, for emulators.
-pub const S3_FORCE_PATH_STYLE: Var = Var::optional(
+pub const S3_FORCE_PATH_STYLE: Var = Var::set_by(
     "SHOPFLOW_S3_FORCE_PATH_STYLE",
+    SetBy::Override,
     "1/true/yes: path-style S3 addressing (emulators only; unset in AWS)",
 );
 /// The product APIs, `name=base_url,…`.
@@ -121,23 +151,26 @@ pub const PRODUCT_SOURCES: Var = Var::optional(
 );
 
 /// The log filter of every function's JSON logs (read by `shopflow-lambda`'s set-up).
-pub const RUST_LOG: Var = Var::optional(
+pub const RUST_LOG: Var = Var::set_by(
     "RUST_LOG",
-    "log filter, tracing's EnvFilter syntax (default info, with the dependencies quieter)",
+    SetBy::Override,
+    "log filter, tracing's EnvFilter syntax, when Lambda sets no AWS_LAMBDA_LOG_LEVEL (default info, with the dependencies quieter)",
 );
 
 /// The log format Lambda's advanced logging controls give a function, set by the Lambda
 /// service from its `logging_config` (never by Terraform's `environment`, where `AWS_LAMBDA_*`
 /// names are reserved).
-pub const AWS_LAMBDA_LOG_FORMAT: Var = Var::optional(
+pub const AWS_LAMBDA_LOG_FORMAT: Var = Var::set_by(
     "AWS_LAMBDA_LOG_FORMAT",
+    SetBy::LambdaService,
     "set by Lambda from logging_config.log_format: JSON (JSON lines, also the default) or Text",
 );
 
 /// The application log level Lambda's advanced logging controls give a function, set by the
 /// Lambda service from its `logging_config`.
-pub const AWS_LAMBDA_LOG_LEVEL: Var = Var::optional(
+pub const AWS_LAMBDA_LOG_LEVEL: Var = Var::set_by(
     "AWS_LAMBDA_LOG_LEVEL",
+    SetBy::LambdaService,
     "set by Lambda from logging_config.application_log_level (TRACE to FATAL); takes precedence over RUST_LOG, the dependencies staying quieter",
 );
 

@@ -36,8 +36,8 @@ pub const MANIFEST_PATH: &str = "infrastructure/functions.json";
 
 /// The deployment manifest: for every Lambda function (by crate name), the environment
 /// variables its `Config::from_env` reads and the AWS actions its code calls
-/// (`Config::ACTIONS`), the variables every function's shared set-up reads, and those of them
-/// the Lambda service sets from the function's `logging_config` (`runtime_environment`).
+/// (`Config::ACTIONS`), and the variables every function's shared set-up reads (its logs);
+/// each variable says who sets it in AWS (`set_by`).
 /// `tests/infra/consistency.py` reads it (as `infrastructure/functions.json`) and checks that
 /// Terraform sets exactly these variables and grants exactly these actions; a unit test keeps
 /// the committed file equal to this.
@@ -45,8 +45,11 @@ pub const MANIFEST_PATH: &str = "infrastructure/functions.json";
 pub fn manifest() -> serde_json::Value {
     serde_json::json!({
         "about": "Generated from the functions' Config::VARIABLES and Config::ACTIONS (crates/core/src/functions): do not edit. Regenerate with SHOPFLOW_UPDATE_MANIFEST=1 cargo test --workspace --lib -- the_committed_deployment_manifest_is_current",
-        "shared_environment": [config::RUST_LOG],
-        "runtime_environment": [config::AWS_LAMBDA_LOG_FORMAT, config::AWS_LAMBDA_LOG_LEVEL],
+        "shared_environment": [
+            config::RUST_LOG,
+            config::AWS_LAMBDA_LOG_FORMAT,
+            config::AWS_LAMBDA_LOG_LEVEL,
+        ],
         "functions": {
             "ingest-trigger": {
                 "environment": ingest_trigger::Config::VARIABLES,
