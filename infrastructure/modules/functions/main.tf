@@ -26,7 +26,7 @@ locals {
   async_invocation = {
     max_retry_attempts         = var.async_max_retry_attempts
     max_event_age_seconds      = var.async_max_event_age_seconds
-    on_failure_destination_arn = aws_sqs_queue.async_dlq.arn
+    on_failure_destination_arn = module.async_dlq.arn
   }
 }
 
@@ -37,36 +37,11 @@ locals {
 # The schedules' own dead-letter config points here too.
 # --------------------------------------------------------------------------------------------
 
-resource "aws_sqs_queue" "async_dlq" {
-  name                              = "${var.name_prefix}-async-dlq"
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = 300
-  message_retention_seconds         = 1209600
-}
+module "async_dlq" {
+  source = "../encrypted_queue"
 
-data "aws_iam_policy_document" "async_dlq" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.async_dlq.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "async_dlq" {
-  queue_url = aws_sqs_queue.async_dlq.id
-  policy    = data.aws_iam_policy_document.async_dlq.json
+  name        = "${var.name_prefix}-async-dlq"
+  kms_key_arn = var.kms_key_arn
 }
 
 # --------------------------------------------------------------------------------------------

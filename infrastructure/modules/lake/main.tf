@@ -98,7 +98,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
   }
 }
 
+# Both buckets refuse requests without TLS.
+module "deny_insecure_transport" {
+  source   = "../deny_insecure_transport"
+  for_each = { logs = aws_s3_bucket.logs.arn, lake = aws_s3_bucket.lake.arn }
+
+  actions   = ["s3:*"]
+  resources = [each.value, "${each.value}/*"]
+}
+
 data "aws_iam_policy_document" "logs" {
+  # After the statement below: requests without TLS are refused.
+  override_policy_documents = [module.deny_insecure_transport["logs"].json]
+
   statement {
     sid       = "S3ServerAccessLogDelivery"
     effect    = "Allow"
@@ -120,24 +132,6 @@ data "aws_iam_policy_document" "logs" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }
@@ -311,23 +305,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
 }
 
 data "aws_iam_policy_document" "lake" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+  # First: requests without TLS are refused.
+  source_policy_documents = [module.deny_insecure_transport["lake"].json]
 
   # Objects are encrypted with the bucket's KMS default; refuse a request that asks for SSE-S3.
   statement {
