@@ -18,10 +18,14 @@ What the code does is read from the code itself, never declared a second time:
 What Terraform grants: the statements of each function role's inline policy whose `sid` starts
 with `Code` must grant exactly the actions the code calls; statements whose `sid` starts with
 `Platform` may only grant the platform actions below (logs, tracing, keys, failure
-destinations, the Kinesis poller). No action anywhere may contain `*`. A function deployed
-through a module (modules/lambda_function) is read per call: the module's `var.` and `local.`
-references are resolved against the call's arguments, so each call's environment and policy
-document are the ones checked.
+destinations, the Kinesis poller), and must grant the ones every function needs (logs, tracing,
+the key). No action anywhere may contain `*`. A function deployed through a module
+(modules/lambda_function) is read per call: the module's `var.` and `local.` references are
+resolved against the call's arguments, so each call's environment and policy are the ones
+checked. A policy document is read as the provider builds it: the statements of its
+`source_policy_documents` (there, the caller's `policy_json`), its own statements (the
+module's platform statements, `dynamic` ones included when the call produces them) and its
+`override_policy_documents`.
 
 The environments: each <env>.tfvars beside the root stack sets only variables the stack
 declares, every variable that has no default, and `environment = "<env>"`.
@@ -289,7 +293,8 @@ class Function:
 
     def role_statements(self):
         """The inline policy statements of its role: the policy documents of the role policies
-        attached to it (in the module, or given by the call)."""
+        attached to it (in the module, or given by the call), each document merged as the
+        provider merges it (see `document_statements`)."""
         role = _ref(self.attrs.get("role", ""), "aws_iam_role")
         statements = []
         for (kind, rtype, name), (a, _) in self.blocks.items():
@@ -297,14 +302,63 @@ class Function:
                 continue
             if _ref(a.get("role", ""), "aws_iam_role") != role:
                 continue
-            policy, where = self.resolve(a.get("policy", ""))
-            doc = _ref(policy, "data.aws_iam_policy_document")
-            if doc is None:
-                continue
-            d = self.blocks.get(("data", "aws_iam_policy_document", f"{where}:{doc}"))
-            if d:
-                statements.extend(d[0].get("statement", []))
+            statements.extend(self.document_statements(a.get("policy", ""), self.module))
         return role, statements
+
+    def document_statements(self, ref, where, seen=None):
+        """The statements of the aws_iam_policy_document that `ref` (a `.json` reference made in
+        directory `where`) names, as the provider builds them: the statements of its
+        source_policy_documents, then its own `statement` blocks and the `dynamic "statement"`
+        blocks this call produces, then its override_policy_documents; a statement whose sid is
+        already there replaces that one. A reference made in the module is resolved against the
+        call, so the module's platform statements and the caller's document are both found."""
+        if where == self.module:
+            ref, where = self.resolve(ref)
+        doc = _ref(ref, "data.aws_iam_policy_document")
+        key = ("data", "aws_iam_policy_document", f"{where}:{doc}")
+        seen = set() if seen is None else seen
+        if doc is None or key in seen or key not in self.blocks:
+            return []
+        seen.add(key)
+        attrs = self.blocks[key][0]
+        merged = []
+
+        def add(statements):
+            for st in statements:
+                sid = st.get("sid")
+                at = next((i for i, m in enumerate(merged) if sid and m.get("sid") == sid), None)
+                if at is None:
+                    merged.append(st)
+                else:
+                    merged[at] = st
+
+        for source in attrs.get("source_policy_documents", []) or []:
+            add(self.document_statements(source, where, seen))
+        own = list(attrs.get("statement", []))
+        for dynamic in attrs.get("dynamic", []):
+            block = dynamic.get("statement")
+            if block and self.produces(block.get("for_each"), where):
+                own.extend(block.get("content", []))
+        add(own)
+        for override in attrs.get("override_policy_documents", []) or []:
+            add(self.document_statements(override, where, seen))
+        return merged
+
+    def produces(self, for_each, where):
+        """Whether a dynamic block with this `for_each` produces a block for this call: an
+        `var.x == null ? [] : [...]` (or `var.x != null ? [...] : []`) in the module is decided by
+        whether the call sets x; an empty list produces nothing; anything else counts as
+        producing its block."""
+        if for_each in ([], "[]", "${[]}"):
+            return False
+        if not isinstance(for_each, str) or where != self.module:
+            return True
+        m = re.fullmatch(r"\$\{var\.(\w+) (==|!=) null \? (\[\]|.+?) : (\[\]|.+)\}", for_each.strip())
+        if not m:
+            return True
+        given = self.inputs.get(m.group(1)) not in (None, "null", "${null}")
+        branch = m.group(4) if given == (m.group(2) == "==") else m.group(3)
+        return branch != "[]"
 
 
 def deployed_functions(blocks):
@@ -352,6 +406,18 @@ def tfvars_problems(infra, blocks):
 
 
 # ---------------------------------------------------------------- the checks
+
+# What every function's role needs whatever its code does: JSON logs to its own log group,
+# active tracing, and the stack's key (the environment and every resource are encrypted with it).
+# modules/lambda_function grants them; a function without one of them would fail at run time.
+PLATFORM_EVERY_FUNCTION = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+}
 
 
 def check(root, infra=None, asl=None):
@@ -413,6 +479,8 @@ def check(root, infra=None, asl=None):
             problems.append(f"{crate}: role grants {a}, which the function never calls")
         for a in sorted(granted_platform - PLATFORM_ACTIONS):
             problems.append(f"{crate}: platform statement grants {a}, which is not a platform action")
+        for a in sorted(PLATFORM_EVERY_FUNCTION - granted_platform):
+            problems.append(f"{crate}: its role lacks the platform action {a}, which every function needs")
 
     problems += tfvars_problems(infra, blocks)
 

@@ -120,6 +120,23 @@ resource "aws_lambda_function" "{name}" {{
                              r'"s3:PutObject"', '"s3:PutObject", "s3:DeleteObject"')
         self.assertProblem("product-fetch: role grants s3:DeleteObject, which the function never calls")
 
+    def test_a_stray_action_in_the_modules_platform_statements_fails_for_every_function(self):
+        self.copy.edit_block(LAMBDA_FUNCTION, 'data "aws_iam_policy_document" "policy"',
+                             r'"xray:PutTelemetryRecords"', '"xray:PutTelemetryRecords", "s3:DeleteObject"')
+        for crate in ("ingest-trigger", "product-fetch", "transformer", "report-generator"):
+            self.assertProblem(f"{crate}: platform statement grants s3:DeleteObject, which is not a platform action")
+
+    def test_a_platform_statement_the_module_drops_fails(self):
+        self.copy.edit_block(LAMBDA_FUNCTION, 'data "aws_iam_policy_document" "policy"',
+                             r'"logs:CreateLogStream", "logs:PutLogEvents"', '"logs:CreateLogStream"')
+        self.assertProblem("report-generator: its role lacks the platform action logs:PutLogEvents, which every function needs")
+
+    def test_a_caller_statement_with_a_platform_sid_is_replaced_by_the_modules(self):
+        # The provider lets the module's statement replace a source statement with the same sid,
+        # so a code grant hidden under a platform sid is not in the role: the checker says so.
+        self.copy.edit(FUNCTIONS, r'sid(\s*)= "CodeSnsPublish"', r'sid\1= "PlatformKms"')
+        self.assertProblem("report-generator: calls sns:Publish, which its role does not grant")
+
     def test_a_wildcard_action_fails(self):
         self.copy.edit_block(FUNCTIONS, 'data "aws_iam_policy_document" "report_generator"',
                              r'"sns:Publish"', '"sns:*"')
@@ -150,6 +167,25 @@ resource "aws_lambda_function" "{name}" {{
         monitoring = "infrastructure/modules/monitoring/main.tf"
         self.copy.edit(monitoring, r"\n\s*alarm_actions\s*=\s*[^\n]*", "")
         self.assertProblem("no alarm_actions")
+
+
+class TerraformFactsTest(unittest.TestCase):
+    """What the checker reads from the Terraform, on the real repository."""
+
+    def test_reads_each_functions_code_and_platform_statements_through_the_module(self):
+        blocks, _ = consistency.load_hcl(ROOT / "infrastructure")
+        sids = {f.crate(): {st.get("sid") for st in f.role_statements()[1]}
+                for f in consistency.deployed_functions(blocks)}
+        every = {"PlatformKms", "PlatformLogs", "PlatformXRay"}
+        self.assertEqual(sids["ingest-trigger"],
+                         {"CodeKinesisPutRecords", "CodeRunsTable", "PlatformAsyncFailureDestination"} | every)
+        self.assertEqual(sids["product-fetch"],
+                         {"CodeS3PutRawPages", "CodeProductsTable", "PlatformKinesisEventSource",
+                          "PlatformEventSourceFailureDestination"} | every)
+        # Only the asynchronously invoked functions get the on-failure destination statement.
+        self.assertIn("PlatformAsyncFailureDestination", sids["transformer"])
+        self.assertNotIn("PlatformAsyncFailureDestination", sids["report-generator"])
+        self.assertIn("CodeSnsPublish", sids["report-generator"])
 
 
 class CodeFactsTest(unittest.TestCase):

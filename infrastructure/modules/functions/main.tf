@@ -3,12 +3,11 @@
 # settings); what differs per function stays here, beside its call, so that every function's
 # environment and permissions can be read at a glance (and by the consistency tests):
 #   - its policy document lists only the AWS actions the function's code calls, on only the
-#     resources it touches, plus the platform actions every function needs:
-#       logs:CreateLogStream / logs:PutLogEvents on its own log group,
-#       xray:PutTraceSegments / xray:PutTelemetryRecords (active tracing; these two actions do not
-#       support resource-level permissions, so their resource is "*"),
-#       kms:Decrypt / kms:GenerateDataKey on the stack's key (SSE-KMS on S3, Kinesis, SQS, SNS,
-#       DynamoDB, and the encrypted environment variables);
+#     resources it touches (statement ids "Code*"). The module adds the platform statements
+#     every function needs ("Platform*": logs on its own log group, X-Ray, KMS on the stack's
+#     key, and the on-failure destination of an asynchronously invoked function); a platform
+#     action only one function needs stays in its document here (product-fetch's Kinesis event
+#     source mapping and its failure destination);
 #   - its environment is exactly the variables its code reads: each function's Config::VARIABLES
 #     (crates/core/src/functions/*.rs), written out to infrastructure/functions.json. RUST_LOG is
 #     read by every function (crates/lambda/src/lib.rs).
@@ -27,7 +26,7 @@ locals {
   async_invocation = {
     max_retry_attempts         = var.async_max_retry_attempts
     max_event_age_seconds      = var.async_max_event_age_seconds
-    on_failure_destination_arn = aws_sqs_queue.async_dlq.arn
+    on_failure_destination_arn = module.async_dlq.arn
   }
 }
 
@@ -38,36 +37,11 @@ locals {
 # The schedules' own dead-letter config points here too.
 # --------------------------------------------------------------------------------------------
 
-resource "aws_sqs_queue" "async_dlq" {
-  name                              = "${var.name_prefix}-async-dlq"
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = 300
-  message_retention_seconds         = 1209600
-}
+module "async_dlq" {
+  source = "../encrypted_queue"
 
-data "aws_iam_policy_document" "async_dlq" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.async_dlq.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "async_dlq" {
-  queue_url = aws_sqs_queue.async_dlq.id
-  policy    = data.aws_iam_policy_document.async_dlq.json
+  name        = "${var.name_prefix}-async-dlq"
+  kms_key_arn = var.kms_key_arn
 }
 
 # --------------------------------------------------------------------------------------------
@@ -88,35 +62,6 @@ data "aws_iam_policy_document" "ingest_trigger" {
     effect    = "Allow"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [var.runs_table_arn]
-  }
-
-  statement {
-    sid       = "PlatformAsyncFailureDestination"
-    effect    = "Allow"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.async_dlq.arn]
-  }
-
-  statement {
-    sid       = "PlatformKms"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "PlatformLogs"
-    effect    = "Allow"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${module.ingest_trigger.log_group_arn}:*"]
-  }
-
-  # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
-  statement {
-    sid       = "PlatformXRay"
-    effect    = "Allow"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["*"]
   }
 }
 
@@ -197,28 +142,6 @@ data "aws_iam_policy_document" "product_fetch" {
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
     resources = [var.fetch_dlq_arn]
-  }
-
-  statement {
-    sid       = "PlatformKms"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "PlatformLogs"
-    effect    = "Allow"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${module.product_fetch.log_group_arn}:*"]
-  }
-
-  # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
-  statement {
-    sid       = "PlatformXRay"
-    effect    = "Allow"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["*"]
   }
 }
 
@@ -333,35 +256,6 @@ data "aws_iam_policy_document" "transformer" {
     effect    = "Allow"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     resources = [var.ledger_table_arn]
-  }
-
-  statement {
-    sid       = "PlatformAsyncFailureDestination"
-    effect    = "Allow"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.async_dlq.arn]
-  }
-
-  statement {
-    sid       = "PlatformKms"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "PlatformLogs"
-    effect    = "Allow"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${module.transformer.log_group_arn}:*"]
-  }
-
-  # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
-  statement {
-    sid       = "PlatformXRay"
-    effect    = "Allow"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["*"]
   }
 }
 
@@ -482,28 +376,6 @@ data "aws_iam_policy_document" "report_generator" {
     effect    = "Allow"
     actions   = ["sns:Publish"]
     resources = [var.topic_arn]
-  }
-
-  statement {
-    sid       = "PlatformKms"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "PlatformLogs"
-    effect    = "Allow"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${module.report_generator.log_group_arn}:*"]
-  }
-
-  # X-Ray trace submission has no resource-level permissions: "*" is the only valid resource.
-  statement {
-    sid       = "PlatformXRay"
-    effect    = "Allow"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["*"]
   }
 }
 

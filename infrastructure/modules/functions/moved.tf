@@ -92,3 +92,15 @@ moved {
   from = aws_lambda_function.report_generator
   to   = module.report_generator.aws_lambda_function.this
 }
+
+# The async DLQ became a call of modules/encrypted_queue.
+
+moved {
+  from = aws_sqs_queue.async_dlq
+  to   = module.async_dlq.aws_sqs_queue.this
+}
+
+moved {
+  from = aws_sqs_queue_policy.async_dlq
+  to   = module.async_dlq.aws_sqs_queue_policy.this
+}

@@ -69,15 +69,15 @@ output "log_group_names" {
 
 output "async_dlq_arn" {
   description = "ARN of the asynchronous-invocation dead-letter queue."
-  value       = aws_sqs_queue.async_dlq.arn
+  value       = module.async_dlq.arn
 }
 
 output "async_dlq_name" {
   description = "Name of the asynchronous-invocation dead-letter queue."
-  value       = aws_sqs_queue.async_dlq.name
+  value       = module.async_dlq.name
 }
 
 output "async_dlq_url" {
   description = "URL of the asynchronous-invocation dead-letter queue."
-  value       = aws_sqs_queue.async_dlq.id
+  value       = module.async_dlq.url
 }

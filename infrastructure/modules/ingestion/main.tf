@@ -22,36 +22,11 @@ resource "aws_kinesis_stream" "tasks" {
 
 # Batches that still fail after the mapping's retries (or grow too old) are recorded here:
 # the record names the shard and sequence range, so the tasks can be read back and re-published.
-resource "aws_sqs_queue" "fetch_dlq" {
-  name                              = "${var.name_prefix}-fetch-dlq"
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = 300
-  message_retention_seconds         = 1209600
-}
+module "fetch_dlq" {
+  source = "../encrypted_queue"
 
-data "aws_iam_policy_document" "fetch_dlq" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.fetch_dlq.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "fetch_dlq" {
-  queue_url = aws_sqs_queue.fetch_dlq.id
-  policy    = data.aws_iam_policy_document.fetch_dlq.json
+  name        = "${var.name_prefix}-fetch-dlq"
+  kms_key_arn = var.kms_key_arn
 }
 
 resource "aws_lambda_event_source_mapping" "product_fetch" {
@@ -68,7 +43,7 @@ resource "aws_lambda_event_source_mapping" "product_fetch" {
 
   destination_config {
     on_failure {
-      destination_arn = aws_sqs_queue.fetch_dlq.arn
+      destination_arn = module.fetch_dlq.arn
     }
   }
 }

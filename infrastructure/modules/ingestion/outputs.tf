@@ -10,17 +10,17 @@ output "stream_arn" {
 
 output "fetch_dlq_arn" {
   description = "ARN of the queue of failed Kinesis batches."
-  value       = aws_sqs_queue.fetch_dlq.arn
+  value       = module.fetch_dlq.arn
 }
 
 output "fetch_dlq_name" {
   description = "Name of the queue of failed Kinesis batches."
-  value       = aws_sqs_queue.fetch_dlq.name
+  value       = module.fetch_dlq.name
 }
 
 output "fetch_dlq_url" {
   description = "URL of the queue of failed Kinesis batches."
-  value       = aws_sqs_queue.fetch_dlq.id
+  value       = module.fetch_dlq.url
 }
 
 output "api_id" {

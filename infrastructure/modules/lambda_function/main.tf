@@ -2,8 +2,12 @@
 # the function itself (provided.al2023, JSON logs, active tracing, environment encrypted with the
 # stack's key) and, for a function that is invoked asynchronously, the asynchronous-invocation
 # settings. Everything that differs between functions is an input, given beside the function's
-# call in modules/functions: above all the policy, which lists exactly what that function may do
-# (the module adds no permission of its own), and the environment, exactly what its code reads.
+# call in modules/functions: above all the code's permissions (`policy_json`: exactly the AWS
+# calls that function's code makes), and the environment, exactly what its code reads.
+#
+# The role's policy is the caller's document plus the platform statements every function needs,
+# written once here: Lambda itself makes these calls with the role, on resources this module
+# is given or creates (statement ids "Platform*"; the caller's are "Code*").
 
 locals {
   function_name = "${var.name_prefix}-${var.crate}"
@@ -34,10 +38,52 @@ resource "aws_iam_role" "this" {
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
+# The caller's statements come first, then the platform statements: a platform statement
+# replaces a caller's statement with the same sid, so a caller cannot redefine one.
+data "aws_iam_policy_document" "policy" {
+  source_policy_documents = [var.policy_json]
+
+  # Events that still fail after Lambda's retries go to the on-failure destination.
+  dynamic "statement" {
+    for_each = var.async_invocation == null ? [] : [var.async_invocation.on_failure_destination_arn]
+
+    content {
+      sid       = "PlatformAsyncFailureDestination"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+
+  # SSE-KMS on S3, Kinesis, SQS, SNS and DynamoDB, and the encrypted environment variables.
+  statement {
+    sid       = "PlatformKms"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "PlatformLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  # Active tracing. X-Ray trace submission has no resource-level permissions: "*" is the only
+  # valid resource.
+  statement {
+    sid       = "PlatformXRay"
+    effect    = "Allow"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
 resource "aws_iam_role_policy" "this" {
   name   = "${local.function_name}-policy"
   role   = aws_iam_role.this.id
-  policy = var.policy_json
+  policy = data.aws_iam_policy_document.policy.json
 }
 
 resource "aws_lambda_function" "this" {

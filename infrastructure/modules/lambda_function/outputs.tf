@@ -22,6 +22,6 @@ output "log_group_name" {
 }
 
 output "log_group_arn" {
-  description = "ARN of the function's log group, for the policy's log-delivery statement."
+  description = "ARN of the function's log group."
   value       = aws_cloudwatch_log_group.this.arn
 }

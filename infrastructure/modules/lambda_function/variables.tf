@@ -55,7 +55,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "The stack's customer-managed key: the log group and the environment variables are encrypted with it."
+  description = "The stack's customer-managed key: the log group and the environment variables are encrypted with it, and the role may use it (kms:Decrypt, kms:GenerateDataKey) for every encrypted resource the function reads or writes."
   type        = string
 }
 
@@ -65,12 +65,12 @@ variable "environment" {
 }
 
 variable "policy_json" {
-  description = "The role's inline policy (JSON): everything the function may do, and nothing more."
+  description = "The AWS calls the function's code makes (a policy document's JSON, statement ids Code*), and nothing more; the module adds the platform statements (logs, X-Ray, KMS, the on-failure destination)."
   type        = string
 }
 
 variable "async_invocation" {
-  description = "For a function invoked asynchronously: Lambda's retries and oldest event tried, and where events that still fail go. Null for a function only invoked synchronously."
+  description = "For a function invoked asynchronously: Lambda's retries and oldest event tried, and where events that still fail go (the role may send to it). Null for a function only invoked synchronously."
   type = object({
     max_retry_attempts         = number
     max_event_age_seconds      = number

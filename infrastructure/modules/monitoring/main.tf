@@ -11,118 +11,96 @@ locals {
 }
 
 # --------------------------------------------------------------------------------------------
-# Functions: errors and throttles
+# The alarms on one metric: one resource over a map of specs, each keyed by the alarm's name
+# after the prefix and giving its metric and what differs from single_metric_defaults (the sum
+# over five minutes, one period, above 0).
 # --------------------------------------------------------------------------------------------
 
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = var.function_names
+locals {
+  single_metric_defaults = {
+    statistic           = "Sum"
+    period              = 300
+    evaluation_periods  = 1
+    threshold           = 0
+    comparison_operator = "GreaterThanThreshold"
+  }
 
-  alarm_name          = "${var.name_prefix}-${each.key}-errors"
-  alarm_description   = "${each.key} returned errors (ShopFlow.Retryable / InvalidInput / Internal or a crash). See docs/runbook.md."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
+  # Per function: one alarm on each of these metrics.
+  function_metrics = {
+    errors    = { metric = "Errors", says = "returned errors (ShopFlow.Retryable / InvalidInput / Internal or a crash)" }
+    throttles = { metric = "Throttles", says = "was throttled (reserved concurrency reached)" }
+  }
+
+  # The state machine's executions that failed (a stop at the quality gate counts) or timed out.
+  pipeline_metrics = {
+    executions-failed    = { metric = "ExecutionsFailed", says = "A daily pipeline execution failed (including a stop at the quality gate). The failure notice on the topic carries the error and cause." }
+    executions-timed-out = { metric = "ExecutionsTimedOut", says = "A daily pipeline execution hit its timeout." }
+  }
+
+  # In the order of the alarm_names output: function errors, function throttles, the Kinesis
+  # iterator age (fetch tasks waiting too long), the dead-letter queues (anything in them is work
+  # that did not happen), the state machine.
+  single_metric_alarm_groups = concat(
+    [for suffix, m in local.function_metrics : {
+      for crate, function_name in var.function_names : "${crate}-${suffix}" => {
+        alarm_description = "${crate} ${m.says}. See docs/runbook.md."
+        namespace         = "AWS/Lambda"
+        metric_name       = m.metric
+        dimensions        = { FunctionName = function_name }
+      }
+    }],
+    [
+      {
+        fetch-tasks-iterator-age = {
+          alarm_description  = "Fetch tasks wait longer than ${var.iterator_age_threshold_ms} ms on ${var.stream_name}: product-fetch is failing, throttled or too slow."
+          namespace          = "AWS/Kinesis"
+          metric_name        = "GetRecords.IteratorAgeMilliseconds"
+          dimensions         = { StreamName = var.stream_name }
+          statistic          = "Maximum"
+          evaluation_periods = 2
+          threshold          = var.iterator_age_threshold_ms
+        }
+      },
+      {
+        for label, queue in var.dlq_names : "${label}-dlq-not-empty" => {
+          alarm_description = "Messages in ${queue}: failed work to inspect and redrive (docs/runbook.md)."
+          namespace         = "AWS/SQS"
+          metric_name       = "ApproximateNumberOfMessagesVisible"
+          dimensions        = { QueueName = queue }
+          statistic         = "Maximum"
+        }
+      },
+      {
+        for suffix, m in local.pipeline_metrics : "pipeline-${suffix}" => {
+          alarm_description   = m.says
+          namespace           = "AWS/States"
+          metric_name         = m.metric
+          dimensions          = { StateMachineArn = var.state_machine_arn }
+          threshold           = 1
+          comparison_operator = "GreaterThanOrEqualToThreshold"
+        }
+      },
+    ],
+  )
+
+  single_metric_alarms = {
+    for name, spec in merge(local.single_metric_alarm_groups...) : name => merge(local.single_metric_defaults, spec)
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = var.function_names
+resource "aws_cloudwatch_metric_alarm" "single_metric" {
+  for_each = local.single_metric_alarms
 
-  alarm_name          = "${var.name_prefix}-${each.key}-throttles"
-  alarm_description   = "${each.key} was throttled (reserved concurrency reached). See docs/runbook.md."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-# --------------------------------------------------------------------------------------------
-# Kinesis: fetch tasks waiting too long
-# --------------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_metric_alarm" "kinesis_iterator_age" {
-  alarm_name          = "${var.name_prefix}-fetch-tasks-iterator-age"
-  alarm_description   = "Fetch tasks wait longer than ${var.iterator_age_threshold_ms} ms on ${var.stream_name}: product-fetch is failing, throttled or too slow."
-  namespace           = "AWS/Kinesis"
-  metric_name         = "GetRecords.IteratorAgeMilliseconds"
-  dimensions          = { StreamName = var.stream_name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = var.iterator_age_threshold_ms
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-# --------------------------------------------------------------------------------------------
-# Dead-letter queues: anything in them is work that did not happen
-# --------------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  for_each = var.dlq_names
-
-  alarm_name          = "${var.name_prefix}-${each.key}-dlq-not-empty"
-  alarm_description   = "Messages in ${each.value}: failed work to inspect and redrive (docs/runbook.md)."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-# --------------------------------------------------------------------------------------------
-# State machine
-# --------------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
-  alarm_name          = "${var.name_prefix}-pipeline-executions-failed"
-  alarm_description   = "A daily pipeline execution failed (including a stop at the quality gate). The failure notice on the topic carries the error and cause."
-  namespace           = "AWS/States"
-  metric_name         = "ExecutionsFailed"
-  dimensions          = { StateMachineArn = var.state_machine_arn }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "pipeline_timed_out" {
-  alarm_name          = "${var.name_prefix}-pipeline-executions-timed-out"
-  alarm_description   = "A daily pipeline execution hit its timeout."
-  namespace           = "AWS/States"
-  metric_name         = "ExecutionsTimedOut"
-  dimensions          = { StateMachineArn = var.state_machine_arn }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
+  alarm_name          = "${var.name_prefix}-${each.key}"
+  alarm_description   = each.value.alarm_description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison_operator
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions
@@ -248,169 +226,97 @@ locals {
   region = data.aws_region.current.region
   fns    = values(var.function_names)
 
-  dashboard_widgets = [
+  # The metric widgets in reading order, each with its title, period, metrics and, when all its
+  # metrics share one, its statistic. They sit two to a row of height 6 below the title; a widget
+  # alone on the last row spans it.
+  metric_widgets = [
     {
-      type   = "text"
-      x      = 0
-      y      = 0
-      width  = 24
-      height = 2
-      properties = {
-        markdown = "## ShopFlow ${var.name_prefix}\nAPI/schedule -> ingest-trigger -> Kinesis -> product-fetch -> landing/ -> transformer -> bronze/silver/quarantine; daily: state machine -> report-generator -> gold, reports, SNS. Runbook: docs/runbook.md"
-      }
+      title   = "Invocations"
+      stat    = "Sum"
+      period  = 300
+      metrics = [for f in local.fns : ["AWS/Lambda", "Invocations", "FunctionName", f]]
     },
     {
-      type   = "metric"
-      x      = 0
-      y      = 2
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Invocations"
-        region  = local.region
-        stat    = "Sum"
-        period  = 300
-        view    = "timeSeries"
-        metrics = [for f in local.fns : ["AWS/Lambda", "Invocations", "FunctionName", f]]
-      }
+      title   = "Errors and throttles"
+      stat    = "Sum"
+      period  = 300
+      metrics = concat([for f in local.fns : ["AWS/Lambda", "Errors", "FunctionName", f]], [for f in local.fns : ["AWS/Lambda", "Throttles", "FunctionName", f]])
     },
     {
-      type   = "metric"
-      x      = 12
-      y      = 2
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Errors and throttles"
-        region  = local.region
-        stat    = "Sum"
-        period  = 300
-        view    = "timeSeries"
-        metrics = concat([for f in local.fns : ["AWS/Lambda", "Errors", "FunctionName", f]], [for f in local.fns : ["AWS/Lambda", "Throttles", "FunctionName", f]])
-      }
+      title   = "Duration (p95, ms)"
+      stat    = "p95"
+      period  = 300
+      metrics = [for f in local.fns : ["AWS/Lambda", "Duration", "FunctionName", f]]
     },
     {
-      type   = "metric"
-      x      = 0
-      y      = 8
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Duration (p95, ms)"
-        region  = local.region
-        stat    = "p95"
-        period  = 300
-        view    = "timeSeries"
-        metrics = [for f in local.fns : ["AWS/Lambda", "Duration", "FunctionName", f]]
-      }
+      title  = "Fetch tasks (Kinesis)"
+      period = 300
+      metrics = [
+        ["AWS/Kinesis", "IncomingRecords", "StreamName", var.stream_name, { stat = "Sum" }],
+        ["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", var.stream_name, { stat = "Maximum", yAxis = "right" }],
+      ]
     },
     {
-      type   = "metric"
-      x      = 12
-      y      = 8
-      width  = 12
-      height = 6
-      properties = {
-        title  = "Fetch tasks (Kinesis)"
-        region = local.region
-        period = 300
-        view   = "timeSeries"
-        metrics = [
-          ["AWS/Kinesis", "IncomingRecords", "StreamName", var.stream_name, { stat = "Sum" }],
-          ["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", var.stream_name, { stat = "Maximum", yAxis = "right" }],
-        ]
-      }
+      title  = "Rows by dataset (transformer EMF)"
+      period = 3600
+      metrics = [
+        [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RowsIn\"', 'Sum', 3600)", id = "rows_in", label = "RowsIn" }],
+        [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RowsValid\"', 'Sum', 3600)", id = "rows_valid", label = "RowsValid" }],
+        [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RowsRejected\"', 'Sum', 3600)", id = "rows_rejected", label = "RowsRejected" }],
+      ]
     },
     {
-      type   = "metric"
-      x      = 0
-      y      = 14
-      width  = 12
-      height = 6
-      properties = {
-        title  = "Rows by dataset (transformer EMF)"
-        region = local.region
-        period = 3600
-        view   = "timeSeries"
-        metrics = [
-          [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RowsIn\"', 'Sum', 3600)", id = "rows_in", label = "RowsIn" }],
-          [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RowsValid\"', 'Sum', 3600)", id = "rows_valid", label = "RowsValid" }],
-          [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RowsRejected\"', 'Sum', 3600)", id = "rows_rejected", label = "RowsRejected" }],
-        ]
-      }
+      title  = "Data quality: rejected % per file, files quarantined whole"
+      period = 3600
+      metrics = [
+        [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RejectedPercent\"', 'Maximum', 3600)", id = "rejected_pct", label = "RejectedPercent (max)" }],
+        [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"FilesQuarantined\"', 'Sum', 3600)", id = "files_quarantined", label = "FilesQuarantined", yAxis = "right" }],
+      ]
     },
     {
-      type   = "metric"
-      x      = 12
-      y      = 14
-      width  = 12
-      height = 6
-      properties = {
-        title  = "Data quality: rejected % per file, files quarantined whole"
-        region = local.region
-        period = 3600
-        view   = "timeSeries"
-        metrics = [
-          [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"RejectedPercent\"', 'Maximum', 3600)", id = "rejected_pct", label = "RejectedPercent (max)" }],
-          [{ expression = "SEARCH('{${var.metrics_namespace},Dataset} MetricName=\"FilesQuarantined\"', 'Sum', 3600)", id = "files_quarantined", label = "FilesQuarantined", yAxis = "right" }],
-        ]
-      }
+      title   = "Daily pipeline (Step Functions)"
+      stat    = "Sum"
+      period  = 3600
+      metrics = [for m in ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"] : ["AWS/States", m, "StateMachineArn", var.state_machine_arn]]
     },
     {
-      type   = "metric"
-      x      = 0
-      y      = 20
-      width  = 12
-      height = 6
-      properties = {
-        title  = "Daily pipeline (Step Functions)"
-        region = local.region
-        stat   = "Sum"
-        period = 3600
-        view   = "timeSeries"
-        metrics = [
-          ["AWS/States", "ExecutionsStarted", "StateMachineArn", var.state_machine_arn],
-          ["AWS/States", "ExecutionsSucceeded", "StateMachineArn", var.state_machine_arn],
-          ["AWS/States", "ExecutionsFailed", "StateMachineArn", var.state_machine_arn],
-          ["AWS/States", "ExecutionsTimedOut", "StateMachineArn", var.state_machine_arn],
-        ]
-      }
+      title   = "Dead-letter queues (messages visible)"
+      stat    = "Maximum"
+      period  = 300
+      metrics = [for q in values(var.dlq_names) : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]]
     },
     {
-      type   = "metric"
-      x      = 12
-      y      = 20
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Dead-letter queues (messages visible)"
-        region  = local.region
-        stat    = "Maximum"
-        period  = 300
-        view    = "timeSeries"
-        metrics = [for q in values(var.dlq_names) : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]]
-      }
-    },
-    {
-      type   = "metric"
-      x      = 0
-      y      = 26
-      width  = 24
-      height = 6
-      properties = {
-        title  = "POST /ingestions (HTTP API)"
-        region = local.region
-        stat   = "Sum"
-        period = 300
-        view   = "timeSeries"
-        metrics = [
-          ["AWS/ApiGateway", "Count", "ApiId", var.api_id, "Stage", var.api_stage],
-          ["AWS/ApiGateway", "4xx", "ApiId", var.api_id, "Stage", var.api_stage],
-          ["AWS/ApiGateway", "5xx", "ApiId", var.api_id, "Stage", var.api_stage],
-        ]
-      }
+      title   = "POST /ingestions (HTTP API)"
+      stat    = "Sum"
+      period  = 300
+      metrics = [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.api_id, "Stage", var.api_stage]]
     },
   ]
+
+  dashboard_widgets = concat(
+    [
+      {
+        type   = "text"
+        x      = 0
+        y      = 0
+        width  = 24
+        height = 2
+        properties = {
+          markdown = "## ShopFlow ${var.name_prefix}\nAPI/schedule -> ingest-trigger -> Kinesis -> product-fetch -> landing/ -> transformer -> bronze/silver/quarantine; daily: state machine -> report-generator -> gold, reports, SNS. Runbook: docs/runbook.md"
+        }
+      },
+    ],
+    [
+      for i, w in local.metric_widgets : {
+        type       = "metric"
+        x          = i % 2 * 12
+        y          = 2 + floor(i / 2) * 6
+        width      = i % 2 == 0 && i == length(local.metric_widgets) - 1 ? 24 : 12
+        height     = 6
+        properties = merge(w, { region = local.region, view = "timeSeries" })
+      }
+    ],
+  )
 }
 
 resource "aws_cloudwatch_dashboard" "pipeline" {

@@ -11,7 +11,17 @@ resource "aws_sns_topic" "this" {
   kms_master_key_id = var.kms_key_arn
 }
 
+module "deny_insecure_transport" {
+  source = "../deny_insecure_transport"
+
+  actions   = ["sns:Publish"]
+  resources = [aws_sns_topic.this.arn]
+}
+
 data "aws_iam_policy_document" "topic" {
+  # After the statement below: publishing without TLS is refused.
+  override_policy_documents = [module.deny_insecure_transport.json]
+
   # Publishers inside the account (report-generator, the state machine) are granted by their
   # own IAM roles; this statement lets CloudWatch alarms of this account publish.
   statement {
@@ -29,24 +39,6 @@ data "aws_iam_policy_document" "topic" {
       test     = "ArnLike"
       variable = "aws:SourceArn"
       values   = ["arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:alarm:*"]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.this.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

@@ -28,15 +28,19 @@ resource "aws_cloudwatch_log_group" "state_machine" {
   kms_key_id        = var.kms_key_arn
 }
 
-data "aws_iam_policy_document" "states_assume" {
+# The trust policies of the roles below: the state machine's (Step Functions) and the schedules'
+# (EventBridge Scheduler), each for this account only.
+data "aws_iam_policy_document" "assume" {
+  for_each = { states = "StepFunctions", scheduler = "Scheduler" }
+
   statement {
-    sid     = "StepFunctionsAssumesRole"
+    sid     = "${each.value}AssumesRole"
     effect  = "Allow"
     actions = ["sts:AssumeRole"]
 
     principals {
       type        = "Service"
-      identifiers = ["states.amazonaws.com"]
+      identifiers = ["${each.key}.amazonaws.com"]
     }
 
     condition {
@@ -49,7 +53,7 @@ data "aws_iam_policy_document" "states_assume" {
 
 resource "aws_iam_role" "state_machine" {
   name               = "${local.state_machine_name}-role"
-  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["states"].json
 }
 
 data "aws_iam_policy_document" "state_machine" {
@@ -162,49 +166,59 @@ resource "aws_sfn_state_machine" "pipeline" {
 }
 
 # --------------------------------------------------------------------------------------------
-# Schedules (EventBridge Scheduler)
+# Schedules (EventBridge Scheduler): the daily product ingestion and the daily pipeline run, each
+# with its own role that may start only its target, send failed deliveries to the dead-letter
+# queue and use the key (the schedule and the queue are encrypted with it). Failed deliveries are
+# retried for an hour, then go to the dead-letter queue.
 # --------------------------------------------------------------------------------------------
 
 resource "aws_scheduler_schedule_group" "this" {
   name = var.name_prefix
 }
 
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    sid     = "SchedulerAssumesRole"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
+locals {
+  schedules = {
+    # Invokes ingest-trigger (asynchronously) with an EventBridge-style scheduled event. The
+    # handler recognises it by "source"/"detail-type" and uses "id" as its idempotency key, so a
+    # retried delivery of the same occurrence (same scheduled time) does not start a second run.
+    # Written as a literal string: jsonencode would escape the < > of the Scheduler's context
+    # attributes, which Scheduler then would not substitute.
+    ingestion = {
+      description = "ShopFlow: daily product ingestion (ingest-trigger default run)"
+      expression  = var.ingestion_schedule_expression
+      target_arn  = var.ingest_trigger_arn
+      target_sid  = "InvokeIngestTrigger"
+      action      = "lambda:InvokeFunction"
+      input       = "{\"version\": \"0\", \"id\": \"${var.name_prefix}-daily-ingestion-<aws.scheduler.scheduled-time>\", \"detail-type\": \"Scheduled Event\", \"source\": \"aws.scheduler\", \"time\": \"<aws.scheduler.scheduled-time>\", \"resources\": [\"<aws.scheduler.schedule-arn>\"], \"detail\": {}}"
     }
 
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+    # Starts the state machine with input {} (the workflow defaults to yesterday, UTC).
+    pipeline = {
+      description = "ShopFlow: daily pipeline run (catch-up transform, quality gate, report)"
+      expression  = var.pipeline_schedule_expression
+      target_arn  = aws_sfn_state_machine.pipeline.arn
+      target_sid  = "StartPipeline"
+      action      = "states:StartExecution"
+      input       = "{}"
     }
   }
 }
 
-# Daily product ingestion: invokes ingest-trigger (asynchronously) with an EventBridge-style
-# scheduled event. The handler recognises it by "source"/"detail-type" and uses "id" as its
-# idempotency key, so a retried delivery of the same occurrence (same scheduled time) does not
-# start a second run. Written as a literal string: jsonencode would escape the < > of the
-# Scheduler's context attributes, which Scheduler then would not substitute.
+resource "aws_iam_role" "schedule" {
+  for_each = local.schedules
 
-resource "aws_iam_role" "ingestion_schedule" {
-  name               = "${var.name_prefix}-ingestion-schedule-role"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  name               = "${var.name_prefix}-${each.key}-schedule-role"
+  assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
 }
 
-data "aws_iam_policy_document" "ingestion_schedule" {
+data "aws_iam_policy_document" "schedule" {
+  for_each = local.schedules
+
   statement {
-    sid       = "InvokeIngestTrigger"
+    sid       = each.value.target_sid
     effect    = "Allow"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [var.ingest_trigger_arn]
+    actions   = [each.value.action]
+    resources = [each.value.target_arn]
   }
 
   statement {
@@ -223,17 +237,21 @@ data "aws_iam_policy_document" "ingestion_schedule" {
   }
 }
 
-resource "aws_iam_role_policy" "ingestion_schedule" {
-  name   = "${var.name_prefix}-ingestion-schedule-policy"
-  role   = aws_iam_role.ingestion_schedule.id
-  policy = data.aws_iam_policy_document.ingestion_schedule.json
+resource "aws_iam_role_policy" "schedule" {
+  for_each = local.schedules
+
+  name   = "${var.name_prefix}-${each.key}-schedule-policy"
+  role   = aws_iam_role.schedule[each.key].id
+  policy = data.aws_iam_policy_document.schedule[each.key].json
 }
 
-resource "aws_scheduler_schedule" "daily_ingestion" {
-  name                         = "${var.name_prefix}-daily-ingestion"
+resource "aws_scheduler_schedule" "daily" {
+  for_each = local.schedules
+
+  name                         = "${var.name_prefix}-daily-${each.key}"
   group_name                   = aws_scheduler_schedule_group.this.name
-  description                  = "ShopFlow: daily product ingestion (ingest-trigger default run)"
-  schedule_expression          = var.ingestion_schedule_expression
+  description                  = each.value.description
+  schedule_expression          = each.value.expression
   schedule_expression_timezone = var.schedule_timezone
   kms_key_arn                  = var.kms_key_arn
 
@@ -242,9 +260,9 @@ resource "aws_scheduler_schedule" "daily_ingestion" {
   }
 
   target {
-    arn      = var.ingest_trigger_arn
-    role_arn = aws_iam_role.ingestion_schedule.arn
-    input    = "{\"version\": \"0\", \"id\": \"${var.name_prefix}-daily-ingestion-<aws.scheduler.scheduled-time>\", \"detail-type\": \"Scheduled Event\", \"source\": \"aws.scheduler\", \"time\": \"<aws.scheduler.scheduled-time>\", \"resources\": [\"<aws.scheduler.schedule-arn>\"], \"detail\": {}}"
+    arn      = each.value.target_arn
+    role_arn = aws_iam_role.schedule[each.key].arn
+    input    = each.value.input
 
     retry_policy {
       maximum_event_age_in_seconds = 3600
@@ -256,72 +274,5 @@ resource "aws_scheduler_schedule" "daily_ingestion" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.ingestion_schedule]
-}
-
-# Daily pipeline run: starts the state machine with input {} (the workflow defaults to
-# yesterday, UTC).
-
-resource "aws_iam_role" "pipeline_schedule" {
-  name               = "${var.name_prefix}-pipeline-schedule-role"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
-}
-
-data "aws_iam_policy_document" "pipeline_schedule" {
-  statement {
-    sid       = "StartPipeline"
-    effect    = "Allow"
-    actions   = ["states:StartExecution"]
-    resources = [aws_sfn_state_machine.pipeline.arn]
-  }
-
-  statement {
-    sid       = "DeadLetterQueue"
-    effect    = "Allow"
-    actions   = ["sqs:SendMessage"]
-    resources = [var.schedule_dlq_arn]
-  }
-
-  statement {
-    sid       = "Kms"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "pipeline_schedule" {
-  name   = "${var.name_prefix}-pipeline-schedule-policy"
-  role   = aws_iam_role.pipeline_schedule.id
-  policy = data.aws_iam_policy_document.pipeline_schedule.json
-}
-
-resource "aws_scheduler_schedule" "daily_pipeline" {
-  name                         = "${var.name_prefix}-daily-pipeline"
-  group_name                   = aws_scheduler_schedule_group.this.name
-  description                  = "ShopFlow: daily pipeline run (catch-up transform, quality gate, report)"
-  schedule_expression          = var.pipeline_schedule_expression
-  schedule_expression_timezone = var.schedule_timezone
-  kms_key_arn                  = var.kms_key_arn
-
-  flexible_time_window {
-    mode = "OFF"
-  }
-
-  target {
-    arn      = aws_sfn_state_machine.pipeline.arn
-    role_arn = aws_iam_role.pipeline_schedule.arn
-    input    = "{}"
-
-    retry_policy {
-      maximum_event_age_in_seconds = 3600
-      maximum_retry_attempts       = 3
-    }
-
-    dead_letter_config {
-      arn = var.schedule_dlq_arn
-    }
-  }
-
-  depends_on = [aws_iam_role_policy.pipeline_schedule]
+  depends_on = [aws_iam_role_policy.schedule]
 }

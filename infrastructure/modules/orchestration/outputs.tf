@@ -15,10 +15,7 @@ output "state_machine_log_group" {
 
 output "schedule_names" {
   description = "The schedules, in group schedule_group."
-  value = {
-    ingestion = aws_scheduler_schedule.daily_ingestion.name
-    pipeline  = aws_scheduler_schedule.daily_pipeline.name
-  }
+  value       = { for key, schedule in aws_scheduler_schedule.daily : key => schedule.name }
 }
 
 output "schedule_group" {
