@@ -136,9 +136,14 @@ variable "transformer_ephemeral_storage_mb" {
 }
 
 variable "log_level" {
-  description = "RUST_LOG of every function (tracing EnvFilter syntax, e.g. info or warn,shopflow_core=debug)."
+  description = "Application log level of every function (Lambda's logging_config): TRACE, DEBUG, INFO, WARN, ERROR or FATAL. The functions keep their dependencies one notch quieter; RUST_LOG is not set in AWS."
   type        = string
-  default     = "info"
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
 }
 
 variable "async_max_retry_attempts" {

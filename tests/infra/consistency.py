@@ -291,6 +291,12 @@ class Function:
         variables, _ = self.resolve(_first(env.get("variables", {})) if env else {})
         return set(variables.keys()) if isinstance(variables, dict) else None
 
+    def logging_config(self):
+        """Its logging_config block's settings (format, application log level), {} without one;
+        a level given by the call is resolved to the call's value."""
+        config = _first(self.attrs.get("logging_config", [])) or {}
+        return {k: self.resolve(_first(v))[0] for k, v in config.items()}
+
     def role_statements(self):
         """The inline policy statements of its role: the policy documents of the role policies
         attached to it (in the module, or given by the call), each document merged as the
@@ -454,6 +460,15 @@ def check(root, infra=None, asl=None):
                 problems.append(f"{crate}: Terraform sets environment variable {var}, which is set by {reads[var]}, not the deployment")
             else:
                 problems.append(f"{crate}: Terraform sets environment variable {var}, which the function never reads")
+
+        # The variables Lambda sets come from the function's logging_config: JSON lines (which
+        # the Lambda service filters by their level), and an application level.
+        if "lambda_service" in reads.values():
+            logging = function.logging_config()
+            if str(logging.get("log_format", "")).upper() != "JSON":
+                problems.append(f"{crate}: reads Lambda's log settings, but its logging_config does not set log_format = \"JSON\"")
+            if not logging.get("application_log_level"):
+                problems.append(f"{crate}: reads Lambda's log settings, but its logging_config sets no application_log_level")
 
         role, statements = function.role_statements()
         if not statements:

@@ -137,6 +137,18 @@ resource "aws_lambda_function" "{name}" {{
         self.copy.edit(FUNCTIONS, r'sid(\s*)= "CodeSnsPublish"', r'sid\1= "PlatformKms"')
         self.assertProblem("report-generator: calls sns:Publish, which its role does not grant")
 
+    def test_a_function_without_lambdas_log_settings_fails(self):
+        self.copy.edit(LAMBDA_FUNCTION, r"\n\s*application_log_level\s*=[^\n]*", "")
+        self.assertProblem("transformer: reads Lambda's log settings, but its logging_config sets no application_log_level")
+
+    def test_a_function_logging_text_fails(self):
+        self.copy.edit(LAMBDA_FUNCTION, r'log_format(\s*)= "JSON"', r'log_format\1= "Text"')
+        self.assertProblem('report-generator: reads Lambda\'s log settings, but its logging_config does not set log_format = "JSON"')
+
+    def test_terraform_setting_an_emulator_override_fails(self):
+        self.copy.edit(FUNCTIONS, r"(\n(\s*)LEDGER_TABLE\s*=[^\n]*)", r'\1\n\2RUST_LOG = "debug"')
+        self.assertProblem("transformer: Terraform sets environment variable RUST_LOG, which is set by override, not the deployment")
+
     def test_a_wildcard_action_fails(self):
         self.copy.edit_block(FUNCTIONS, 'data "aws_iam_policy_document" "report_generator"',
                              r'"sns:Publish"', '"sns:*"')

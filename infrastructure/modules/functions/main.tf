@@ -9,9 +9,10 @@
 #     action only one function needs stays in its document here (product-fetch's Kinesis event
 #     source mapping and its failure destination);
 #   - its environment is exactly the variables its code reads: each function's Config::VARIABLES
-#     (crates/core/src/functions/*.rs), written out to infrastructure/functions.json. RUST_LOG is
-#     read by every function (crates/lambda/src/lib.rs).
-#     SHOPFLOW_S3_FORCE_PATH_STYLE is for emulators only and is not set here;
+#     (crates/core/src/functions/*.rs) whose `set_by` is the deployment, written out to
+#     infrastructure/functions.json. The log format and level reach every function from the
+#     module's logging_config (AWS_LAMBDA_LOG_FORMAT/LEVEL); RUST_LOG and
+#     SHOPFLOW_S3_FORCE_PATH_STYLE are overrides for emulators and debugging, not set here;
 #   - its checkov skips, each with the reason that holds for that function.
 #
 # Statement ids: "Code*" statements are AWS API calls the function's own code makes; "Platform*"
@@ -81,6 +82,7 @@ module "ingest_trigger" {
   reserved_concurrency = var.reserved_concurrency["ingest-trigger"]
   log_retention_days   = var.log_retention_days
   kms_key_arn          = var.kms_key_arn
+  log_level            = var.log_level
   policy_json          = data.aws_iam_policy_document.ingest_trigger.json
   async_invocation     = local.async_invocation
 
@@ -92,7 +94,6 @@ module "ingest_trigger" {
     DEFAULT_PAGE_SIZE = tostring(var.default_page_size)
     DEFAULT_MAX_ITEMS = tostring(var.default_max_items)
     PUT_ATTEMPTS      = tostring(var.put_attempts)
-    RUST_LOG          = var.log_level
   }
 
   preconditions = [
@@ -163,6 +164,7 @@ module "product_fetch" {
   reserved_concurrency = var.reserved_concurrency["product-fetch"]
   log_retention_days   = var.log_retention_days
   kms_key_arn          = var.kms_key_arn
+  log_level            = var.log_level
   policy_json          = data.aws_iam_policy_document.product_fetch.json
 
   environment = {
@@ -173,7 +175,6 @@ module "product_fetch" {
     MAX_ATTEMPTS    = tostring(var.max_attempts)
     BASE_BACKOFF_MS = tostring(var.base_backoff_ms)
     MAX_BACKOFF_MS  = tostring(var.max_backoff_ms)
-    RUST_LOG        = var.log_level
   }
 }
 
@@ -280,6 +281,7 @@ module "transformer" {
   ephemeral_storage_mb = var.transformer_ephemeral_storage_mb
   log_retention_days   = var.log_retention_days
   kms_key_arn          = var.kms_key_arn
+  log_level            = var.log_level
   policy_json          = data.aws_iam_policy_document.transformer.json
   async_invocation     = local.async_invocation
 
@@ -289,7 +291,6 @@ module "transformer" {
     METRICS_NAMESPACE = var.metrics_namespace
     BATCH_ROWS        = tostring(var.batch_rows)
     LEASE_MINUTES     = tostring(var.transformer_lease_minutes)
-    RUST_LOG          = var.log_level
   }
 
   preconditions = [
@@ -396,6 +397,7 @@ module "report_generator" {
   reserved_concurrency = var.reserved_concurrency["report-generator"]
   log_retention_days   = var.log_retention_days
   kms_key_arn          = var.kms_key_arn
+  log_level            = var.log_level
   policy_json          = data.aws_iam_policy_document.report_generator.json
 
   environment = {
@@ -405,6 +407,5 @@ module "report_generator" {
     ANOMALY_THRESHOLD_PCT = tostring(var.anomaly_threshold_pct)
     LOOKBACK_DAYS         = tostring(var.lookback_days)
     METRICS_NAMESPACE     = var.metrics_namespace
-    RUST_LOG              = var.log_level
   }
 }

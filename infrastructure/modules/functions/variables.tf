@@ -59,7 +59,7 @@ variable "log_retention_days" {
 }
 
 variable "log_level" {
-  description = "RUST_LOG filter of every function (tracing EnvFilter syntax)."
+  description = "Application log level of every function (Lambda's logging_config): TRACE, DEBUG, INFO, WARN, ERROR or FATAL. The functions keep their dependencies one notch quieter; RUST_LOG is not set in AWS."
   type        = string
 }
 

@@ -113,9 +113,14 @@ resource "aws_lambda_function" "this" {
     variables = var.environment
   }
 
+  # Lambda's logging controls: the service sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL
+  # from these, which the function's log set-up honours (shopflow_lambda::LogSettings), and
+  # drops JSON lines below the level itself.
   logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.this.name
+    log_format            = "JSON"
+    application_log_level = var.log_level
+    system_log_level      = "WARN"
+    log_group             = aws_cloudwatch_log_group.this.name
   }
 
   tracing_config {

@@ -54,6 +54,16 @@ variable "log_retention_days" {
   type        = number
 }
 
+variable "log_level" {
+  description = "Application log level (logging_config.application_log_level): TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  type        = string
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
 variable "kms_key_arn" {
   description = "The stack's customer-managed key: the log group and the environment variables are encrypted with it, and the role may use it (kms:Decrypt, kms:GenerateDataKey) for every encrypted resource the function reads or writes."
   type        = string
