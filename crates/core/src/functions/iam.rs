@@ -53,6 +53,15 @@ impl Action {
     }
 }
 
+/// The S3 object store's clean-up of a failed multipart upload (files over the store's
+/// multipart threshold, `adapters::aws::s3`): declared by every function that writes large
+/// files to the lake.
+pub const ABORT_MULTIPART_UPLOAD: Action = Action::when(
+    "s3:AbortMultipartUpload",
+    "abandons a failed multipart upload of a large file in LAKE_BUCKET",
+    "a multipart upload fails",
+);
+
 /// The names of `actions`, for a policy or a test role.
 pub fn names(actions: &[Action]) -> Vec<&'static str> {
     actions.iter().map(|a| a.name).collect()

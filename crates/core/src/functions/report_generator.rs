@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::config::{self, ConfigError, Env, Var};
 use super::daily::DayRequest;
-use super::iam::Action;
+use super::iam::{self, Action};
 use super::{ErrorKind, FunctionError};
 use crate::contract::ContractSet;
 use crate::gold::GoldOptions;
@@ -76,11 +76,7 @@ impl Config {
             "s3:PutObject",
             "writes gold tables, the report and its dashboard in LAKE_BUCKET",
         ),
-        Action::when(
-            "s3:AbortMultipartUpload",
-            "abandons a failed multipart upload of a large file in LAKE_BUCKET",
-            "a multipart upload fails",
-        ),
+        iam::ABORT_MULTIPART_UPLOAD,
         Action::when(
             "s3:DeleteObject",
             "vacuums files the tables no longer reference ({maintain}) in LAKE_BUCKET",

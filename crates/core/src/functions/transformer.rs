@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::config::{self, ConfigError, Env, Var};
 use super::daily::{self, DayRequest, ObjectResult};
-use super::iam::Action;
+use super::iam::{self, Action};
 use super::{ErrorKind, FunctionError, decode_s3_key};
 use crate::ingest::{EventVersion, Ingestor};
 use crate::ports::ObjectStore;
@@ -70,11 +70,7 @@ impl Config {
             "s3:PutObject",
             "writes bronze copies, Delta data files and commits, manifests in LAKE_BUCKET",
         ),
-        Action::when(
-            "s3:AbortMultipartUpload",
-            "abandons a failed multipart upload of a large file in LAKE_BUCKET",
-            "a multipart upload fails",
-        ),
+        iam::ABORT_MULTIPART_UPLOAD,
         Action::when(
             "s3:DeleteObject",
             "removes Delta log files past the table's log retention in LAKE_BUCKET",
