@@ -730,8 +730,9 @@ fn http_answers(addr: SocketAddr) -> bool {
     head[..read].starts_with(b"HTTP/1.")
 }
 
-/// The S3 service configuration for a server at `endpoint` (region, test credentials, path-style addressing),
-/// left open for a caller to add to (a [`Role`](crate::Role)'s recorder).
+/// The S3 service configuration for a server at `endpoint` (region, test credentials,
+/// path-style addressing), left open for a caller to add to (a [`Role`](crate::Role)'s
+/// recorder).
 pub(crate) fn s3_config(endpoint: &str) -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
