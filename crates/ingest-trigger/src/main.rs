@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, dynamodb::DynamoRunRegistry, kinesis::KinesisTaskQueue};
 use shopflow_core::functions::config::ProcessEnv;
 use shopflow_core::functions::ingest_trigger::{self, Config, Deps};
@@ -25,12 +24,7 @@ async fn main() -> anyhow::Result<()> {
         )),
         config,
     };
-    let deps = &deps;
-    run(service_fn(move |event| {
-        shopflow_lambda::invoke(event, deps, async |e, _, d| {
-            ingest_trigger::handle(e, d).await
-        })
-    }))
-    .await
-    .map_err(|e| anyhow::anyhow!(e))
+    shopflow_lambda::serve(deps, async |e, _, d| ingest_trigger::handle(e, d).await)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

@@ -1,5 +1,5 @@
 //! What every ShopFlow Lambda binary shares: logs through `tracing` as Lambda's logging controls
-//! ask ([`LogSettings`]), one invocation's wiring ([`invoke`]), and
+//! ask ([`LogSettings`]), serving the runtime ([`serve`], each event through [`invoke`]), and
 //! [`HandlerError`], which reports a [`FunctionError`] to the runtime with its stable error type
 //! (`ShopFlow.Retryable`, `ShopFlow.InvalidInput`, `ShopFlow.Internal`) so a state machine's
 //! `Retry` and `Catch` can match on it.
@@ -88,6 +88,20 @@ pub async fn invoke<D>(
 ) -> Result<Value, HandlerError> {
     let run_id = run_id(&event.context);
     Ok(handler(event.payload, &run_id, deps).await?)
+}
+
+/// Serves `handler` over `deps` to the Lambda runtime (each event through [`invoke`]) until the
+/// runtime stops: what every function's `main` ends with, once its dependencies are built.
+pub async fn serve<D>(
+    deps: D,
+    handler: impl AsyncFn(Value, &str, &D) -> Result<Value, FunctionError>,
+) -> Result<(), lambda_runtime::Error> {
+    let deps = &deps;
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        invoke(event, deps, async |e, id, d| handler(e, id, d).await)
+    }))
+    .await
 }
 
 /// A function error as the runtime reports it: its [`Diagnostic`] carries the error's

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{
     self, dynamodb::DynamoProductStore, http::ReqwestHttp, s3::S3ObjectStore,
 };
@@ -29,12 +28,7 @@ async fn main() -> anyhow::Result<()> {
         contracts: Arc::new(ContractSet::defaults()?),
         config,
     };
-    let deps = &deps;
-    run(service_fn(move |event| {
-        shopflow_lambda::invoke(event, deps, async |e, _, d| {
-            product_fetch::handle(e, d).await
-        })
-    }))
-    .await
-    .map_err(|e| anyhow::anyhow!(e))
+    shopflow_lambda::serve(deps, async |e, _, d| product_fetch::handle(e, d).await)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

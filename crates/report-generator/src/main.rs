@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use shopflow_core::tables::DeltaLake;
 
-use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, s3::S3ObjectStore, sns::SnsNotifier};
 use shopflow_core::adapters::emf::EmfMetrics;
 use shopflow_core::contract::ContractSet;
@@ -32,12 +31,7 @@ async fn main() -> anyhow::Result<()> {
         lake_url: format!("s3://{}", config.bucket),
         config,
     };
-    let deps = &deps;
-    run(service_fn(move |event| {
-        shopflow_lambda::invoke(event, deps, async |e, _, d| {
-            report_generator::handle(e, d).await
-        })
-    }))
-    .await
-    .map_err(|e| anyhow::anyhow!(e))
+    shopflow_lambda::serve(deps, async |e, _, d| report_generator::handle(e, d).await)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{run, service_fn};
 use shopflow_core::adapters::aws::{self, dynamodb::DynamoLedger, s3::S3ObjectStore};
 use shopflow_core::adapters::emf::EmfMetrics;
 use shopflow_core::contract::ContractSet;
@@ -43,12 +42,7 @@ async fn main() -> anyhow::Result<()> {
         store,
         bucket: config.bucket,
     };
-    let deps = &deps;
-    run(service_fn(move |event| {
-        shopflow_lambda::invoke(event, deps, async |e, id, d| {
-            transformer::handle(e, id, d).await
-        })
-    }))
-    .await
-    .map_err(|e| anyhow::anyhow!(e))
+    shopflow_lambda::serve(deps, async |e, id, d| transformer::handle(e, id, d).await)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }
