@@ -31,6 +31,7 @@ The environments: each <env>.tfvars beside the root stack sets only variables th
 declares, every variable that has no default, and `environment = "<env>"`.
 """
 
+import functools
 import json
 import os
 import pathlib
@@ -123,10 +124,12 @@ def lambda_crates(root):
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def _manifest(root):
     """The deployment manifest the Rust code writes (infrastructure/functions.json, kept current
-    by shopflow-core's unit test `the_committed_deployment_manifest_is_current`)."""
-    return json.loads((root / "infrastructure" / "functions.json").read_text())
+    by shopflow-core's unit test `the_committed_deployment_manifest_is_current`), read once per
+    root."""
+    return json.loads((pathlib.Path(root) / "infrastructure" / "functions.json").read_text())
 
 
 def environment(root, crate):
@@ -452,7 +455,7 @@ def check(root, infra=None, asl=None):
             problems.append(f"{crate}: its environment variables are not written out as a map, so they cannot be checked")
             set_vars = set()
         reads = environment(root, crate)
-        read = env_reads(root, crate)
+        read = {name for name, by in reads.items() if by == "deployment"}
         for var in sorted(read - set_vars):
             problems.append(f"{crate}: reads environment variable {var}, which Terraform does not set")
         for var in sorted(set_vars - read):
